@@ -1,0 +1,102 @@
+// store.hpp - the SQLite policy store.
+//
+// SYNOPSIS
+//   auto s = Store::open("/var/lib/milter-harden/policy.db");  // creates + migrates
+//   s.init_defaults();                     // seed the default rule and loopback allows
+//   s.add(rule); s.update(rule); s.remove("192.0.2.7");
+//   auto snap = s.load_snapshot(options);  // validated immutable policy::Policy
+//
+// The store is in WAL mode with a busy timeout and foreign keys on. Schema
+// changes are migrations counted by PRAGMA user_version. Every write runs in
+// one transaction: an error leaves the store exactly as it was.
+//
+// A Store is one SQLite connection: use it from one thread at a time. The
+// daemon reads it only to build snapshots, never per connection.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "harden/policy/policy.hpp"
+#include "harden/policy/rule.hpp"
+
+struct sqlite3;
+
+namespace harden::db {
+
+class DbError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr int kSchemaVersion = 1;
+
+class Store {
+ public:
+  enum class Mode { read_write, read_only };
+
+  // Opens (and in read_write mode creates and migrates) the store at `path`;
+  // ":memory:" for a private in-memory store. Throws DbError with one clear
+  // line: not a SQLite database, newer schema than this build, read-only, ...
+  static Store open(const std::filesystem::path& path, Mode mode = Mode::read_write);
+
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  ~Store();
+
+  const std::filesystem::path& path() const { return path_; }
+  int schema_version() const;
+
+  // True when the store holds a default rule.
+  bool initialized() const;
+  // Seeds the values sendmail admins use on the default rule (conn_rate 5/60s,
+  // conn_limit 3, greet_pause 2000, max_rcpts 25, bad_rcpt_throttle 2) and
+  // allows 127.0.0.0/8 and ::1. Throws DbError if already initialized.
+  void init_defaults();
+  static std::vector<policy::Rule> default_rules();
+
+  // All rules, expired ones included, ordered by kind then priority then id.
+  std::vector<policy::Rule> rules() const;
+  std::optional<policy::Rule> find(const policy::Selector& selector) const;
+  std::optional<policy::Rule> find(std::int64_t id) const;
+
+  // Adds a rule (validated); returns its id. A pattern rule without a
+  // priority (0) is put after every existing pattern rule. Throws DbError if
+  // a rule with the same selector exists.
+  std::int64_t add(const policy::Rule& rule);
+  // Replaces the stored rule with rule.id (or, if id is 0, the one with the
+  // same selector). Throws DbError if there is none.
+  void update(const policy::Rule& rule);
+  // Removes the rule with this selector; false if there was none.
+  bool remove(const policy::Selector& selector);
+  // Replaces the whole policy (import of an exported YAML policy).
+  void replace_all(const std::vector<policy::Rule>& rules);
+
+  // Runs `fn` in one transaction (nested calls join the outer one); rolls
+  // back everything if it throws, and rethrows.
+  void transaction(const std::function<void()>& fn);
+
+  // Loads and validates the whole policy into an immutable snapshot. Throws
+  // DbError naming the offending rule; never returns a half-loaded policy.
+  std::shared_ptr<const policy::Policy> load_snapshot(const policy::PolicyOptions& options = {}) const;
+
+  // PRAGMA data_version: changes when another connection commits.
+  std::int64_t data_version() const;
+
+ private:
+  Store() = default;
+  struct Conn;
+  std::unique_ptr<Conn> conn_;
+  std::filesystem::path path_;
+};
+
+}  // namespace harden::db

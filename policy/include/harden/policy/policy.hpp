@@ -1,0 +1,114 @@
+// policy.hpp - the immutable policy snapshot and limit resolution.
+//
+// SYNOPSIS
+//   auto p = Policy::build(rules, options);       // validates; throws PolicyError
+//   Resolution r = p->resolve(client, now);       // pure, thread-safe, no throw
+//
+// RESOLUTION
+//   Every attribute comes from the most specific matching rule that sets it:
+//   exact address, then longest CIDR, then exact host, then longest suffix,
+//   then pattern rules by priority, then `default`. Expired rules never match.
+//   So "127.0.0.1 conn_rate=0" lifts only the rate limit; "action allow"
+//   lifts everything. Host, suffix and pattern rules match only a verified
+//   rDNS name (client_resolve OK).
+//
+//   When no rule more specific than `default` sets `action`, the default
+//   rule's `missing_rdns` (client without / with forged rDNS) and `dialin`
+//   (built-in dynamic-rDNS heuristic) settings may block the client; an
+//   explicit `action` on any more specific rule (even `limit`) exempts it.
+//
+// THREAD SAFETY
+//   A Policy is immutable; share it as shared_ptr<const Policy> and call
+//   resolve() from any thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harden/policy/address.hpp"
+#include "harden/policy/rdns.hpp"
+#include "harden/policy/rule.hpp"
+
+namespace harden::policy {
+
+// {client_resolve} of sendmail / Postfix: did the rDNS name verify?
+enum class RdnsStatus : std::uint8_t { ok, fail, forged, tempfail };
+std::string_view to_string(RdnsStatus s);
+// "OK", "FAIL", "FORGED", "TEMP" (case-insensitive). Throws PolicyError.
+RdnsStatus parse_rdns_status(std::string_view text);
+
+struct Client {
+  IpAddress address;
+  std::string hostname;  // verified rDNS name, lower-case; empty if none
+  RdnsStatus resolve = RdnsStatus::fail;
+};
+
+struct PolicyOptions {
+  ClientKeyer keyer;                        // how clients are counted
+  std::optional<RegexEngine> regex_engine;  // nullopt: fastest available
+};
+
+// Who set an effective value.
+struct Source {
+  enum class Kind : std::uint8_t { none, rule, heuristic, builtin } kind = Kind::none;
+  std::int32_t rule = -1;  // index into Policy::rules() when kind == rule
+  std::string detail;      // heuristic: what fired
+};
+
+struct Limits {
+  Action action = Action::limit;
+  Rate conn_rate{0, std::chrono::seconds{60}};
+  std::uint32_t conn_limit = 0;
+  std::uint32_t greet_pause = 0;  // ms
+  std::uint32_t max_rcpts = 0;
+  std::uint32_t bad_rcpt_throttle = 0;
+  Rate rcpt_rate{0, std::chrono::seconds{60}};
+  Rate msg_rate{0, std::chrono::seconds{60}};
+  std::string reason;  // of the rule (or heuristic) that decided the action
+  DialinMode dialin = DialinMode::off;
+  MissingRdnsMode missing_rdns = MissingRdnsMode::off;
+  // `action` was set to block/tempfail by a monitor-mode setting: log only.
+  bool monitor_only = false;
+};
+
+struct Resolution {
+  IpNetwork key;  // the client key counters use
+  Limits limits;
+  std::array<Source, kAttrCount> sources;  // per Attr, who set it
+  std::vector<std::int32_t> matched;       // every matching rule, most specific first
+  std::optional<DynamicRdnsHit> dialin_hit;
+
+  const Source& source(Attr a) const { return sources[static_cast<std::size_t>(a)]; }
+};
+
+class Policy {
+ public:
+  // Validates every rule (throws PolicyError naming the first bad rule:
+  // "rule 12 (.example.org): ..."), refuses duplicate selectors, compiles
+  // the pattern rules once. A policy without a default rule gets an empty one.
+  static std::shared_ptr<const Policy> build(std::vector<Rule> rules, PolicyOptions options = {});
+
+  const std::vector<Rule>& rules() const { return rules_; }
+  const PolicyOptions& options() const { return options_; }
+  const Rule& default_rule() const { return rules_[static_cast<std::size_t>(default_index_)]; }
+  const PatternRuleIndex& patterns() const { return *patterns_; }
+
+  // Pure; never throws except std::bad_alloc.
+  Resolution resolve(const Client& client, UnixTime now) const;
+
+ private:
+  Policy() = default;
+  struct Index;
+
+  std::vector<Rule> rules_;
+  PolicyOptions options_;
+  std::int32_t default_index_ = -1;
+  std::shared_ptr<const Index> index_;
+  std::shared_ptr<const PatternRuleIndex> patterns_;
+};
+
+}  // namespace harden::policy

@@ -1,0 +1,237 @@
+// policy.cpp - building a snapshot and resolving a client's limits.
+#include "harden/policy/policy.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "harden/policy/error.hpp"
+#include "text.hpp"
+
+namespace harden::policy {
+namespace {
+
+struct AddressHash {
+  std::size_t operator()(const IpAddress& a) const noexcept {
+    std::uint64_t h = 1469598103934665603ULL ^ static_cast<std::uint64_t>(a.family());
+    for (auto b : a.bytes()) h = (h ^ b) * 1099511628211ULL;
+    return static_cast<std::size_t>(h);
+  }
+};
+
+constexpr std::string_view kDialinReason =
+    "Dynamic or dial-in host; please relay via your ISP's mail server";
+constexpr std::string_view kMissingRdnsReason = "Client host rejected: cannot find your hostname";
+
+}  // namespace
+
+std::string_view to_string(RdnsStatus s) {
+  switch (s) {
+    case RdnsStatus::ok:
+      return "OK";
+    case RdnsStatus::fail:
+      return "FAIL";
+    case RdnsStatus::forged:
+      return "FORGED";
+    case RdnsStatus::tempfail:
+      return "TEMP";
+  }
+  return "?";
+}
+
+RdnsStatus parse_rdns_status(std::string_view text) {
+  std::string up;
+  for (char c : text.substr(0, 16)) up += static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+  if (text.size() <= 16) {
+    if (up == "OK") return RdnsStatus::ok;
+    if (up == "FAIL") return RdnsStatus::fail;
+    if (up == "FORGED") return RdnsStatus::forged;
+    if (up == "TEMP" || up == "TEMPFAIL") return RdnsStatus::tempfail;
+  }
+  throw PolicyError("bad rDNS status " + detail::quote(text) +
+                    " (expected OK, FAIL, FORGED or TEMP)");
+}
+
+// Lookup structures of one snapshot: networks by prefix length (longest
+// first) per family, host and suffix names, and the pattern rules.
+struct Policy::Index {
+  struct ByPrefix {
+    unsigned prefix;
+    std::unordered_map<IpAddress, std::int32_t, AddressHash> nets;
+  };
+  std::vector<ByPrefix> v4, v6;  // sorted by prefix, longest first
+  SuffixIndex names;
+  std::vector<std::int32_t> pattern_rule;  // PatternRuleIndex entry -> rule index
+
+  void add_network(const IpNetwork& n, std::int32_t rule) {
+    auto& list = n.address().is_v4() ? v4 : v6;
+    auto it = std::find_if(list.begin(), list.end(),
+                           [&](const ByPrefix& b) { return b.prefix == n.prefix(); });
+    if (it == list.end()) {
+      list.push_back(ByPrefix{n.prefix(), {}});
+      std::sort(list.begin(), list.end(),
+                [](const ByPrefix& a, const ByPrefix& b) { return a.prefix > b.prefix; });
+      it = std::find_if(list.begin(), list.end(),
+                        [&](const ByPrefix& b) { return b.prefix == n.prefix(); });
+    }
+    it->nets.emplace(n.address(), rule);
+  }
+};
+
+std::shared_ptr<const Policy> Policy::build(std::vector<Rule> rules, PolicyOptions options) {
+  options.keyer.validate();
+  std::unordered_set<std::string> seen;
+  for (const auto& r : rules) {
+    try {
+      r.validate();
+    } catch (const PolicyError& e) {
+      if (r.id == 0) throw;
+      throw PolicyError(std::string(e.what()) + " [rule id " + std::to_string(r.id) + "]");
+    }
+    if (!seen.insert(r.selector.text()).second) {
+      throw PolicyError("rule " + r.selector.text() + ": duplicate selector");
+    }
+  }
+  auto default_it = std::find_if(rules.begin(), rules.end(), [](const Rule& r) {
+    return r.selector.kind() == Selector::Kind::default_rule;
+  });
+  if (default_it == rules.end()) rules.push_back(Rule{});
+
+  std::shared_ptr<Policy> p(new Policy());
+  p->rules_ = std::move(rules);
+  p->options_ = options;
+  auto index = std::make_shared<Index>();
+
+  std::vector<std::int32_t> pattern_rules;
+  for (std::size_t i = 0; i < p->rules_.size(); ++i) {
+    const auto idx = static_cast<std::int32_t>(i);
+    const Selector& s = p->rules_[i].selector;
+    switch (s.kind()) {
+      case Selector::Kind::default_rule:
+        p->default_index_ = idx;
+        break;
+      case Selector::Kind::address:
+      case Selector::Kind::network:
+        index->add_network(s.network(), idx);
+        break;
+      case Selector::Kind::host:
+        index->names.add_host(s.name(), static_cast<std::uint32_t>(i));
+        break;
+      case Selector::Kind::suffix:
+        index->names.add_suffix(s.name(), static_cast<std::uint32_t>(i));
+        break;
+      case Selector::Kind::pattern:
+        pattern_rules.push_back(idx);
+        break;
+    }
+  }
+  std::stable_sort(pattern_rules.begin(), pattern_rules.end(), [&](std::int32_t a, std::int32_t b) {
+    return p->rules_[static_cast<std::size_t>(a)].priority <
+           p->rules_[static_cast<std::size_t>(b)].priority;
+  });
+  std::vector<PatternRuleIndex::Entry> entries;
+  entries.reserve(pattern_rules.size());
+  for (auto r : pattern_rules) {
+    const Rule& rule = p->rules_[static_cast<std::size_t>(r)];
+    entries.push_back({rule.selector.terms(), rule.priority});
+  }
+  index->pattern_rule = std::move(pattern_rules);
+  p->patterns_ = std::make_shared<const PatternRuleIndex>(std::move(entries), options.regex_engine);
+  p->index_ = std::move(index);
+  return p;
+}
+
+Resolution Policy::resolve(const Client& client, UnixTime now) const {
+  Resolution res;
+  res.key = options_.keyer.key(client.address);
+  const Index& ix = *index_;
+
+  auto consider = [&](std::int32_t r) {
+    if (!rules_[static_cast<std::size_t>(r)].expired(now)) res.matched.push_back(r);
+  };
+  for (const auto& bp : client.address.is_v4() ? ix.v4 : ix.v6) {
+    auto it = bp.nets.find(client.address.masked(bp.prefix));
+    if (it != bp.nets.end()) consider(it->second);
+  }
+  const bool named = client.resolve == RdnsStatus::ok && !client.hostname.empty();
+  if (named) {
+    if (auto h = ix.names.find_host(client.hostname)) consider(static_cast<std::int32_t>(*h));
+    for (auto s : ix.names.find_suffixes(client.hostname)) consider(static_cast<std::int32_t>(s));
+    for (auto e : patterns_->match(client.hostname)) consider(ix.pattern_rule[e]);
+  }
+  consider(default_index_);
+
+  // Each attribute from the first (most specific) matching rule that sets it.
+  const auto& def = default_rule();
+  for (const auto& ai : attributes()) {
+    auto& src = res.sources[static_cast<std::size_t>(ai.attr)];
+    for (auto r : res.matched) {
+      const Rule& rule = rules_[static_cast<std::size_t>(r)];
+      if (ai.default_only && &rule != &def) continue;
+      if (rule.attrs.has(ai.attr)) {
+        src = Source{Source::Kind::rule, r, {}};
+        break;
+      }
+    }
+  }
+  auto from = [&](Attr a) -> const Attributes* {
+    const Source& s = res.source(a);
+    return s.kind == Source::Kind::rule ? &rules_[static_cast<std::size_t>(s.rule)].attrs : nullptr;
+  };
+  Limits& L = res.limits;
+  if (auto a = from(Attr::action)) L.action = *a->action;
+  if (auto a = from(Attr::conn_rate)) L.conn_rate = *a->conn_rate;
+  if (auto a = from(Attr::conn_limit)) L.conn_limit = *a->conn_limit;
+  if (auto a = from(Attr::greet_pause)) L.greet_pause = *a->greet_pause;
+  if (auto a = from(Attr::max_rcpts)) L.max_rcpts = *a->max_rcpts;
+  if (auto a = from(Attr::bad_rcpt_throttle)) L.bad_rcpt_throttle = *a->bad_rcpt_throttle;
+  if (auto a = from(Attr::rcpt_rate)) L.rcpt_rate = *a->rcpt_rate;
+  if (auto a = from(Attr::msg_rate)) L.msg_rate = *a->msg_rate;
+  if (auto a = from(Attr::dialin)) L.dialin = *a->dialin;
+  if (auto a = from(Attr::missing_rdns)) L.missing_rdns = *a->missing_rdns;
+  // The reason goes with the action: that of the rule that decided it.
+  if (auto a = from(Attr::action); a && a->reason) L.reason = *a->reason;
+  res.sources[static_cast<std::size_t>(Attr::reason)] = res.source(Attr::action);
+
+  const Source& action_src = res.source(Attr::action);
+  const bool specific_action =
+      action_src.kind == Source::Kind::rule && action_src.rule != default_index_;
+  if (L.action == Action::allow) {
+    const Source allow_src = action_src;
+    L = Limits{};
+    L.action = Action::allow;
+    if (auto a = from(Attr::action); a && a->reason) L.reason = *a->reason;
+    for (auto attr : {Attr::conn_rate, Attr::conn_limit, Attr::greet_pause, Attr::max_rcpts,
+                      Attr::bad_rcpt_throttle, Attr::rcpt_rate, Attr::msg_rate}) {
+      res.sources[static_cast<std::size_t>(attr)] = allow_src;
+    }
+    return res;
+  }
+  if (specific_action || L.action != Action::limit) return res;
+
+  auto builtin_block = [&](Source::Kind kind, bool monitor, Action act, std::string detail,
+                           std::string_view reason) {
+    L.action = act;
+    L.monitor_only = monitor;
+    L.reason = std::string(reason);
+    res.sources[static_cast<std::size_t>(Attr::action)] = Source{kind, -1, std::move(detail)};
+    res.sources[static_cast<std::size_t>(Attr::reason)] = res.source(Attr::action);
+  };
+  if (!named && L.missing_rdns != MissingRdnsMode::off) {
+    Action act = L.missing_rdns == MissingRdnsMode::tempfail ? Action::tempfail : Action::block;
+    // A DNS timeout is no proof of anything: never a permanent refusal.
+    if (client.resolve == RdnsStatus::tempfail) act = Action::tempfail;
+    builtin_block(Source::Kind::builtin, L.missing_rdns == MissingRdnsMode::monitor, act,
+                  "missing_rdns: client_resolve " + std::string(to_string(client.resolve)),
+                  kMissingRdnsReason);
+  } else if (named && L.dialin != DialinMode::off) {
+    if (auto hit = classify_dynamic_rdns(client.hostname, &client.address)) {
+      builtin_block(Source::Kind::heuristic, L.dialin == DialinMode::monitor, Action::block,
+                    "dialin " + hit->heuristic + ": " + hit->detail, kDialinReason);
+      res.dialin_hit = std::move(hit);
+    }
+  }
+  return res;
+}
+
+}  // namespace harden::policy
