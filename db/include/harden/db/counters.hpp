@@ -1,0 +1,115 @@
+// counters.hpp - per-client counter state shared by all sessions.
+//
+// SYNOPSIS
+//   LocalCounters c({.memory_cap_bytes = 256 << 20});
+//   auto r = c.connect(key, now, limits);   // take a slot, count the connection
+//   c.release(key);                         // in xxfi_close, once per taken slot
+//   c.add_rcpt(key, now, window); c.add_msg(key, now, window);
+//   c.inspect(key, now); c.flush(key); c.stats();
+//
+// Keys are client keys (policy::ClientKeyer: IPv4 /32, IPv6 /64 by default).
+// State changes have names (connect, release, add_rcpt, add_msg, flush), as
+// anvil's do; nothing else mutates a client's counters.
+//
+// LocalCounters is the in-process backend: kShards shards, each a hash map
+// with its own mutex and an LRU list. A hard memory cap bounds the number of
+// entries; when a shard is full its least recently used entry is evicted
+// (preferring entries with no open connection), so a spray of millions of
+// addresses cannot grow memory without bound. An evicted client starts over
+// from zero, which errs on the side of letting mail in.
+//
+// THREAD SAFETY
+//   All member functions may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "harden/policy/address.hpp"
+#include "harden/policy/clock.hpp"
+#include "harden/policy/counters.hpp"
+#include "harden/policy/policy.hpp"
+
+namespace harden::db {
+
+struct ConnectCount {
+  std::uint32_t conn_count = 0;  // connections in the conn_rate window, this one included
+  std::uint32_t open = 0;        // open connections, this one included if a slot was taken
+  bool slot_taken = false;       // false: conn_limit reached, nothing held
+};
+
+struct ClientState {
+  std::uint32_t conn_count = 0;
+  std::uint32_t open = 0;
+  std::uint32_t rcpt_count = 0;
+  std::uint32_t msg_count = 0;
+};
+
+struct CounterStats {
+  std::size_t entries = 0;
+  std::size_t capacity = 0;      // entries the memory cap allows
+  std::size_t memory_bytes = 0;  // estimate: entries * per-entry size
+  std::uint64_t evictions = 0;
+};
+
+class CounterBackend {
+ public:
+  virtual ~CounterBackend() = default;
+  // Counts one connection in the limits' conn_rate window and takes an
+  // open-connection slot unless conn_limit (0 = unlimited) is reached.
+  virtual ConnectCount connect(const policy::IpNetwork& key, policy::SteadyTime now,
+                               const policy::Limits& limits) = 0;
+  // Gives back a slot taken by connect(). Call once per slot_taken.
+  virtual void release(const policy::IpNetwork& key) = 0;
+  // Counts recipients / messages; returns the count in the window, these included.
+  virtual std::uint32_t add_rcpt(const policy::IpNetwork& key, policy::SteadyTime now,
+                                 const policy::Rate& rate, std::uint32_t n = 1) = 0;
+  virtual std::uint32_t add_msg(const policy::IpNetwork& key, policy::SteadyTime now,
+                                const policy::Rate& rate) = 0;
+  virtual std::optional<ClientState> inspect(const policy::IpNetwork& key, policy::SteadyTime now,
+                                             const policy::Limits& limits) const = 0;
+  // Forgets the client's rates (open connections stay counted). False if unknown.
+  virtual bool flush(const policy::IpNetwork& key) = 0;
+  virtual CounterStats stats() const = 0;
+};
+
+struct LocalCountersOptions {
+  std::size_t memory_cap_bytes = 256u << 20;  // 256 MiB
+  std::size_t shards = 64;
+};
+
+class LocalCounters final : public CounterBackend {
+ public:
+  explicit LocalCounters(LocalCountersOptions options = {});
+  ~LocalCounters() override;
+  LocalCounters(const LocalCounters&) = delete;
+  LocalCounters& operator=(const LocalCounters&) = delete;
+
+  ConnectCount connect(const policy::IpNetwork& key, policy::SteadyTime now,
+                       const policy::Limits& limits) override;
+  void release(const policy::IpNetwork& key) override;
+  std::uint32_t add_rcpt(const policy::IpNetwork& key, policy::SteadyTime now,
+                         const policy::Rate& rate, std::uint32_t n = 1) override;
+  std::uint32_t add_msg(const policy::IpNetwork& key, policy::SteadyTime now,
+                        const policy::Rate& rate) override;
+  std::optional<ClientState> inspect(const policy::IpNetwork& key, policy::SteadyTime now,
+                                     const policy::Limits& limits) const override;
+  bool flush(const policy::IpNetwork& key) override;
+  CounterStats stats() const override;
+
+  // Bytes one entry costs (key, counters, hash node, LRU links), used for the cap.
+  static std::size_t entry_bytes();
+
+ private:
+  struct Shard;
+  Shard& shard_for(const policy::IpNetwork& key) const;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::size_t per_shard_cap_;
+};
+
+}  // namespace harden::db

@@ -1,0 +1,158 @@
+// local_counters.cpp - the in-process counter backend (sharded, capped, LRU).
+#include <list>
+#include <mutex>
+#include <unordered_map>
+
+#include "harden/db/counters.hpp"
+
+namespace harden::db {
+namespace {
+
+struct Entry {
+  policy::IpNetwork key;
+  policy::SlidingWindow conn;
+  policy::SlidingWindow rcpt;
+  policy::SlidingWindow msg;
+  policy::Concurrency open;
+};
+
+struct KeyHash {
+  std::size_t operator()(const policy::IpNetwork& n) const noexcept {
+    std::uint64_t h = 1469598103934665603ULL ^ n.prefix();
+    for (auto b : n.address().bytes()) h = (h ^ b) * 1099511628211ULL;
+    return static_cast<std::size_t>(h ^ (h >> 29));
+  }
+};
+
+}  // namespace
+
+struct LocalCounters::Shard {
+  using Lru = std::list<Entry>;  // front = most recently used
+  mutable std::mutex mu;
+  Lru lru;
+  std::unordered_map<policy::IpNetwork, Lru::iterator, KeyHash> map;
+  std::uint64_t evictions = 0;
+
+  Entry* find(const policy::IpNetwork& key) {
+    auto it = map.find(key);
+    if (it == map.end()) return nullptr;
+    lru.splice(lru.begin(), lru, it->second);
+    return &*it->second;
+  }
+
+  Entry& get(const policy::IpNetwork& key, std::size_t cap) {
+    if (Entry* e = find(key)) return *e;
+    if (map.size() >= cap && !lru.empty()) evict_one();
+    lru.push_front(Entry{key, {}, {}, {}, {}});
+    map.emplace(key, lru.begin());
+    return lru.front();
+  }
+
+  // Drops the least recently used entry, preferring one without open
+  // connections among the oldest few.
+  void evict_one() {
+    auto victim = std::prev(lru.end());
+    auto it = victim;
+    for (int i = 0; i < 8; ++i) {
+      if (it->open.open() == 0) {
+        victim = it;
+        break;
+      }
+      if (it == lru.begin()) break;
+      --it;
+    }
+    map.erase(victim->key);
+    lru.erase(victim);
+    ++evictions;
+  }
+};
+
+LocalCounters::LocalCounters(LocalCountersOptions options) {
+  const std::size_t n = options.shards == 0 ? 1 : options.shards;
+  const std::size_t total = options.memory_cap_bytes / entry_bytes();
+  per_shard_cap_ = total / n > 0 ? total / n : 1;
+  shards_.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) shards_.push_back(std::make_unique<Shard>());
+}
+
+LocalCounters::~LocalCounters() = default;
+
+std::size_t LocalCounters::entry_bytes() {
+  // list node (2 links + Entry) + hash node (next, key, iterator, cached hash) + bucket.
+  return sizeof(Entry) + 2 * sizeof(void*) + sizeof(policy::IpNetwork) + 3 * sizeof(void*) +
+         sizeof(void*);
+}
+
+LocalCounters::Shard& LocalCounters::shard_for(const policy::IpNetwork& key) const {
+  return *shards_[KeyHash{}(key) % shards_.size()];
+}
+
+ConnectCount LocalCounters::connect(const policy::IpNetwork& key, policy::SteadyTime now,
+                                    const policy::Limits& limits) {
+  Shard& s = shard_for(key);
+  std::lock_guard lock(s.mu);
+  Entry& e = s.get(key, per_shard_cap_);
+  ConnectCount r;
+  r.conn_count = e.conn.add(now, limits.conn_rate.window);
+  r.slot_taken = e.open.try_acquire(limits.conn_limit);
+  r.open = e.open.open();
+  return r;
+}
+
+void LocalCounters::release(const policy::IpNetwork& key) {
+  Shard& s = shard_for(key);
+  std::lock_guard lock(s.mu);
+  if (Entry* e = s.find(key)) e->open.release();
+}
+
+std::uint32_t LocalCounters::add_rcpt(const policy::IpNetwork& key, policy::SteadyTime now,
+                                      const policy::Rate& rate, std::uint32_t n) {
+  Shard& s = shard_for(key);
+  std::lock_guard lock(s.mu);
+  return s.get(key, per_shard_cap_).rcpt.add(now, rate.window, n);
+}
+
+std::uint32_t LocalCounters::add_msg(const policy::IpNetwork& key, policy::SteadyTime now,
+                                     const policy::Rate& rate) {
+  Shard& s = shard_for(key);
+  std::lock_guard lock(s.mu);
+  return s.get(key, per_shard_cap_).msg.add(now, rate.window);
+}
+
+std::optional<ClientState> LocalCounters::inspect(const policy::IpNetwork& key,
+                                                  policy::SteadyTime now,
+                                                  const policy::Limits& limits) const {
+  Shard& s = shard_for(key);
+  std::lock_guard lock(s.mu);
+  auto it = s.map.find(key);
+  if (it == s.map.end()) return std::nullopt;
+  const Entry& e = *it->second;
+  return ClientState{e.conn.count(now, limits.conn_rate.window), e.open.open(),
+                     e.rcpt.count(now, limits.rcpt_rate.window),
+                     e.msg.count(now, limits.msg_rate.window)};
+}
+
+bool LocalCounters::flush(const policy::IpNetwork& key) {
+  Shard& s = shard_for(key);
+  std::lock_guard lock(s.mu);
+  Entry* e = s.find(key);
+  if (e == nullptr) return false;
+  e->conn = {};
+  e->rcpt = {};
+  e->msg = {};
+  return true;
+}
+
+CounterStats LocalCounters::stats() const {
+  CounterStats st;
+  for (const auto& s : shards_) {
+    std::lock_guard lock(s->mu);
+    st.entries += s->map.size();
+    st.evictions += s->evictions;
+  }
+  st.capacity = per_shard_cap_ * shards_.size();
+  st.memory_bytes = st.entries * entry_bytes();
+  return st;
+}
+
+}  // namespace harden::db

@@ -1,0 +1,101 @@
+// engine.hpp - one SMTP session's checks, between the libmilter adapter and
+// the pure policy layer.
+//
+// SYNOPSIS
+//   Engine engine(options, counters, clock);
+//   engine.set_policy(snapshot);                 // atomic swap; sessions keep theirs
+//   Session s;
+//   Decision d = engine.connect(s, info);        // allow-list, blocks, conn_limit, conn_rate
+//   if (d.verdict == proceed && s.greet_pause() > 0) { ...wait, probe...
+//     d = engine.pregreet(s, bytes_seen); }
+//   d = engine.mail(s);                          // msg_rate
+//   d = engine.rcpt(s, rejected_by_mta);         // bad_rcpt_throttle, max_rcpts, rcpt_rate
+//   engine.close(s);                             // releases the slot exactly once
+//
+// The engine does no I/O: it reads the clock it was given, counts through the
+// CounterBackend, and returns policy::Decision values. In monitor mode (or
+// when a policy setting is "monitor") a refusal comes back as proceed with
+// `monitor` set, so the caller logs "would reject" and enforces nothing.
+// The caller logs, counts metrics, sleeps for Decision::delay, and maps the
+// decision to a milter reply.
+//
+// THREAD SAFETY
+//   Engine: all members may be called from any thread. Session: one thread
+//   at a time (libmilter serialises the callbacks of one connection).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "harden/db/counters.hpp"
+#include "harden/policy/clock.hpp"
+#include "harden/policy/decision.hpp"
+#include "harden/policy/policy.hpp"
+
+namespace harden::milter {
+
+enum class Mode : std::uint8_t { enforce, monitor };
+
+// What the MTA told us at connect, copied out of libmilter. All strings are
+// untrusted and may be empty (macro not sent).
+struct ConnectInfo {
+  std::optional<policy::IpAddress> client;  // nullopt: not an IP client (local socket)
+  std::uint16_t client_port = 0;
+  std::string client_name;     // {client_name} / xxfi_connect hostname
+  std::string client_ptr;      // {client_ptr} (Postfix: unverified name)
+  std::string client_resolve;  // {client_resolve} (sendmail: OK FAIL FORGED TEMP)
+};
+
+// Turns the MTA's view of the client into a policy::Client: sendmail's
+// {client_resolve} when present; otherwise Postfix's convention ("unknown"
+// or "[addr]" as name = no verified name; a {client_ptr} then = FORGED).
+// Names that are not valid host names count as no name.
+policy::Client interpret_client(const policy::IpAddress& addr, const ConnectInfo& info);
+
+struct Session {
+  std::shared_ptr<const policy::Policy> policy;  // pinned at connect
+  policy::Client client;
+  policy::Resolution res;
+  bool active = false;      // connect() resolved a client
+  bool accept_all = false;  // allow-listed: skip everything
+  bool slot_held = false;   // an open-connection slot to give back
+  std::uint32_t rcpts_in_msg = 0;
+  std::uint32_t bad_rcpts = 0;
+
+  std::uint32_t greet_pause() const { return active && !accept_all ? res.limits.greet_pause : 0; }
+};
+
+struct EngineOptions {
+  Mode mode = Mode::enforce;
+};
+
+class Engine {
+ public:
+  Engine(EngineOptions options, std::shared_ptr<db::CounterBackend> counters,
+         const policy::Clock& clock);
+
+  void set_policy(std::shared_ptr<const policy::Policy> p);
+  std::shared_ptr<const policy::Policy> policy() const;
+  Mode mode() const { return options_.mode; }
+  db::CounterBackend& counters() { return *counters_; }
+
+  policy::Decision connect(Session& s, const ConnectInfo& info);
+  policy::Decision pregreet(Session& s, std::uint64_t bytes_before_greeting);
+  policy::Decision mail(Session& s);
+  policy::Decision rcpt(Session& s, bool rejected_by_mta);
+  void close(Session& s);
+
+ private:
+  policy::Decision finish(policy::Decision d) const;
+  policy::Decision connect_limits(Session& s);
+
+  EngineOptions options_;
+  std::shared_ptr<db::CounterBackend> counters_;
+  const policy::Clock& clock_;
+  std::atomic<std::shared_ptr<const policy::Policy>> policy_;
+};
+
+}  // namespace harden::milter

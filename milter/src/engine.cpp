@@ -1,0 +1,138 @@
+// engine.cpp - the session checks in DESIGN's order.
+#include "harden/milter/engine.hpp"
+
+#include <algorithm>
+
+#include "harden/policy/error.hpp"
+#include "harden/policy/selector.hpp"
+
+namespace harden::milter {
+
+using policy::Decision;
+using policy::Verdict;
+
+policy::Client interpret_client(const policy::IpAddress& addr, const ConnectInfo& info) {
+  policy::Client c;
+  c.address = addr;
+  std::string name = info.client_name;
+  if (!name.empty() && name.back() == '.') name.pop_back();
+  const bool has_name =
+      !name.empty() && name != "unknown" && name.front() != '[' && policy::is_valid_hostname(name);
+  if (!info.client_resolve.empty()) {
+    try {
+      c.resolve = policy::parse_rdns_status(info.client_resolve);
+    } catch (const policy::PolicyError&) {
+      c.resolve = policy::RdnsStatus::fail;
+    }
+  } else if (has_name) {
+    c.resolve = policy::RdnsStatus::ok;
+  } else {
+    c.resolve = info.client_ptr.empty() ? policy::RdnsStatus::fail : policy::RdnsStatus::forged;
+  }
+  if (c.resolve == policy::RdnsStatus::ok && has_name) {
+    c.hostname = policy::normalize_hostname(name);
+  } else if (c.resolve == policy::RdnsStatus::ok) {
+    c.resolve = policy::RdnsStatus::fail;  // "OK" without a usable name
+  }
+  return c;
+}
+
+Engine::Engine(EngineOptions options, std::shared_ptr<db::CounterBackend> counters,
+               const policy::Clock& clock)
+    : options_(options), counters_(std::move(counters)), clock_(clock) {}
+
+void Engine::set_policy(std::shared_ptr<const policy::Policy> p) {
+  policy_.store(std::move(p));
+}
+
+std::shared_ptr<const policy::Policy> Engine::policy() const {
+  return policy_.load();
+}
+
+Decision Engine::finish(Decision d) const {
+  if (d.refuses() && options_.mode == Mode::monitor) d.monitor = true;
+  if (d.monitor) {
+    d.verdict = Verdict::proceed;
+    d.delay = std::chrono::milliseconds{0};
+  }
+  return d;
+}
+
+Decision Engine::connect(Session& s, const ConnectInfo& info) {
+  s = Session{};
+  s.policy = policy();
+  if (!s.policy || !info.client) return Decision{};  // no policy yet, or a local client
+  s.client = interpret_client(*info.client, info);
+  s.res = s.policy->resolve(s.client, clock_.wall());
+  s.active = true;
+  const policy::Policy& p = *s.policy;
+
+  Decision d = policy::check_action(s.res, p);
+  if (d.verdict == Verdict::accept_all) {
+    s.accept_all = true;
+    return d;
+  }
+  if (d.refuses()) {
+    d = finish(std::move(d));
+    if (!d.monitor) return d;
+    // monitor: log it, then go on to the limits
+    s.res.limits.action = policy::Action::limit;
+    Decision next = connect_limits(s);
+    return next.refuses() || next.monitor ? next : d;
+  }
+  return connect_limits(s);
+}
+
+Decision Engine::connect_limits(Session& s) {
+  const policy::Policy& p = *s.policy;
+  const auto counts = counters_->connect(s.res.key, clock_.steady(), s.res.limits);
+  s.slot_held = counts.slot_taken;
+  Decision d = finish(policy::check_conn_limit(s.res, p, counts.open, counts.slot_taken));
+  if (d.refuses() || d.monitor) return d;
+  return finish(policy::check_conn_rate(s.res, p, counts.conn_count));
+}
+
+Decision Engine::pregreet(Session& s, std::uint64_t bytes) {
+  if (!s.active || s.accept_all) return Decision{};
+  return finish(policy::check_pregreet(s.res, *s.policy, bytes));
+}
+
+Decision Engine::mail(Session& s) {
+  s.rcpts_in_msg = 0;
+  if (!s.active || s.accept_all) return Decision{};
+  const auto& rate = s.res.limits.msg_rate;
+  if (rate.unlimited()) return Decision{};
+  const auto n = counters_->add_msg(s.res.key, clock_.steady(), rate);
+  return finish(policy::check_msg_rate(s.res, *s.policy, n));
+}
+
+Decision Engine::rcpt(Session& s, bool rejected_by_mta) {
+  if (!s.active || s.accept_all) return Decision{};
+  const policy::Policy& p = *s.policy;
+  // The throttle looks at rejections before this one, as sendmail does.
+  Decision throttle = finish(policy::check_bad_rcpt_throttle(s.res, p, s.bad_rcpts));
+  if (rejected_by_mta) {
+    ++s.bad_rcpts;
+    return throttle;  // the MTA refuses it already; only the delay matters
+  }
+  const auto& rate = s.res.limits.rcpt_rate;
+  if (!rate.unlimited()) {
+    const auto n = counters_->add_rcpt(s.res.key, clock_.steady(), rate);
+    Decision d = finish(policy::check_rcpt_rate(s.res, p, n));
+    if (d.refuses() || d.monitor) return d;
+  }
+  Decision d = finish(policy::check_max_rcpts(s.res, p, s.rcpts_in_msg + 1));
+  if (d.refuses()) return d;
+  ++s.rcpts_in_msg;
+  return d.monitor ? d : throttle;
+}
+
+void Engine::close(Session& s) {
+  if (s.slot_held) {
+    counters_->release(s.res.key);
+    s.slot_held = false;
+  }
+  s.active = false;
+}
+
+}  // namespace harden::milter

@@ -1,0 +1,157 @@
+// decision.cpp - the pure checks and the replies of DESIGN.md "Replies".
+#include "harden/policy/decision.hpp"
+
+#include <array>
+
+namespace harden::policy {
+namespace {
+
+constexpr std::array<std::string_view, kDecisionKindCount> kKindNames{
+    "none",         "allowed",           "blocked",   "dialin",
+    "missing_rdns", "conn_limit",        "conn_rate", "pregreet",
+    "max_rcpts",    "bad_rcpt_throttle", "rcpt_rate", "msg_rate"};
+
+constexpr std::string_view kDefaultBlockText = "Access denied";
+
+Decision refuse(Verdict v, DecisionKind kind, std::string rcode, std::string xcode,
+                std::string text, std::string rule, std::string figure) {
+  Decision d;
+  d.verdict = v;
+  d.kind = kind;
+  d.rcode = std::move(rcode);
+  d.xcode = std::move(xcode);
+  d.text = std::move(text);
+  d.rule = std::move(rule);
+  d.figure = std::move(figure);
+  return d;
+}
+
+std::string rate_figure(std::string_view name, std::uint32_t count, const Rate& r) {
+  return std::string(name) + " " + std::to_string(count) + "/" + format_duration(r.window) + " > " +
+         r.to_string();
+}
+
+}  // namespace
+
+std::string_view to_string(Verdict v) {
+  switch (v) {
+    case Verdict::proceed:
+      return "proceed";
+    case Verdict::accept_all:
+      return "accept";
+    case Verdict::reject:
+      return "reject";
+    case Verdict::tempfail:
+      return "tempfail";
+  }
+  return "?";
+}
+
+std::string_view to_string(DecisionKind k) {
+  return kKindNames[static_cast<std::size_t>(k)];
+}
+
+std::string source_name(const Resolution& res, const Policy& policy, Attr a) {
+  const Source& s = res.source(a);
+  switch (s.kind) {
+    case Source::Kind::rule:
+      return policy.rules()[static_cast<std::size_t>(s.rule)].selector.text();
+    case Source::Kind::heuristic:
+    case Source::Kind::builtin:
+      return s.detail;
+    case Source::Kind::none:
+      return "built-in default";
+  }
+  return "?";
+}
+
+Decision check_action(const Resolution& res, const Policy& policy) {
+  const Limits& L = res.limits;
+  const std::string rule = source_name(res, policy, Attr::action);
+  switch (L.action) {
+    case Action::allow: {
+      Decision d;
+      d.verdict = Verdict::accept_all;
+      d.kind = DecisionKind::allowed;
+      d.rule = rule;
+      return d;
+    }
+    case Action::limit:
+      return Decision{};
+    case Action::block:
+    case Action::tempfail:
+      break;
+  }
+  DecisionKind kind = DecisionKind::blocked;
+  const Source& src = res.source(Attr::action);
+  if (src.kind == Source::Kind::heuristic) kind = DecisionKind::dialin;
+  if (src.kind == Source::Kind::builtin) kind = DecisionKind::missing_rdns;
+  const std::string text = L.reason.empty() ? std::string(kDefaultBlockText) : L.reason;
+  Decision d = L.action == Action::block
+                   ? refuse(Verdict::reject, kind, "550", "5.7.1", text, rule, "action block")
+                   : refuse(Verdict::tempfail, kind, "421", "4.7.0", text, rule, "action tempfail");
+  d.monitor = L.monitor_only;
+  return d;
+}
+
+Decision check_conn_limit(const Resolution& res, const Policy& policy, std::uint32_t open,
+                          bool taken) {
+  const auto limit = res.limits.conn_limit;
+  if (taken || limit == 0) return Decision{};
+  return refuse(Verdict::tempfail, DecisionKind::conn_limit, "421", "4.3.2",
+                "Too many open connections.", source_name(res, policy, Attr::conn_limit),
+                "conn_limit " + std::to_string(open + 1) + " > " + std::to_string(limit));
+}
+
+Decision check_conn_rate(const Resolution& res, const Policy& policy, std::uint32_t count) {
+  const Rate& r = res.limits.conn_rate;
+  if (r.unlimited() || count <= r.count) return Decision{};
+  return refuse(Verdict::tempfail, DecisionKind::conn_rate, "421", "4.3.2",
+                "Connection rate limit exceeded.", source_name(res, policy, Attr::conn_rate),
+                rate_figure("conn_rate", count, r));
+}
+
+Decision check_pregreet(const Resolution& res, const Policy& policy, std::uint64_t bytes) {
+  if (bytes == 0) return Decision{};
+  return refuse(Verdict::reject, DecisionKind::pregreet, "554", "5.7.1",
+                "Rejected: pre-greeting traffic", source_name(res, policy, Attr::greet_pause),
+                "pregreet " + std::to_string(bytes) + " bytes before greeting (greet_pause " +
+                    std::to_string(res.limits.greet_pause) + "ms)");
+}
+
+Decision check_max_rcpts(const Resolution& res, const Policy& policy, std::uint32_t rcpts) {
+  const auto max = res.limits.max_rcpts;
+  if (max == 0 || rcpts <= max) return Decision{};
+  return refuse(Verdict::tempfail, DecisionKind::max_rcpts, "452", "4.5.3", "Too many recipients",
+                source_name(res, policy, Attr::max_rcpts),
+                "max_rcpts " + std::to_string(rcpts) + " > " + std::to_string(max));
+}
+
+Decision check_bad_rcpt_throttle(const Resolution& res, const Policy& policy, std::uint32_t bad) {
+  const auto n = res.limits.bad_rcpt_throttle;
+  if (n == 0 || bad < n) return Decision{};
+  Decision d;
+  d.kind = DecisionKind::bad_rcpt_throttle;
+  d.delay = std::chrono::seconds{1};
+  d.rule = source_name(res, policy, Attr::bad_rcpt_throttle);
+  d.figure = "bad_rcpt_throttle " + std::to_string(bad) + " >= " + std::to_string(n);
+  return d;
+}
+
+Decision check_rcpt_rate(const Resolution& res, const Policy& policy, std::uint32_t count) {
+  const Rate& r = res.limits.rcpt_rate;
+  if (r.unlimited() || count <= r.count) return Decision{};
+  return refuse(Verdict::tempfail, DecisionKind::rcpt_rate, "450", "4.7.1",
+                "Error: too many recipients from " + res.key.to_string(),
+                source_name(res, policy, Attr::rcpt_rate), rate_figure("rcpt_rate", count, r));
+}
+
+Decision check_msg_rate(const Resolution& res, const Policy& policy, std::uint32_t count) {
+  const Rate& r = res.limits.msg_rate;
+  if (r.unlimited() || count <= r.count) return Decision{};
+  return refuse(Verdict::tempfail, DecisionKind::msg_rate, "450", "4.7.1",
+                "Error: too many messages from " + res.key.to_string(),
+                source_name(res, policy, Attr::msg_rate), rate_figure("msg_rate", count, r));
+}
+
+}  // namespace harden::policy
