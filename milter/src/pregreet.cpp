@@ -1,0 +1,607 @@
+// pregreet.cpp - the pre-greeting probe (NETLINK_SOCK_DIAG) and the watch.
+//
+// Netlink messages are built and parsed byte by byte with memcpy, never by
+// casting the buffer, so alignment and aliasing are not a question and the
+// kernel's C macros (NLMSG_*, RTA_*) are not needed.
+#include "harden/milter/pregreet.hpp"
+
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <cstddef>
+#include <cstring>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace harden::milter {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using policy::IpAddress;
+
+// TCP states as the kernel numbers them (include/net/tcp_states.h).
+enum TcpState : unsigned {
+  kEstablished = 1,
+  kSynRecv = 3,
+  kFinWait1 = 4,
+  kFinWait2 = 5,
+  kCloseWait = 8,
+  kLastAck = 9,
+  kClosing = 11,
+};
+// A state number from the kernel may be anything: never shift by 32 or more.
+constexpr std::uint32_t state_bit(unsigned s) {
+  return s < 32 ? 1u << s : 0u;
+}
+// States in which an accepted socket is this connection.
+constexpr std::uint32_t kConnectionStates =
+    state_bit(kEstablished) | state_bit(kSynRecv) | state_bit(kFinWait1) | state_bit(kFinWait2) |
+    state_bit(kCloseWait) | state_bit(kClosing) | state_bit(kLastAck);
+// States reached only after the client's FIN (which the kernel counts as one byte).
+constexpr std::uint32_t kFinReceivedStates =
+    state_bit(kCloseWait) | state_bit(kClosing) | state_bit(kLastAck);
+
+constexpr std::size_t kRecvBufferSize = 32 * 1024;
+constexpr unsigned kMaxDatagrams = 64;  // per exchange; a filtered dump needs 1-2
+constexpr std::size_t kMaxMatches = 8;
+
+constexpr std::size_t align4(std::size_t n) {
+  return (n + 3) & ~std::size_t{3};
+}
+
+template <typename T>
+T read_at(const std::byte* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <typename T>
+void write_at(std::byte* p, const T& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// One sock_diag request: which family to ask, exact or dump, the 4-tuple in
+// the kernel's terms (src = the MTA's side, dst = the client).
+struct Query {
+  std::uint8_t family = AF_INET;
+  bool dump = false;
+  std::array<std::uint8_t, 16> src{};
+  std::array<std::uint8_t, 16> dst{};
+  std::uint16_t sport = 0;
+  std::uint16_t dport = 0;
+};
+
+// What one reply message says about one socket.
+struct DiagReply {
+  std::uint8_t family = 0;
+  std::uint8_t state = 0;
+  std::uint16_t sport = 0;
+  std::uint16_t dport = 0;
+  std::array<std::uint8_t, 16> src{};
+  std::array<std::uint8_t, 16> dst{};
+  std::uint32_t rqueue = 0;
+  bool have_bytes = false;
+  std::uint64_t bytes_received = 0;
+};
+
+// Address bytes as inet_diag holds them: IPv4 in the first 4 bytes for
+// AF_INET, 16 bytes (IPv4 as ::ffff:a.b.c.d) for AF_INET6.
+std::array<std::uint8_t, 16> raw_address(const IpAddress& a, std::uint8_t family) {
+  std::array<std::uint8_t, 16> raw{};
+  if (!a.is_v4()) return a.bytes();
+  if (family == AF_INET) {
+    std::copy_n(a.bytes().begin(), 4, raw.begin());
+  } else {
+    raw[10] = 0xff;
+    raw[11] = 0xff;
+    std::copy_n(a.bytes().begin(), 4, raw.begin() + 12);
+  }
+  return raw;
+}
+
+IpAddress address_of(std::uint8_t family, const std::array<std::uint8_t, 16>& raw) {
+  if (family == AF_INET6) return IpAddress::v6(raw);  // folds ::ffff:a.b.c.d to IPv4
+  const std::uint32_t host = (std::uint32_t{raw[0]} << 24) | (std::uint32_t{raw[1]} << 16) |
+                             (std::uint32_t{raw[2]} << 8) | std::uint32_t{raw[3]};
+  return IpAddress::v4(host);
+}
+
+bool is_link_local_v6(const IpAddress& a) {
+  return !a.is_v4() && a.bytes()[0] == 0xfe && (a.bytes()[1] & 0xc0) == 0x80;
+}
+
+// Bytecode for a dump: accept only sockets whose remote side is `client`
+// (address and port). The kernel matches an IPv4 condition against
+// ::ffff:a.b.c.d sockets too.
+std::size_t put_client_filter(std::byte* out, const Endpoint& client) {
+  const bool v4 = client.address.is_v4();
+  const std::size_t addr_len = v4 ? 4 : 16;
+  const std::size_t len = sizeof(inet_diag_bc_op) + 8 + addr_len;
+  inet_diag_bc_op op{};
+  op.code = INET_DIAG_BC_D_COND;
+  op.yes = static_cast<unsigned char>(len);
+  op.no = static_cast<unsigned short>(len + 4);  // past the end: reject
+  write_at(out, op);
+  std::byte* cond = out + sizeof op;
+  cond[0] = static_cast<std::byte>(v4 ? AF_INET : AF_INET6);
+  cond[1] = static_cast<std::byte>(v4 ? 32 : 128);
+  write_at(cond + 4, static_cast<int>(client.port));
+  std::memcpy(cond + 8, client.address.bytes().data(), addr_len);
+  return len;
+}
+
+// Writes the whole request into `out`; returns its length.
+std::size_t build_request(std::array<std::byte, 160>& out, const Query& q, const Endpoint& client,
+                          std::uint32_t seq) {
+  out.fill(std::byte{0});
+  inet_diag_req_v2 req{};
+  req.sdiag_family = q.family;
+  req.sdiag_protocol = IPPROTO_TCP;
+  req.idiag_ext = 1u << (INET_DIAG_INFO - 1);
+  req.idiag_states = kConnectionStates;
+  req.id.idiag_sport = htons(q.sport);
+  req.id.idiag_dport = htons(q.dport);
+  std::memcpy(req.id.idiag_src, q.src.data(), 16);
+  std::memcpy(req.id.idiag_dst, q.dst.data(), 16);
+  req.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+  req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+  std::size_t len = sizeof(nlmsghdr);
+  write_at(out.data() + len, req);
+  len += align4(sizeof req);
+  if (q.dump) {
+    const std::size_t bc_len = put_client_filter(out.data() + len + sizeof(nlattr), client);
+    nlattr attr{};
+    attr.nla_len = static_cast<std::uint16_t>(sizeof attr + bc_len);
+    attr.nla_type = INET_DIAG_REQ_BYTECODE;
+    write_at(out.data() + len, attr);
+    len += align4(sizeof attr + bc_len);
+  }
+  nlmsghdr hdr{};
+  hdr.nlmsg_len = static_cast<std::uint32_t>(len);
+  hdr.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  hdr.nlmsg_flags = static_cast<std::uint16_t>(NLM_F_REQUEST | (q.dump ? NLM_F_DUMP : 0));
+  hdr.nlmsg_seq = seq;
+  write_at(out.data(), hdr);
+  return len;
+}
+
+// Reads tcpi_bytes_received from an INET_DIAG_INFO payload if it is long
+// enough (kernels before 4.1 send a shorter tcp_info).
+void read_tcp_info(const std::byte* data, std::size_t len, DiagReply& r) {
+  constexpr std::size_t at = offsetof(tcp_info, tcpi_bytes_received);
+  if (len < at + sizeof(std::uint64_t)) return;
+  r.bytes_received = read_at<std::uint64_t>(data + at);
+  r.have_bytes = true;
+}
+
+// Parses one SOCK_DIAG_BY_FAMILY message (payload after the nlmsghdr).
+std::optional<DiagReply> parse_diag(const std::byte* p, std::size_t len) {
+  if (len < sizeof(inet_diag_msg)) return std::nullopt;
+  const auto msg = read_at<inet_diag_msg>(p);
+  DiagReply r;
+  r.family = msg.idiag_family;
+  r.state = msg.idiag_state;
+  r.sport = ntohs(msg.id.idiag_sport);
+  r.dport = ntohs(msg.id.idiag_dport);
+  std::memcpy(r.src.data(), msg.id.idiag_src, 16);
+  std::memcpy(r.dst.data(), msg.id.idiag_dst, 16);
+  r.rqueue = msg.idiag_rqueue;
+  for (std::size_t off = align4(sizeof msg); off + sizeof(nlattr) <= len;) {
+    const auto attr = read_at<nlattr>(p + off);
+    if (attr.nla_len < sizeof attr || attr.nla_len > len - off) break;
+    if ((attr.nla_type & NLA_TYPE_MASK) == INET_DIAG_INFO)
+      read_tcp_info(p + off + sizeof attr, attr.nla_len - sizeof attr, r);
+    off += align4(attr.nla_len);
+  }
+  return r;
+}
+
+std::string errno_text(int err) {
+  return std::error_code(err, std::generic_category()).message();
+}
+
+// One NETLINK_SOCK_DIAG socket with its receive buffer.
+class NetlinkSocket {
+ public:
+  explicit NetlinkSocket(int fd) : fd_(fd), buffer_(kRecvBufferSize) {}
+  ~NetlinkSocket() { ::close(fd_); }
+  NetlinkSocket(const NetlinkSocket&) = delete;
+  NetlinkSocket& operator=(const NetlinkSocket&) = delete;
+
+  int fd() const { return fd_; }
+  std::vector<std::byte>& buffer() { return buffer_; }
+
+ private:
+  int fd_;
+  std::vector<std::byte> buffer_;
+};
+
+}  // namespace
+
+class PregreetProbe::Pool {
+ public:
+  explicit Pool(std::size_t max_idle) : max_idle_(max_idle) {}
+
+  // A socket from the pool or a new one; nullptr with `error` set on failure.
+  std::unique_ptr<NetlinkSocket> acquire(std::string& error) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!idle_.empty()) {
+        auto s = std::move(idle_.back());
+        idle_.pop_back();
+        return s;
+      }
+    }
+    const int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
+    if (fd < 0) {
+      error = "netlink sock_diag socket: " + errno_text(errno);
+      return nullptr;
+    }
+    return std::make_unique<NetlinkSocket>(fd);
+  }
+
+  // Only sockets whose last exchange ended cleanly come back here.
+  void release(std::unique_ptr<NetlinkSocket> s) {
+    std::lock_guard lock(mutex_);
+    if (idle_.size() < max_idle_) idle_.push_back(std::move(s));
+  }
+
+  std::uint32_t next_seq() { return seq_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<NetlinkSocket>> idle_;
+  std::size_t max_idle_;
+  std::atomic<std::uint32_t> seq_{0};
+};
+
+namespace {
+
+// The outcome of one request/response exchange.
+struct Exchange {
+  std::vector<DiagReply> replies;
+  int kernel_errno = 0;  // the kernel answered with this error (ENOENT: no such socket)
+  std::string failure;   // the exchange itself failed; the socket must not be reused
+};
+
+bool send_request(int fd, const std::byte* req, std::size_t len, Exchange& ex) {
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  for (;;) {
+    const ssize_t n = ::sendto(fd, req, len, MSG_NOSIGNAL,
+                               reinterpret_cast<const sockaddr*>(&kernel), sizeof kernel);
+    if (n == static_cast<ssize_t>(len)) return true;
+    if (n < 0 && errno == EINTR) continue;
+    ex.failure = "netlink send: " + (n < 0 ? errno_text(errno) : std::string("short write"));
+    return false;
+  }
+}
+
+// Receives one datagram from the kernel before `deadline`. Returns its length,
+// or 0 with ex.failure set.
+std::size_t receive(NetlinkSocket& s, Clock::time_point deadline, Exchange& ex) {
+  auto& buf = s.buffer();
+  for (;;) {
+    sockaddr_nl from{};
+    socklen_t from_len = sizeof from;
+    const ssize_t n = ::recvfrom(s.fd(), buf.data(), buf.size(), MSG_TRUNC,
+                                 reinterpret_cast<sockaddr*>(&from), &from_len);
+    if (n > 0) {
+      if (from.nl_pid != 0) {  // not the kernel: forged, drop it
+        if (Clock::now() < deadline) continue;
+        ex.failure = "netlink reply timed out";
+        return 0;
+      }
+      if (static_cast<std::size_t>(n) > buf.size()) {
+        ex.failure = "netlink reply truncated";
+        return 0;
+      }
+      return static_cast<std::size_t>(n);
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+      ex.failure =
+          "netlink receive: " + (n == 0 ? std::string("empty datagram") : errno_text(errno));
+      return 0;
+    }
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      ex.failure = "netlink reply timed out";
+      return 0;
+    }
+    pollfd pfd{s.fd(), POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) {
+      ex.failure = "netlink poll: " + errno_text(errno);
+      return 0;
+    }
+  }
+}
+
+enum class Step { more, done, failed };
+
+// Handles the messages of one datagram. `done` once the exchange is over.
+Step handle_datagram(const std::byte* p, std::size_t len, std::uint32_t seq, bool dump,
+                     Exchange& ex) {
+  std::size_t off = 0;
+  while (off + sizeof(nlmsghdr) <= len) {
+    const auto hdr = read_at<nlmsghdr>(p + off);
+    if (hdr.nlmsg_len < sizeof hdr || hdr.nlmsg_len > len - off) {
+      ex.failure = "malformed netlink reply";
+      return Step::failed;
+    }
+    const std::byte* payload = p + off + sizeof hdr;
+    const std::size_t payload_len = hdr.nlmsg_len - sizeof hdr;
+    off += align4(hdr.nlmsg_len);
+    if (hdr.nlmsg_seq != seq) continue;  // a stale answer to someone else's request
+    if (hdr.nlmsg_type == NLMSG_DONE || hdr.nlmsg_type == NLMSG_ERROR) {
+      const int code = payload_len >= sizeof(int) ? read_at<int>(payload) : 0;
+      ex.kernel_errno = code < 0 ? -code : 0;
+      return Step::done;
+    }
+    if (hdr.nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+    if (auto r = parse_diag(payload, payload_len)) {
+      if (ex.replies.size() >= kMaxMatches) {
+        ex.failure = "too many sockets match";
+        return Step::failed;
+      }
+      ex.replies.push_back(*r);
+    }
+    if (!dump) return Step::done;
+  }
+  return Step::more;
+}
+
+// One request and its whole answer. On failure the socket is dropped.
+Exchange run_query(NetlinkSocket& s, const Query& q, const Endpoint& client, std::uint32_t seq,
+                   std::chrono::milliseconds timeout) {
+  Exchange ex;
+  std::array<std::byte, 160> req{};
+  const std::size_t len = build_request(req, q, client, seq);
+  if (!send_request(s.fd(), req.data(), len, ex)) return ex;
+  const auto deadline = Clock::now() + timeout;
+  for (unsigned i = 0; i < kMaxDatagrams; ++i) {
+    const std::size_t n = receive(s, deadline, ex);
+    if (n == 0) return ex;
+    const Step step = handle_datagram(s.buffer().data(), n, seq, q.dump, ex);
+    if (step != Step::more) return ex;
+  }
+  ex.failure = "netlink reply too long";
+  return ex;
+}
+
+bool is_this_connection(const DiagReply& r, const Endpoint& local, const Endpoint& client) {
+  if ((kConnectionStates & state_bit(r.state)) == 0) return false;  // e.g. the listener
+  if (r.family != AF_INET && r.family != AF_INET6) return false;
+  if (r.sport != local.port || r.dport != client.port) return false;
+  if (address_of(r.family, r.dst) != client.address) return false;
+  return local.is_wildcard() || address_of(r.family, r.src) == local.address;
+}
+
+ProbeResult result_of(const DiagReply& r) {
+  ProbeResult res;
+  res.peer_closed = (kFinReceivedStates & state_bit(r.state)) != 0;
+  res.rqueue = r.rqueue;
+  if (res.peer_closed && res.rqueue > 0) --res.rqueue;
+  res.bytes_received = r.have_bytes ? r.bytes_received : res.rqueue;
+  if (r.have_bytes && res.peer_closed && res.bytes_received > 0) --res.bytes_received;
+  res.bytes_received = std::max<std::uint64_t>(res.bytes_received, res.rqueue);
+  res.local = Endpoint{address_of(r.family, r.src), r.sport};
+  res.status = res.bytes_received > 0 ? ProbeResult::Status::talked : ProbeResult::Status::silent;
+  return res;
+}
+
+std::vector<Query> plan_queries(const Endpoint& local, const Endpoint& client) {
+  std::vector<Query> plan;
+  const bool dump = local.is_wildcard() || is_link_local_v6(client.address);
+  const bool v4 = client.address.is_v4();
+  for (const std::uint8_t family : {std::uint8_t{AF_INET}, std::uint8_t{AF_INET6}}) {
+    if (!v4 && family == AF_INET) continue;
+    Query q;
+    q.family = family;
+    q.dump = dump;
+    q.sport = local.port;
+    q.dport = client.port;
+    if (!dump) q.src = raw_address(local.address, family);
+    q.dst = raw_address(client.address, family);
+    plan.push_back(q);
+  }
+  return plan;
+}
+
+ProbeResult not_found(const Endpoint& local, const Endpoint& client, std::string_view why) {
+  ProbeResult res;
+  res.status = ProbeResult::Status::not_found;
+  res.error = "no TCP connection " + local.to_string() + " <- " + client.to_string() + " " +
+              std::string(why);
+  return res;
+}
+
+ProbeResult failed(std::string why) {
+  ProbeResult res;
+  res.status = ProbeResult::Status::error;
+  res.error = std::move(why);
+  return res;
+}
+
+}  // namespace
+
+PregreetProbe::PregreetProbe(ProbeOptions options)
+    : options_(options), pool_(std::make_unique<Pool>(options.pool_size)) {}
+
+PregreetProbe::~PregreetProbe() = default;
+
+ProbeResult PregreetProbe::probe(const Endpoint& mta_local, const Endpoint& client) const {
+  if (mta_local.port == 0 || client.port == 0 || client.is_wildcard())
+    return not_found(mta_local, client, "(no port or no client address)");
+  if (!mta_local.is_wildcard() && mta_local.address.is_v4() != client.address.is_v4())
+    return not_found(mta_local, client, "(address families differ)");
+  std::string open_error;
+  auto sock = pool_->acquire(open_error);
+  if (!sock) return failed(std::move(open_error));
+  std::vector<DiagReply> matches;
+  for (const Query& q : plan_queries(mta_local, client)) {
+    Exchange ex = run_query(*sock, q, client, pool_->next_seq(), options_.timeout);
+    if (!ex.failure.empty()) return failed(std::move(ex.failure));  // socket dropped
+    if (ex.kernel_errno != 0 && ex.kernel_errno != ENOENT) {
+      pool_->release(std::move(sock));
+      return failed("sock_diag: " + errno_text(ex.kernel_errno));
+    }
+    for (const DiagReply& r : ex.replies)
+      if (is_this_connection(r, mta_local, client)) matches.push_back(r);
+    if (!q.dump && !matches.empty()) break;  // the exact lookup found it
+  }
+  pool_->release(std::move(sock));
+  if (matches.size() > 1) return not_found(mta_local, client, "(several sockets match)");
+  if (matches.empty()) return not_found(mta_local, client, "(other host or network namespace?)");
+  return result_of(matches.front());
+}
+
+std::optional<Endpoint> Endpoint::from_text(std::string_view address,
+                                            std::string_view port) noexcept {
+  if (port.empty() || port.size() > 5) return std::nullopt;
+  if (!std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc{} || end != port.data() + port.size()) return std::nullopt;
+  if (value == 0 || value > 65535) return std::nullopt;
+  const auto addr = IpAddress::try_parse(address);
+  if (!addr) return std::nullopt;
+  return Endpoint{*addr, static_cast<std::uint16_t>(value)};
+}
+
+bool Endpoint::is_wildcard() const {
+  const auto& b = address.bytes();
+  return std::all_of(b.begin(), b.end(), [](std::uint8_t x) { return x == 0; });
+}
+
+std::string Endpoint::to_string() const {
+  const std::string port_text = std::to_string(port);
+  if (address.is_v4()) return address.to_string() + ":" + port_text;
+  return "[" + address.to_string() + "]:" + port_text;
+}
+
+std::string_view to_string(ProbeResult::Status s) {
+  switch (s) {
+    case ProbeResult::Status::talked:
+      return "talked";
+    case ProbeResult::Status::silent:
+      return "silent";
+    case ProbeResult::Status::not_found:
+      return "not_found";
+    case ProbeResult::Status::error:
+      return "error";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(WatchResult::Outcome o) {
+  switch (o) {
+    case WatchResult::Outcome::talked:
+      return "talked";
+    case WatchResult::Outcome::silent:
+      return "silent";
+    case WatchResult::Outcome::degraded:
+      return "degraded";
+    case WatchResult::Outcome::vanished:
+      return "vanished";
+    case WatchResult::Outcome::cancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+policy::SteadyTime SystemWaiter::now() const {
+  return Clock::now();
+}
+
+bool SystemWaiter::wait_until(policy::SteadyTime deadline) {
+  std::unique_lock lock(mutex_);
+  return !cv_.wait_until(lock, deadline, [this] { return cancelled_; });
+}
+
+void SystemWaiter::cancel() {
+  {
+    std::lock_guard lock(mutex_);
+    cancelled_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool SystemWaiter::cancelled() const {
+  std::lock_guard lock(mutex_);
+  return cancelled_;
+}
+
+PregreetWatch::PregreetWatch(const Probe& probe, Waiter& waiter, std::chrono::milliseconds interval)
+    : probe_(probe), waiter_(waiter), interval_(interval) {
+  if (interval.count() <= 0)
+    throw std::invalid_argument("pregreet probe interval must be at least 1 ms");
+}
+
+namespace {
+
+WatchResult finish(WatchResult r, WatchResult::Outcome outcome, policy::SteadyTime start,
+                   policy::SteadyTime now) {
+  r.outcome = outcome;
+  r.waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - start);
+  return r;
+}
+
+}  // namespace
+
+WatchResult PregreetWatch::plain_delay(policy::SteadyTime start, policy::SteadyTime deadline,
+                                       WatchResult result) const {
+  const bool waited = waiter_.wait_until(deadline);
+  const auto outcome = waited ? WatchResult::Outcome::degraded : WatchResult::Outcome::cancelled;
+  return finish(std::move(result), outcome, start, waiter_.now());
+}
+
+WatchResult PregreetWatch::watch(const Endpoint& mta_local, const Endpoint& client,
+                                 std::chrono::milliseconds greet_pause) const {
+  using Outcome = WatchResult::Outcome;
+  using Status = ProbeResult::Status;
+  WatchResult result;
+  const auto start = waiter_.now();
+  if (greet_pause.count() <= 0) return result;
+  const auto deadline = start + greet_pause;
+  Endpoint where = mta_local;
+  bool found = false;
+  for (;;) {
+    result.last = probe_.probe(where, client);
+    ++result.probes;
+    const Status status = result.last.status;
+    if (status == Status::talked)
+      return finish(std::move(result), Outcome::talked, start, waiter_.now());
+    if (status == Status::silent) {
+      found = true;
+      if (result.last.local.port != 0) where = result.last.local;
+    } else if (found && status == Status::not_found) {
+      return finish(std::move(result), Outcome::vanished, start, waiter_.now());
+    } else if (!found) {
+      return plain_delay(start, deadline, std::move(result));
+    }
+    const auto now = waiter_.now();
+    if (now >= deadline) return finish(std::move(result), Outcome::silent, start, now);
+    const auto ticks = (now - start) / interval_ + 1;  // next tick on the grid, never in the past
+    const auto next = std::min<policy::SteadyTime>(start + ticks * interval_, deadline);
+    if (!waiter_.wait_until(next))
+      return finish(std::move(result), Outcome::cancelled, start, waiter_.now());
+  }
+}
+
+}  // namespace harden::milter
