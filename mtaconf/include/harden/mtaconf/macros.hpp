@@ -5,14 +5,16 @@
 // confMILTER_MACROS_* defaults. Change it here and both follow.
 //
 //   stage     macros
-//   connect   j {daemon_addr} {daemon_port} {client_addr} {client_port}
+//   connect   j {daemon_addr} {daemon_port} {if_addr} {client_addr} {client_port}
 //             {client_name} {client_ptr} {client_resolve} {client_connections}
 //   envfrom   i {auth_authen}
 //   envrcpt   i {rcpt_mailer}
 //
 // {client_resolve} is sendmail's (OK, FAIL, FORGED, TEMP); Postfix has no such
 // macro but sets {client_name} to "unknown" when the name did not verify and
-// offers the unverified name as {client_ptr}.
+// offers the unverified name as {client_ptr}. sendmail's {daemon_addr} is the
+// listening address (0.0.0.0 without Addr=); {if_addr} is the accepted
+// socket's local address, which the pre-greeting probe needs.
 #pragma once
 
 #include <array>
@@ -29,15 +31,16 @@ struct MacroList {
   std::span<const std::string_view> macros;
 };
 
-inline constexpr std::array<std::string_view, 9> kConnectMacros{"j",
-                                                                "{daemon_addr}",
-                                                                "{daemon_port}",
-                                                                "{client_addr}",
-                                                                "{client_port}",
-                                                                "{client_name}",
-                                                                "{client_ptr}",
-                                                                "{client_resolve}",
-                                                                "{client_connections}"};
+inline constexpr std::array<std::string_view, 10> kConnectMacros{"j",
+                                                                 "{daemon_addr}",
+                                                                 "{daemon_port}",
+                                                                 "{if_addr}",
+                                                                 "{client_addr}",
+                                                                 "{client_port}",
+                                                                 "{client_name}",
+                                                                 "{client_ptr}",
+                                                                 "{client_resolve}",
+                                                                 "{client_connections}"};
 inline constexpr std::array<std::string_view, 2> kEnvfromMacros{"i", "{auth_authen}"};
 inline constexpr std::array<std::string_view, 2> kEnvrcptMacros{"i", "{rcpt_mailer}"};
 
@@ -47,8 +50,10 @@ inline constexpr std::array<MacroList, 3> kMacroLists{{
     {MacroStage::envrcpt, "confMILTER_MACROS_ENVRCPT", kEnvrcptMacros},
 }};
 
-// sendmail's own defaults for those .mc defines (cf/m4/proto.m4 of 8.17),
-// which the generated lines extend rather than replace.
+// sendmail's own defaults for those .mc defines, which the generated lines
+// extend rather than replace. Checked against cf/m4/cfhead.m4 of Debian's
+// sendmail-cf 8.17.1.9 (proto.m4 only prints them); the mtaconf integration
+// test runs m4 over the real cf/ tree and compares.
 inline constexpr std::string_view kSendmailDefaultConnect =
     "j, _, {daemon_name}, {if_name}, {if_addr}";
 inline constexpr std::string_view kSendmailDefaultEnvfrom =
@@ -56,5 +61,17 @@ inline constexpr std::string_view kSendmailDefaultEnvfrom =
     "{mail_addr}";
 inline constexpr std::string_view kSendmailDefaultEnvrcpt =
     "{rcpt_mailer}, {rcpt_host}, {rcpt_addr}";
+
+constexpr std::string_view sendmail_default(MacroStage stage) {
+  switch (stage) {
+    case MacroStage::connect:
+      return kSendmailDefaultConnect;
+    case MacroStage::envfrom:
+      return kSendmailDefaultEnvfrom;
+    case MacroStage::envrcpt:
+      return kSendmailDefaultEnvrcpt;
+  }
+  return {};
+}
 
 }  // namespace harden::mtaconf
