@@ -9,11 +9,19 @@
 //       action: allow
 //       comment: loopback
 //
-// export_policy_yaml(rules) then parse_policy_yaml() gives the same rules
-// (ids aside). Unknown keys, bad values and duplicate selectors are
-// ImportError "file:line: message".
+// export_policy_yaml(rules, origin) writes a header comment (generator and
+// origin), then version: 1 and one map per rule: selector, priority (pattern
+// rules), the attributes that are set in table order, expires, comment.
+// parse_policy_yaml() of that text gives the same rules (ids aside).
+//
+// Reading is strict: a missing or other version, unknown keys, duplicate
+// keys, lists or maps where a value belongs, bad values, priority on a
+// non-pattern rule, invalid rules and duplicate selectors are ImportError
+// "file:line: message". Input is bounded to kMaxPolicyYamlBytes, NUL bytes
+// refused.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +30,8 @@
 #include "harden/policy/rule.hpp"
 
 namespace harden::db {
+
+inline constexpr std::size_t kMaxPolicyYamlBytes = 64 * 1024 * 1024;
 
 std::string export_policy_yaml(const std::vector<policy::Rule>& rules, std::string_view origin);
 std::vector<policy::Rule> parse_policy_yaml(std::string_view text, std::string_view filename);
