@@ -226,8 +226,10 @@ Resolution Policy::resolve(const Client& client, UnixTime now) const {
                   kMissingRdnsReason);
   } else if (named && L.dialin != DialinMode::off) {
     if (auto hit = classify_dynamic_rdns(client.hostname, &client.address)) {
+      const auto& own = default_rule().attrs.reason;  // the admin's words win
       builtin_block(Source::Kind::heuristic, L.dialin == DialinMode::monitor, Action::block,
-                    "dialin " + hit->heuristic + ": " + hit->detail, kDialinReason);
+                    "dialin " + hit->heuristic + ": " + hit->detail,
+                    own ? std::string_view(*own) : kDialinReason);
       res.dialin_hit = std::move(hit);
     }
   }

@@ -84,6 +84,23 @@ std::vector<PatternTerm> parse_terms(std::string_view text) {
   return terms;
 }
 
+// A '/' not escaped by a backslash would end the term in the text form:
+// write it as '\/', which PCRE reads as '/'.
+std::string escape_slashes(std::string_view regex) {
+  std::string out;
+  out.reserve(regex.size());
+  for (std::size_t i = 0; i < regex.size(); ++i) {
+    if (regex[i] == '\\' && i + 1 < regex.size()) {
+      out += regex[i];
+      out += regex[++i];
+      continue;
+    }
+    if (regex[i] == '/') out += '\\';
+    out += regex[i];
+  }
+  return out;
+}
+
 }  // namespace
 
 bool is_valid_hostname(std::string_view name) noexcept {
@@ -151,8 +168,9 @@ Selector Selector::for_suffix(std::string_view suffix) {
 Selector Selector::for_pattern(std::vector<PatternTerm> terms) {
   if (terms.empty()) throw PolicyError("a pattern needs at least one /regex/");
   bool positive = false;
-  for (const auto& t : terms) {
+  for (auto& t : terms) {
     if (t.regex.empty()) throw PolicyError("empty pattern '//'");
+    t.regex = escape_slashes(t.regex);
     check_regex(t.regex);
     positive = positive || !t.negated;
   }
@@ -172,6 +190,14 @@ Selector Selector::parse(std::string_view text) {
     throw PolicyError("selector longer than " + std::to_string(kMaxPatternLength) + " characters");
   }
   if (text == "default") return Selector{};
+  {
+    std::string lower;
+    for (char c : text.substr(0, 9)) lower += detail::ascii_lower(c);
+    if (lower == "default" || lower == "default.") {
+      throw PolicyError("selector " + detail::quote(text) +
+                        ": the default rule is written 'default' (a host cannot be named so)");
+    }
+  }
   if (text.front() == '/' || text.front() == '!') return for_pattern(parse_terms(text));
   for (char c : text) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {

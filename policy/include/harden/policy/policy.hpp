@@ -16,6 +16,8 @@
 //   rule's `missing_rdns` (client without / with forged rDNS) and `dialin`
 //   (built-in dynamic-rDNS heuristic) settings may block the client; an
 //   explicit `action` on any more specific rule (even `limit`) exempts it.
+//   A dial-in block answers with the default rule's `reason` when it has one,
+//   else "Dynamic or dial-in host; please relay via your ISP's mail server".
 //
 // THREAD SAFETY
 //   A Policy is immutable; share it as shared_ptr<const Policy> and call

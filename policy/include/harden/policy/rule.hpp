@@ -103,14 +103,17 @@ struct Attributes {
 
 using UnixTime = std::chrono::sys_seconds;
 
-// "2026-12-31", "2026-12-31T23:59:59Z", "2026-12-31 23:59:59" (UTC) -> time.
+// "2026-12-31", "2026-12-31T23:59Z", "2026-12-31T23:59:59Z", "2026-12-31 23:59:59"
+// (all UTC) -> time. A bare date is 00:00:00 of that day: "expires 2026-12-31"
+// stops matching when 31 December begins.
 UnixTime parse_time(std::string_view text);
 std::string format_time(UnixTime t);  // "2026-12-31T23:59:59Z"
 
 struct Rule {
   std::int64_t id = 0;  // store row id; 0 when not stored
   Selector selector;
-  // Order among pattern rules, lower first (import order). Other kinds ignore it.
+  // Order among pattern rules, lower first (import order). Other kinds ignore
+  // it; it is never negative.
   std::int64_t priority = 0;
   Attributes attrs;
   std::optional<UnixTime> expires;
