@@ -25,6 +25,13 @@ BUILD_PKGS=(
 TEST_PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3                   # tests poke at stores with the sqlite3 shell
+  m4                        # mtaconf tests: sendmail's cf/ files over generated .mc lines
+  postfix                   # tests/integration/mta: a private Postfix instance (postfix -c DIR)
+  # Runtime libraries of the MTAs that tests unpack with scripts/fetch-mta.sh
+  # (sendmail-bin, exim4-daemon-light conflict as installed packages, so they
+  # are not installed, only their libraries).
+  libwrap0 liblockfile1 libdb5.3 libldap-2.5-0 libsasl2-2 libssl3 libnsl2   # sendmail-bin
+  libidn12 libidn2-0 libgnutls30 libgnutls-dane0 libpcre2-8-0 libcrypt1    # exim4-daemon-light
 )
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
@@ -50,5 +57,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# postfix: install without a system configuration; the tests run private instances.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
