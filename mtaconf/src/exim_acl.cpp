@@ -1,0 +1,374 @@
+// exim_acl.cpp - the policy as Exim main options and ACLs (see exim.hpp).
+//
+// Each attribute is resolved once per connection by a small ACL of its own
+// (acl_milter_harden_<attr>): one `accept` statement per rule that sets the
+// attribute, most specific rule first, each setting $acl_c_harden_<attr>,
+// and the default rule last. That is Policy::resolve()'s order, so Exim
+// picks the same rule the milter would. The connect ACL then acts on the
+// variables; the rcpt part (inside Debian's acl_check_rcpt) reads them too.
+#include <algorithm>
+#include <functional>
+#include <optional>
+
+#include "common.hpp"
+#include "exim_text.hpp"
+#include "harden/mtaconf/exim.hpp"
+#include "harden/policy/rate.hpp"
+
+namespace harden::mtaconf {
+
+namespace {
+
+using Kind = policy::Selector::Kind;
+using policy::Rule;
+
+constexpr std::string_view kIndent = "          ";               // under "accept  "
+constexpr std::string_view kDefaultBlockText = "Access denied";  // as the milter's check_action
+constexpr std::size_t kMaxItemsPerStatement = 50;
+
+// How one attribute is resolved: which rules set it, and the `set` lines a
+// rule (or the default rule, when `r` is the default) gives.
+struct Resolver {
+  std::string_view attr;  // "conn_rate": acl_milter_harden_conn_rate
+  std::function<bool(const Rule&)> sets;
+  std::function<std::vector<std::string>(const Rule&)> values;  // "acl_c_harden_x = v"
+};
+
+std::string set_lines(const std::vector<std::string>& values) {
+  std::string out;
+  for (const auto& v : values) out += std::string(kIndent) + "set " + v + "\n";
+  return out;
+}
+
+std::string statement(const std::vector<detail::HostCondition>& conds,
+                      const std::vector<std::string>& values, bool names) {
+  std::string out;
+  const std::string defer_ok = names ? "+ignore_defer ; " : "";
+  bool first = true;
+  for (const auto& c : conds) {
+    out += first ? "  accept  " : std::string(kIndent);
+    out += std::string(c.negated ? "!" : "") +
+           "hosts = " + detail::host_list({defer_ok + c.item}, kIndent);
+    out += "\n";
+    first = false;
+  }
+  return out + set_lines(values);
+}
+
+bool names_needed(const Rule& r) {
+  const auto k = r.selector.kind();
+  return k == Kind::host || k == Kind::suffix || k == Kind::pattern;
+}
+
+std::string resolve_acl(const policy::Policy& p, const std::vector<std::size_t>& order,
+                        const Resolver& res) {
+  const auto& rules = p.rules();
+  std::string out = "acl_milter_harden_" + std::string(res.attr) + ":\n";
+  std::vector<std::string> items;
+  std::vector<std::string> group_values;
+  std::string group_names;
+  bool group_by_name = false;
+  std::size_t group_size = 0;
+  auto flush = [&] {
+    if (items.empty()) return;
+    out += "  # " + group_names +
+           (group_size > 3 ? " and " + std::to_string(group_size - 3) + " more" : "") + "\n";
+    const std::string head = group_by_name ? "+ignore_defer" : "";
+    std::vector<std::string> list = items;
+    if (!head.empty()) list.insert(list.begin(), head);
+    out += "  accept  hosts = " + detail::host_list(list, std::string(kIndent) + "        ") + "\n";
+    out += set_lines(group_values);
+    items.clear();
+    group_names.clear();
+    group_size = 0;
+  };
+  for (auto i : order) {
+    const Rule& r = rules[i];
+    if (r.selector.kind() == Kind::default_rule || !res.sets(r)) continue;
+    const auto values = res.values(r);
+    if (!detail::single_item(r)) {
+      flush();
+      out += "  # " + detail::rule_name(r) + "\n" +
+             statement(detail::host_conditions(r), values, names_needed(r));
+      continue;
+    }
+    if (!items.empty() && (values != group_values || names_needed(r) != group_by_name ||
+                           items.size() >= kMaxItemsPerStatement)) {
+      flush();
+    }
+    group_values = values;
+    group_by_name = names_needed(r);
+    items.push_back(detail::host_conditions(r).front().item);
+    if (group_size < 3) group_names += (group_size ? ", " : "") + detail::rule_name(r);
+    ++group_size;
+  }
+  flush();
+  out += "  # default rule\n  accept  set " + res.values(p.default_rule()).front() + "\n";
+  const auto rest = res.values(p.default_rule());
+  for (std::size_t k = 1; k < rest.size(); ++k)
+    out += std::string(kIndent) + "set " + rest[k] + "\n";
+  return out + "\n";
+}
+
+std::vector<Resolver> resolvers() {
+  auto count = [](std::string_view var, auto member) {
+    return [var, member](const Rule& r) {
+      const auto& v = r.attrs.*member;
+      return std::vector<std::string>{"acl_c_harden_" + std::string(var) + " = " +
+                                      std::to_string(v.value_or(0))};
+    };
+  };
+  auto rate = [](std::string_view var, auto member) {
+    return [var, member](const Rule& r) {
+      const auto& v = r.attrs.*member;
+      return std::vector<std::string>{"acl_c_harden_" + std::string(var) + " = " +
+                                      detail::exim_rate(v.value_or(policy::Rate{}))};
+    };
+  };
+  using A = policy::Attributes;
+  return {
+      {"action", [](const Rule& r) { return r.attrs.action.has_value(); },
+       [](const Rule& r) {
+         const bool is_default = r.selector.kind() == Kind::default_rule;
+         const auto action = r.attrs.action.value_or(policy::Action::limit);
+         const std::string reason = r.attrs.reason.value_or(std::string(kDefaultBlockText));
+         return std::vector<std::string>{
+             "acl_c_harden_action = " + std::string(policy::to_string(action)),
+             "acl_c_harden_reason = " + exim_escape(reason),
+             std::string("acl_c_harden_decided = ") + (is_default ? "default" : "rule")};
+       }},
+      {"conn_rate", [](const Rule& r) { return r.attrs.conn_rate.has_value(); },
+       rate("conn_rate", &A::conn_rate)},
+      {"greet_pause", [](const Rule& r) { return r.attrs.greet_pause.has_value(); },
+       [](const Rule& r) {
+         const auto s = detail::ceil_seconds(r.attrs.greet_pause.value_or(0));
+         return std::vector<std::string>{"acl_c_harden_greet_pause = " + std::to_string(s.count()) +
+                                         "s"};
+       }},
+      {"max_rcpts", [](const Rule& r) { return r.attrs.max_rcpts.has_value(); },
+       count("max_rcpts", &A::max_rcpts)},
+      {"bad_rcpt_throttle", [](const Rule& r) { return r.attrs.bad_rcpt_throttle.has_value(); },
+       count("bad_rcpt_throttle", &A::bad_rcpt_throttle)},
+      {"rcpt_rate", [](const Rule& r) { return r.attrs.rcpt_rate.has_value(); },
+       rate("rcpt_rate", &A::rcpt_rate)},
+      {"msg_rate", [](const Rule& r) { return r.attrs.msg_rate.has_value(); },
+       rate("msg_rate", &A::msg_rate)},
+  };
+}
+
+std::string client_key(const policy::ClientKeyer& k) {
+  auto masked = [](unsigned prefix, unsigned full) {
+    return prefix == full ? std::string("$sender_host_address")
+                          : "${mask:$sender_host_address/" + std::to_string(prefix) + "}";
+  };
+  return "${if isip4{$sender_host_address}{" + masked(k.v4_prefix, 32) + "}{" +
+         masked(k.v6_prefix, 128) + "}}";
+}
+
+// --- smtp_accept_max_per_host: conn_limit by address, as an expansion --------
+
+struct Chain {
+  std::vector<std::string> nets;
+  std::uint32_t value;
+};
+
+// For an address/network rule: its effective conn_limit (0 if allowed),
+// from it and the networks containing it, then the default rule.
+std::uint32_t effective_conn_limit(const policy::Policy& p, const Rule& r, policy::UnixTime now) {
+  const auto& n = r.selector.network();
+  const Rule* action = nullptr;
+  const Rule* limit = nullptr;
+  for (const auto& o : p.rules()) {
+    const auto k = o.selector.kind();
+    if ((k != Kind::address && k != Kind::network) || o.expired(now)) continue;
+    const auto& m = o.selector.network();
+    if (m.address().is_v4() != n.address().is_v4() || m.prefix() > n.prefix() ||
+        !m.contains(n.address())) {
+      continue;
+    }
+    if (o.attrs.action && (!action || m.prefix() > action->selector.network().prefix()))
+      action = &o;
+    if (o.attrs.conn_limit && (!limit || m.prefix() > limit->selector.network().prefix()))
+      limit = &o;
+  }
+  const auto& d = p.default_rule().attrs;
+  const auto act = action ? *action->attrs.action : d.action.value_or(policy::Action::limit);
+  if (act == policy::Action::allow) return 0;
+  return limit ? *limit->attrs.conn_limit : d.conn_limit.value_or(0);
+}
+
+std::string accept_max_per_host(const policy::Policy& p, const std::vector<std::size_t>& order,
+                                policy::UnixTime now) {
+  const auto& d = p.default_rule().attrs;
+  const std::uint32_t fallback = d.action == policy::Action::allow ? 0 : d.conn_limit.value_or(0);
+  std::vector<Chain> chain;
+  for (auto i : order) {
+    const Rule& r = p.rules()[i];
+    const auto k = r.selector.kind();
+    if ((k != Kind::address && k != Kind::network) || (!r.attrs.action && !r.attrs.conn_limit)) {
+      continue;
+    }
+    const auto v = effective_conn_limit(p, r, now);
+    if (!chain.empty() && chain.back().value == v) {
+      chain.back().nets.push_back(r.selector.network().to_string());
+    } else {
+      chain.push_back({{r.selector.network().to_string()}, v});
+    }
+  }
+  while (!chain.empty() && chain.back().value == fallback) chain.pop_back();
+  std::string expr = std::to_string(fallback);
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    expr = "${if match_ip{$sender_host_address}{" + detail::host_list(it->nets, "  ") + "}{" +
+           std::to_string(it->value) + "}\\\n  {" + expr + "}}";
+  }
+  return expr;
+}
+
+std::uint32_t recipients_ceiling(const policy::Policy& p, policy::UnixTime now) {
+  std::uint32_t most = 0;
+  for (const auto& r : p.rules()) {
+    if (r.expired(now)) continue;
+    if (r.attrs.action == policy::Action::allow) return 0;
+    if (r.attrs.max_rcpts) {
+      if (*r.attrs.max_rcpts == 0) return 0;
+      most = std::max(most, *r.attrs.max_rcpts);
+    }
+  }
+  return p.default_rule().attrs.max_rcpts.value_or(0) == 0 ? 0 : most;
+}
+
+std::string main_part(const policy::Policy& p, const EximAclOptions& o, const Provenance& from,
+                      const std::vector<std::size_t>& order, policy::UnixTime now) {
+  std::string out =
+      detail::header(from, "# ",
+                     {"Exim main options (Debian split config: " + std::string(kEximMainFile) + ";",
+                      "non-split: /etc/exim4/exim4.conf.localmacros). Then update-exim4.conf."});
+  out += ".ifndef CONFDIR\nCONFDIR = /etc/exim4\n.endif\n";
+  out += "# Clients are counted by the policy's key: IPv4 /" +
+         std::to_string(p.options().keyer.v4_prefix) + ", IPv6 /" +
+         std::to_string(p.options().keyer.v6_prefix) + ".\n";
+  out += "HARDEN_CLIENT_KEY = " + client_key(p.options().keyer) + "\n";
+  out += "smtp_accept_max = " + std::to_string(o.smtp_accept_max) + "\n";
+  out +=
+      "# conn_limit per IP address (Exim counts single addresses; 0 = no limit);\n"
+      "# host name rules cannot apply here (no name is known yet).\n";
+  out += "smtp_accept_max_per_host = " + accept_max_per_host(p, order, now) + "\n";
+  out +=
+      "# A global cap no rule is stricter than (0: none); the RCPT part applies\n"
+      "# each client's max_rcpts. false: 452 to the surplus RCPTs, as sendmail.\n";
+  out += "recipients_max = " + std::to_string(recipients_ceiling(p, now)) + "\n";
+  out += "recipients_max_reject = false\n";
+  out +=
+      "# Pre-greeting talkers: refuse input before the greeting; since Exim 4.94\n"
+      "# early pipelining (PIPECONNECT) would otherwise hide them.\n";
+  out += "smtp_enforce_sync = true\npipelining_connect_advertise_hosts = :\n";
+  out += "acl_smtp_connect = acl_milter_harden_connect\n";
+  out += "CHECK_RCPT_LOCAL_ACL_FILE = CONFDIR/milter-harden-rcpt.acl\n";
+  return out;
+}
+
+std::string missing_rdns_statement(const policy::Policy& p) {
+  const auto mode = p.default_rule().attrs.missing_rdns.value_or(policy::MissingRdnsMode::off);
+  const std::string cond = "condition = ${if eq{$acl_c_harden_decided}{default}}\n" +
+                           std::string(kIndent) + "!verify = reverse_host_lookup\n" +
+                           std::string(kIndent);
+  const std::string text = "Client host rejected: cannot find your hostname";
+  switch (mode) {
+    case policy::MissingRdnsMode::off:
+      return "";
+    case policy::MissingRdnsMode::monitor:
+      return "  warn    " + cond + "log_message = milter-harden would reject: missing rDNS\n";
+    case policy::MissingRdnsMode::tempfail:
+      return "  defer   " + cond + "message = 421 4.7.0 " + text + "\n";
+    case policy::MissingRdnsMode::block:
+      return "  deny    " + cond + "message = 550 5.7.1 " + text + "\n";
+  }
+  return "";
+}
+
+std::string connect_acl(const policy::Policy& p, const std::vector<Resolver>& rs) {
+  std::string out = "acl_milter_harden_connect:\n";
+  out += "  # Resolve each limit for this client, most specific rule first.\n";
+  for (const auto& r : rs) out += "  warn    acl = acl_milter_harden_" + std::string(r.attr) + "\n";
+  out += "  # The allow list first: no limits at all.\n";
+  out += "  accept  condition = ${if eq{$acl_c_harden_action}{allow}}\n";
+  out += "  deny    condition = ${if eq{$acl_c_harden_action}{block}}\n";
+  out += std::string(kIndent) + "message = 550 5.7.1 $acl_c_harden_reason\n";
+  out += "  defer   condition = ${if eq{$acl_c_harden_action}{tempfail}}\n";
+  out += std::string(kIndent) + "message = 421 4.7.0 $acl_c_harden_reason\n";
+  out += missing_rdns_statement(p);
+  const auto dialin = p.default_rule().attrs.dialin.value_or(policy::DialinMode::off);
+  if (dialin != policy::DialinMode::off) {
+    out += "  # dialin " + std::string(policy::to_string(dialin)) +
+           ": the milter's built-in heuristic has no Exim form; import a pattern\n"
+           "  # table (hardenctl import pcre) to block dial-in names here.\n";
+  }
+  out += "  defer   condition = ${if !eq{$acl_c_harden_conn_rate}{0}}\n";
+  out += std::string(kIndent) +
+         "ratelimit = $acl_c_harden_conn_rate / per_conn / strict / HARDEN_CLIENT_KEY\n";
+  out += std::string(kIndent) + "message = 421 4.3.2 Connection rate limit exceeded.\n";
+  out += "  # Greet pause: with smtp_enforce_sync, input before the greeting is refused.\n";
+  out += "  accept  delay = $acl_c_harden_greet_pause\n\n";
+  return out;
+}
+
+std::string acl_part(const policy::Policy& p, const Provenance& from,
+                     const std::vector<std::size_t>& order) {
+  std::string out =
+      detail::header(from, "# ",
+                     {"Exim ACLs (Debian split config: " + std::string(kEximAclFile) + ";",
+                      "non-split: after \"begin acl\" in /etc/exim4/exim4.conf.template)."});
+  const auto rs = resolvers();
+  out += connect_acl(p, rs);
+  for (const auto& r : rs) out += resolve_acl(p, order, r);
+  return out;
+}
+
+std::string rcpt_part(const Provenance& from) {
+  const std::string not_allowed = "{def:acl_c_harden_action}{!eq{$acl_c_harden_action}{allow}}";
+  std::string out = detail::header(
+      from, "# ",
+      {"Statements for Debian's acl_check_rcpt (" + std::string(kEximRcptFile) + ",",
+       "included through CHECK_RCPT_LOCAL_ACL_FILE). Debian accepts relay_from_hosts",
+       "and authenticated senders before this point, so these limits skip them."});
+  out += "  defer   condition = ${if and{" + not_allowed + "{!eq{$acl_c_harden_max_rcpts}{0}}\\\n" +
+         std::string(kIndent) + "{>={$recipients_count}{$acl_c_harden_max_rcpts}}}}\n";
+  out += std::string(kIndent) + "message = 452 4.5.3 Too many recipients\n";
+  out += "  defer   condition = ${if and{" + not_allowed + "{!eq{$acl_c_harden_rcpt_rate}{0}}}}\n";
+  out += std::string(kIndent) +
+         "ratelimit = $acl_c_harden_rcpt_rate / per_rcpt / strict / HARDEN_CLIENT_KEY\n";
+  out += std::string(kIndent) +
+         "message = 450 4.7.1 Error: too many recipients from $sender_host_address\n";
+  out += "  defer   condition = ${if and{" + not_allowed + "{!eq{$acl_c_harden_msg_rate}{0}}}}\n";
+  out += std::string(kIndent) +
+         "ratelimit = $acl_c_harden_msg_rate / per_mail / strict / HARDEN_CLIENT_KEY\n";
+  out += std::string(kIndent) +
+         "message = 450 4.7.1 Error: too many messages from $sender_host_address\n";
+  out +=
+      "  # bad_rcpt_throttle: Debian rejects unknown recipients before this point, so\n"
+      "  # the 1 s delay falls on the accepted recipients that follow N rejected ones.\n";
+  out += "  warn    condition = ${if and{" + not_allowed +
+         "{!eq{$acl_c_harden_bad_rcpt_throttle}{0}}\\\n" + std::string(kIndent) +
+         "{>={$rcpt_fail_count}{$acl_c_harden_bad_rcpt_throttle}}}}\n";
+  out += std::string(kIndent) + "delay = 1s\n";
+  return out;
+}
+
+}  // namespace
+
+EximAclParts exim_acl(const policy::Policy& p, const EximAclOptions& o, const Provenance& from,
+                      policy::UnixTime now) {
+  const auto order = detail::live_rules_by_specificity(p, now);
+  EximAclParts parts;
+  parts.main = main_part(p, o, from, order, now);
+  parts.acl = acl_part(p, from, order);
+  parts.rcpt = rcpt_part(from);
+  return parts;
+}
+
+std::string render_exim_acl(const EximAclParts& parts) {
+  // Each part starts with its own provenance comment naming its file.
+  return parts.main + "\n" + parts.acl + parts.rcpt;
+}
+
+}  // namespace harden::mtaconf
