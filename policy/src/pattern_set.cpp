@@ -1,0 +1,639 @@
+// pattern_set.cpp - PatternSet: many regexes compiled once into one matcher.
+//
+// SYNOPSIS
+//   PatternSet set(regexes);                  // fastest engine (measured)
+//   PatternSet set(regexes, RegexEngine::re2);
+//   std::vector<std::uint32_t> hits = set.match("dsl-1-2-3-4.example.net");
+//
+// REFERENCE SEMANTICS
+//   Postfix pcre tables are PCRE with PCRE2_CASELESS, searched anywhere in
+//   the name. PCRE2 is therefore the reference: every regex is compiled with
+//   PCRE2 first (PolicyError if it fails), and a regex is given to the fast
+//   engine (Hyperscan or RE2::Set) only when
+//     1. it stays inside the PORTABLE SUBSET below, whose meaning is the same
+//        in PCRE2, Hyperscan and RE2 for subjects of printable ASCII, and
+//     2. the fast engine compiles it.
+//   Any other regex is matched by PCRE2 (JIT) and listed in fallbacks() with
+//   the reason (the engine's compile error, or the construct outside the
+//   subset).
+//
+//   A subject holding any byte outside printable ASCII (0x20..0x7e) is matched
+//   by PCRE2 alone: "$" before a final newline, "\s" and VT, "." and CR,
+//   case folding of Latin-1 letters all differ between the engines there.
+//   Valid host names never take that path.
+//
+// PORTABLE SUBSET
+//   literals (printable ASCII; "]" and "}" too), ".", "^", "$", "|", "(",
+//   "(?:", ")", quantifiers "* + ? {n} {n,} {n,m}" after an atom, lazy "?"
+//   after them; escapes \d \D \w \W \s \S \b \B \A \z, \t \n \r \f \a \e,
+//   \xHH below 0x80, and a backslash before punctuation; classes of literals,
+//   ranges of literals, class escapes and POSIX names ([:alpha:] ...).
+//   Outside it, e.g.: backreferences, lookaround, (?x) and other "(?"
+//   groups, possessive quantifiers, \Z \G \K \R \h \v \Q \c \1.., a "{" that
+//   is no quantifier (PCRE2 10.43 reads "{,3}" as one, 10.42 as literal),
+//   ambiguous "-" in a class, non-ASCII bytes (RE2 folds Latin-1 case).
+//
+// DEFAULT ENGINE
+//   Chosen by measurement (tests/bench/bench_rdns.cpp, 1,528 fqrdns.pcre
+//   regexes, 4,000 host names, Release build, 2-core x86-64 VM):
+//   see kDefaultEngine below for the figures.
+//
+// THREAD SAFETY
+//   match() is const and may run in any number of threads: Hyperscan scratch
+//   and PCRE2 match data are per thread; RE2::Set::Match is thread-safe.
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdlib>
+#include <limits>
+#include <string>
+
+#include "harden/policy/error.hpp"
+#include "harden/policy/rdns.hpp"
+#include "re2/re2.h"
+#include "re2/set.h"
+
+#ifdef HARDEN_HAVE_HYPERSCAN
+#include <hs.h>
+#endif
+
+namespace harden::policy {
+
+namespace {
+
+// Measured with bench_rdns (BM_PatternSet/*): see the report in the README.
+// Hyperscan ~0.45 us per host name, RE2::Set ~1.0 us, PCRE2 one by one ~40 us.
+constexpr RegexEngine kDefaultEngine = RegexEngine::hyperscan;
+
+// RE2 budget for the compiled program and the lazily built DFA of the set.
+constexpr std::int64_t kRe2MaxMem = std::int64_t{64} << 20;
+// PCRE2 backtracking bound; a regex that exceeds it counts as no match.
+constexpr std::uint32_t kPcre2MatchLimit = 1'000'000;
+
+// ----------------------------------------------------------------------------
+// Portable subset check
+
+bool is_printable(unsigned char c) {
+  return c >= 0x20 && c <= 0x7e;
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_alnum(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+int hex_value(char c) {
+  if (is_digit(c)) return c - '0';
+  return (c | 0x20) - 'a' + 10;
+}
+bool one_of(char c, std::string_view set) {
+  return set.find(c) != std::string_view::npos;
+}
+
+class SubsetChecker {
+ public:
+  explicit SubsetChecker(std::string_view re) : re_(re) {}
+
+  // Why the regex is outside the portable subset, or an empty string.
+  std::string run() {
+    while (i_ < re_.size() && why_.empty()) step();
+    return why_;
+  }
+
+ private:
+  std::string_view re_;
+  std::size_t i_ = 0;
+  bool can_repeat_ = false;  // the previous item is an atom a quantifier may follow
+  std::string why_;
+
+  char at(std::size_t k) const { return k < re_.size() ? re_[k] : '\0'; }
+  void fail(std::string_view what) {
+    why_ = std::string(what) + " at offset " + std::to_string(i_) + " (not in the portable subset)";
+  }
+
+  void step() {
+    const char c = re_[i_];
+    if (!is_printable(static_cast<unsigned char>(c)))
+      return fail("non-printable or non-ASCII byte");
+    switch (c) {
+      case '\\':
+        return escape();
+      case '[':
+        return char_class();
+      case '(':
+        return open_group();
+      case ')':
+      case '.':
+      case ']':
+      case '}':
+        return atom(1);
+      case '|':
+      case '^':
+      case '$':
+        return assertion(1);
+      case '*':
+      case '+':
+      case '?':
+        return quantifier(1);
+      case '{':
+        return brace();
+      default:
+        return atom(1);
+    }
+  }
+
+  void atom(std::size_t len) {
+    i_ += len;
+    can_repeat_ = true;
+  }
+  void assertion(std::size_t len) {
+    i_ += len;
+    can_repeat_ = false;
+  }
+
+  void escape() {
+    const char e = at(i_ + 1);
+    if (one_of(e, "dDwWstnrfae")) return atom(2);
+    if (one_of(e, "bBAz")) return assertion(2);
+    if (e == 'x') return hex_escape() ? atom(4) : fail("\\x escape other than \\xHH below 0x80");
+    if (e == '\0' || is_alnum(e) || !is_printable(static_cast<unsigned char>(e)))
+      return fail(std::string("escape \\") + e);
+    atom(2);  // backslash before punctuation: that character
+  }
+
+  bool hex_escape() const {
+    const char h = at(i_ + 2), l = at(i_ + 3);
+    return is_hex(h) && is_hex(l) && hex_value(h) < 8;
+  }
+
+  void open_group() {
+    if (at(i_ + 1) == '?') {
+      if (at(i_ + 2) != ':') return fail("group construct \"(?\"");
+      return assertion(3);
+    }
+    assertion(1);
+  }
+
+  void quantifier(std::size_t len) {
+    if (!can_repeat_) return fail("quantifier not after an atom");
+    i_ += len;
+    can_repeat_ = false;
+    if (at(i_) == '+') return fail("possessive quantifier");
+    if (at(i_) == '?') ++i_;  // lazy: same verdict for "matches anywhere"
+    if (at(i_) == '+') fail("possessive quantifier");
+  }
+
+  // "{n}", "{n,}" or "{n,m}"; anything else is read differently by PCRE2
+  // versions and by the engines.
+  void brace() {
+    std::size_t k = i_ + 1;
+    const std::size_t n_start = k;
+    while (is_digit(at(k))) ++k;
+    if (k == n_start) return fail("'{' that is not a quantifier");
+    if (at(k) == ',') {
+      ++k;
+      while (is_digit(at(k))) ++k;
+    }
+    if (at(k) != '}') return fail("'{' that is not a quantifier");
+    quantifier(k + 1 - i_);
+  }
+
+  // ---- character classes ----
+
+  // One class member starting at k; returns its length, 0 if not allowed.
+  // `literal` gets the character for literals (-1 for \d, [:alpha:] ...).
+  std::size_t class_member(std::size_t k, int& literal) const {
+    const char c = at(k);
+    literal = -1;
+    if (c == '\\') {
+      const char e = at(k + 1);
+      if (one_of(e, "dDwWsS")) return 2;
+      if (one_of(e, "tnrfae")) return literal = control_escape(e), 2;
+      if (e == 'x') {
+        const char h = at(k + 2), l = at(k + 3);
+        if (!(is_hex(h) && is_hex(l) && hex_value(h) < 8)) return 0;
+        literal = hex_value(h) * 16 + hex_value(l);
+        return 4;
+      }
+      if (e == '\0' || is_alnum(e) || !is_printable(static_cast<unsigned char>(e))) return 0;
+      literal = static_cast<unsigned char>(e);
+      return 2;
+    }
+    if (c == '[') return at(k + 1) == ':' ? posix_class(k) : 0;
+    if (!is_printable(static_cast<unsigned char>(c))) return 0;
+    literal = static_cast<unsigned char>(c);
+    return 1;
+  }
+
+  static int control_escape(char e) {
+    switch (e) {
+      case 't':
+        return '\t';
+      case 'n':
+        return '\n';
+      case 'r':
+        return '\r';
+      case 'f':
+        return '\f';
+      case 'a':
+        return '\a';
+      default:
+        return 0x1b;  // e
+    }
+  }
+
+  std::size_t posix_class(std::size_t k) const {
+    static constexpr std::array<std::string_view, 13> kNames = {
+        "alpha",  "digit", "alnum", "upper", "lower", "space", "punct",
+        "xdigit", "word",  "blank", "cntrl", "graph", "print"};
+    const std::size_t end = re_.find(":]", k + 2);
+    if (end == std::string_view::npos) return 0;
+    const std::string_view name = re_.substr(k + 2, end - k - 2);
+    if (std::find(kNames.begin(), kNames.end(), name) == kNames.end()) return 0;
+    return end + 2 - k;
+  }
+
+  void char_class() {
+    std::size_t k = i_ + 1;
+    if (at(k) == '^') ++k;
+    bool first = true;
+    for (;;) {
+      if (k >= re_.size()) return fail("unterminated class");
+      if (re_[k] == ']' && !first) break;
+      int lo = -1;
+      const std::size_t len = class_member(k, lo);
+      if (len == 0) {
+        i_ = k;
+        return fail("class member");
+      }
+      k += len;
+      first = false;
+      if (at(k) != '-' || at(k + 1) == ']') continue;
+      // A range: both ends literals, and no '-' right after it.
+      int hi = -1;
+      const std::size_t len2 = class_member(k + 1, hi);
+      if (lo < 0 || len2 == 0 || hi < 0 || hi < lo) {
+        i_ = k;
+        return fail("'-' in a class that is not a plain range");
+      }
+      k += 1 + len2;
+      if (at(k) == '-' && at(k + 1) != ']') {
+        i_ = k;
+        return fail("'-' right after a range");
+      }
+    }
+    i_ = k;
+    atom(1);
+  }
+};
+
+// ----------------------------------------------------------------------------
+// PCRE2
+
+struct Pcre2CodeFree {
+  void operator()(pcre2_code* c) const { pcre2_code_free(c); }
+};
+using Pcre2Code = std::unique_ptr<pcre2_code, Pcre2CodeFree>;
+
+std::string pcre2_message(int code) {
+  std::array<PCRE2_UCHAR, 256> buf{};
+  pcre2_get_error_message(code, buf.data(), buf.size());
+  return std::string(reinterpret_cast<const char*>(buf.data()));
+}
+
+Pcre2Code pcre2_compile_or_throw(const std::string& re, std::size_t index) {
+  int err = 0;
+  PCRE2_SIZE offset = 0;
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(re.data()), re.size(),
+                                   PCRE2_CASELESS, &err, &offset, nullptr);
+  if (code == nullptr) {
+    throw PolicyError("regex " + std::to_string(index) + " /" + re + "/: " + pcre2_message(err) +
+                      " at offset " + std::to_string(offset));
+  }
+  return Pcre2Code(code);
+}
+
+// Per-thread match data; one ovector pair is enough to learn "matched".
+pcre2_match_data* thread_match_data() {
+  struct Holder {
+    pcre2_match_data* md = pcre2_match_data_create(1, nullptr);
+    ~Holder() { pcre2_match_data_free(md); }
+  };
+  thread_local Holder holder;
+  return holder.md;
+}
+
+// ----------------------------------------------------------------------------
+// Fast engines
+
+class FastMatcher {
+ public:
+  virtual ~FastMatcher() = default;
+  // Appends the ids of matching patterns; false if the engine failed at run
+  // time (then the caller uses PCRE2 for this subject).
+  virtual bool match(std::string_view subject, std::vector<std::uint32_t>& out) const = 0;
+};
+
+struct Candidate {
+  std::uint32_t index;  // into the regex list
+  const std::string* regex;
+};
+
+#ifdef HARDEN_HAVE_HYPERSCAN
+
+constexpr unsigned kHsFlags = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+
+bool hyperscan_usable() {
+  return hs_valid_platform() == HS_SUCCESS;
+}
+
+// Empty if Hyperscan can take the expression on its own, else its error.
+std::string hyperscan_check(const std::string& re) {
+  hs_expr_info_t* info = nullptr;
+  hs_compile_error_t* err = nullptr;
+  const hs_error_t rc = hs_expression_info(re.c_str(), kHsFlags, &info, &err);
+  std::string why;
+  if (rc != HS_SUCCESS) why = err != nullptr ? err->message : "hs_expression_info failed";
+  if (err != nullptr) hs_free_compile_error(err);
+  std::free(info);  // NOLINT: allocated by Hyperscan with malloc
+  return why;
+}
+
+class HyperscanMatcher final : public FastMatcher {
+ public:
+  // Compiles the candidates, moving each one Hyperscan rejects to `rejected`.
+  static std::unique_ptr<HyperscanMatcher> build(std::vector<Candidate>& cands,
+                                                 std::vector<FallbackReport>& rejected);
+  ~HyperscanMatcher() override { hs_free_database(db_); }
+
+  bool match(std::string_view subject, std::vector<std::uint32_t>& out) const override {
+    if (subject.size() > std::numeric_limits<unsigned>::max()) return false;
+    hs_scratch_t* scratch = thread_scratch();
+    if (scratch == nullptr) return false;
+    Hits hits{&ids_, &out};
+    const hs_error_t rc = hs_scan(db_, subject.data(), static_cast<unsigned>(subject.size()), 0,
+                                  scratch, &on_match, &hits);
+    return rc == HS_SUCCESS;
+  }
+
+ private:
+  HyperscanMatcher(hs_database_t* db, std::vector<std::uint32_t> ids)
+      : db_(db), ids_(std::move(ids)), serial_(next_serial()) {}
+
+  struct Hits {
+    const std::vector<std::uint32_t>* ids;
+    std::vector<std::uint32_t>* out;
+  };
+  static int on_match(unsigned id, unsigned long long /*from*/, unsigned long long /*to*/,
+                      unsigned /*flags*/, void* ctx) {
+    auto* hits = static_cast<Hits*>(ctx);
+    hits->out->push_back((*hits->ids)[id]);
+    return 0;
+  }
+
+  static std::uint64_t next_serial() {
+    static std::atomic<std::uint64_t> serial{0};
+    return ++serial;
+  }
+
+  // One scratch per thread, grown to fit every database the thread scans;
+  // `serial` (never reused, unlike addresses) says which one it last fit.
+  hs_scratch_t* thread_scratch() const {
+    struct Holder {
+      hs_scratch_t* scratch = nullptr;
+      std::uint64_t fits = 0;
+      ~Holder() { hs_free_scratch(scratch); }
+    };
+    thread_local Holder holder;
+    if (holder.fits != serial_) {
+      if (hs_alloc_scratch(db_, &holder.scratch) != HS_SUCCESS) return nullptr;
+      holder.fits = serial_;
+    }
+    return holder.scratch;
+  }
+
+  hs_database_t* db_;
+  std::vector<std::uint32_t> ids_;  // Hyperscan id -> regex index
+  std::uint64_t serial_;
+};
+
+std::unique_ptr<HyperscanMatcher> HyperscanMatcher::build(std::vector<Candidate>& cands,
+                                                          std::vector<FallbackReport>& rejected) {
+  auto reject = [&](std::size_t k, std::string why) {
+    rejected.push_back({cands[k].index, *cands[k].regex, "hyperscan: " + std::move(why)});
+    cands.erase(cands.begin() + static_cast<std::ptrdiff_t>(k));
+  };
+  for (std::size_t k = cands.size(); k-- > 0;) {
+    std::string why = hyperscan_check(*cands[k].regex);
+    if (!why.empty()) reject(k, std::move(why));
+  }
+  // hs_compile_multi names one bad expression per attempt; retry without it.
+  while (!cands.empty()) {
+    std::vector<const char*> exprs;
+    std::vector<unsigned> flags(cands.size(), kHsFlags), ids;
+    std::vector<std::uint32_t> index;
+    for (std::size_t k = 0; k < cands.size(); ++k) {
+      exprs.push_back(cands[k].regex->c_str());
+      ids.push_back(static_cast<unsigned>(k));
+      index.push_back(cands[k].index);
+    }
+    hs_database_t* db = nullptr;
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
+                         static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db,
+                         &err) == HS_SUCCESS) {
+      return std::unique_ptr<HyperscanMatcher>(new HyperscanMatcher(db, std::move(index)));
+    }
+    const int bad = err != nullptr ? err->expression : -1;
+    std::string why = err != nullptr ? err->message : "hs_compile_multi failed";
+    hs_free_compile_error(err);
+    if (bad < 0) throw PolicyError("hyperscan: cannot compile the regex set: " + why);
+    reject(static_cast<std::size_t>(bad), std::move(why));
+  }
+  return nullptr;
+}
+
+#else
+bool hyperscan_usable() {
+  return false;
+}
+#endif  // HARDEN_HAVE_HYPERSCAN
+
+class Re2SetMatcher final : public FastMatcher {
+ public:
+  // Adds the candidates, moving each one RE2 rejects to `rejected`.
+  static std::unique_ptr<Re2SetMatcher> build(const std::vector<Candidate>& cands,
+                                              std::vector<FallbackReport>& rejected) {
+    auto m = std::unique_ptr<Re2SetMatcher>(new Re2SetMatcher());
+    for (const Candidate& c : cands) {
+      std::string err;
+      if (m->set_.Add(*c.regex, &err) < 0) {
+        rejected.push_back({c.index, *c.regex, "re2: " + err});
+        continue;
+      }
+      m->ids_.push_back(c.index);
+    }
+    if (m->ids_.empty()) return nullptr;
+    if (!m->set_.Compile()) throw PolicyError("re2: the regex set is too large to compile");
+    return m;
+  }
+
+  bool match(std::string_view subject, std::vector<std::uint32_t>& out) const override {
+    thread_local std::vector<int> hits;
+    hits.clear();
+    RE2::Set::ErrorInfo info{RE2::Set::kNoError};
+    const re2::StringPiece text(subject.data(), subject.size());
+    if (!set_.Match(text, &hits, &info)) return info.kind == RE2::Set::kNoError;
+    for (int h : hits) out.push_back(ids_[static_cast<std::size_t>(h)]);
+    return true;
+  }
+
+ private:
+  static RE2::Options options() {
+    RE2::Options o;
+    o.set_case_sensitive(false);
+    o.set_longest_match(false);
+    o.set_encoding(RE2::Options::EncodingLatin1);  // bytes, as PCRE2 without UTF
+    o.set_log_errors(false);
+    o.set_max_mem(kRe2MaxMem);
+    return o;
+  }
+  Re2SetMatcher() : set_(options(), RE2::UNANCHORED) {}
+
+  RE2::Set set_;
+  std::vector<std::uint32_t> ids_;  // RE2 set index -> regex index
+};
+
+bool printable_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return is_printable(static_cast<unsigned char>(c)); });
+}
+
+}  // namespace
+
+std::string_view to_string(RegexEngine e) {
+  switch (e) {
+    case RegexEngine::hyperscan:
+      return "hyperscan";
+    case RegexEngine::re2:
+      return "re2";
+    case RegexEngine::pcre2:
+      return "pcre2";
+  }
+  return "unknown";
+}
+
+struct PatternSet::Impl {
+  std::size_t size = 0;
+  RegexEngine engine = RegexEngine::pcre2;
+  std::vector<Pcre2Code> pcre;           // every regex (JIT for the fallbacks)
+  std::vector<std::uint32_t> pcre_only;  // matched with PCRE2 on every subject
+  std::vector<FallbackReport> fallbacks;
+  std::unique_ptr<FastMatcher> fast;
+  std::unique_ptr<pcre2_match_context, void (*)(pcre2_match_context*)> mctx{
+      pcre2_match_context_create(nullptr), &pcre2_match_context_free};
+
+  bool pcre_match(std::uint32_t id, std::string_view s) const {
+    const int rc = pcre2_match(pcre[id].get(), reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), 0,
+                               0, thread_match_data(), mctx.get());
+    return rc >= 0;  // errors (match limit) count as no match
+  }
+  void match_all_pcre(std::string_view s, std::vector<std::uint32_t>& out) const {
+    for (std::uint32_t id = 0; id < pcre.size(); ++id)
+      if (pcre_match(id, s)) out.push_back(id);
+  }
+  void build_fast(std::span<const std::string> regexes, RegexEngine want);
+};
+
+void PatternSet::Impl::build_fast(std::span<const std::string> regexes, RegexEngine want) {
+  std::vector<Candidate> cands;
+  for (std::uint32_t k = 0; k < regexes.size(); ++k) {
+    std::string why = SubsetChecker(regexes[k]).run();
+    if (why.empty())
+      cands.push_back({k, &regexes[k]});
+    else
+      fallbacks.push_back({k, regexes[k], std::move(why)});
+  }
+  std::size_t fast_count = cands.size();
+#ifdef HARDEN_HAVE_HYPERSCAN
+  if (want == RegexEngine::hyperscan) {
+    fast = HyperscanMatcher::build(cands, fallbacks);
+    fast_count = cands.size();
+  }
+#endif
+  if (want == RegexEngine::re2) {
+    const std::size_t before = fallbacks.size();
+    fast = Re2SetMatcher::build(cands, fallbacks);
+    fast_count -= fallbacks.size() - before;
+  }
+  std::sort(fallbacks.begin(), fallbacks.end(),
+            [](const FallbackReport& a, const FallbackReport& b) { return a.index < b.index; });
+  for (const FallbackReport& f : fallbacks)
+    pcre_only.push_back(static_cast<std::uint32_t>(f.index));
+  engine = fast_count >= pcre_only.size() ? want : RegexEngine::pcre2;
+}
+
+PatternSet::PatternSet(std::span<const std::string> regexes, std::optional<RegexEngine> preferred)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& im = *impl_;
+  im.size = regexes.size();
+  if (im.size > std::numeric_limits<std::uint32_t>::max() / 2)
+    throw PolicyError("too many regexes for one pattern set");
+  pcre2_set_match_limit(im.mctx.get(), kPcre2MatchLimit);
+  im.pcre.reserve(regexes.size());
+  for (std::size_t k = 0; k < regexes.size(); ++k)
+    im.pcre.push_back(pcre2_compile_or_throw(regexes[k], k));
+
+  RegexEngine want = preferred.value_or(kDefaultEngine);
+  if (want == RegexEngine::hyperscan && !hyperscan_usable()) want = RegexEngine::re2;
+  if (want == RegexEngine::pcre2) {
+    for (std::uint32_t k = 0; k < regexes.size(); ++k) im.pcre_only.push_back(k);
+    im.engine = RegexEngine::pcre2;
+  } else {
+    try {
+      im.build_fast(regexes, want);
+    } catch (const PolicyError&) {
+      if (preferred || want == RegexEngine::re2) throw;
+      im.fallbacks.clear();  // Hyperscan failed as a whole: the default falls to RE2
+      im.pcre_only.clear();
+      im.build_fast(regexes, RegexEngine::re2);
+    }
+  }
+  for (std::uint32_t id : im.pcre_only) pcre2_jit_compile(im.pcre[id].get(), PCRE2_JIT_COMPLETE);
+}
+
+PatternSet::~PatternSet() = default;
+PatternSet::PatternSet(PatternSet&&) noexcept = default;
+PatternSet& PatternSet::operator=(PatternSet&&) noexcept = default;
+
+std::size_t PatternSet::size() const {
+  return impl_->size;
+}
+RegexEngine PatternSet::engine() const {
+  return impl_->engine;
+}
+const std::vector<FallbackReport>& PatternSet::fallbacks() const {
+  return impl_->fallbacks;
+}
+
+std::vector<std::uint32_t> PatternSet::match(std::string_view subject) const {
+  const Impl& im = *impl_;
+  std::vector<std::uint32_t> out;
+  if (!printable_ascii(subject) || (im.fast && !im.fast->match(subject, out))) {
+    out.clear();
+    im.match_all_pcre(subject, out);
+    return out;
+  }
+  for (std::uint32_t id : im.pcre_only)
+    if (im.pcre_match(id, subject)) out.push_back(id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace harden::policy
