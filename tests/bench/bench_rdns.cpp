@@ -1,0 +1,450 @@
+// bench_rdns.cpp - rDNS classification: the policy snapshot against PCRE2
+// one regex after another, as Postfix walks a pcre table.
+//
+// SYNOPSIS
+//   bench_rdns                                  verify, benchmark, summary
+//   bench_rdns --benchmark_filter=Snapshot      the usual Google Benchmark flags
+//   bench_rdns --verify-only                    verdict check and summary only
+//
+// WHAT IT DOES
+//   1. Loads tests/data/fqrdns.pcre two ways:
+//      snapshot   db::parse_postfix_pcre -> policy::Policy::build ->
+//                 Policy::resolve(client, now) with client_resolve OK;
+//      baseline   each regex compiled once with PCRE2 (CASELESS, JIT) and
+//                 tried in file order, "if /re/" ... "endif" honoured, the
+//                 first matching rule wins (Postfix's dict_pcre walk).
+//   2. For every host name of tests/data/bench_hostnames.txt (see
+//      gen_bench_hostnames.py) checks that both give the same verdict:
+//      blocked or not, and which rule (file line) decided. Any difference is
+//      printed and the program exits 1, before any benchmark runs.
+//   3. Benchmarks, one host name per iteration (cycling through the list),
+//      so "Time" is ns per host name: BM_Snapshot/<engine>, BM_PcreOneByOne,
+//      BM_PatternSet/<engine> (the multi-pattern matcher alone, all regexes),
+//      BM_DialinHeuristic.
+//   4. Summary: median (and mean) ns per host name, each name timed on its
+//      own, for the snapshot and the baseline, the speed-up, the targets
+//      (<= 2000 ns, >= 50x), and compile times per engine.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "harden/db/importers.hpp"
+#include "harden/policy/policy.hpp"
+#include "harden/policy/rdns.hpp"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+namespace {
+
+using harden::policy::Action;
+using harden::policy::Attr;
+using harden::policy::Client;
+using harden::policy::IpAddress;
+using harden::policy::PatternSet;
+using harden::policy::PatternTerm;
+using harden::policy::Policy;
+using harden::policy::RdnsStatus;
+using harden::policy::RegexEngine;
+using harden::policy::Source;
+using Clock = std::chrono::steady_clock;
+
+const std::string kPcreFile = HARDEN_TEST_DATA_DIR "/fqrdns.pcre";
+const std::string kNamesFile = HARDEN_TEST_DATA_DIR "/bench_hostnames.txt";
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// ---------------------------------------------------------------------------
+// The baseline: a Postfix pcre table walked line by line.
+
+struct Verdict {
+  int line = 0;  // file line of the deciding rule; 0: no rule matched
+  bool blocked = false;
+  friend bool operator==(const Verdict&, const Verdict&) = default;
+};
+
+class PostfixTable {
+ public:
+  explicit PostfixTable(const std::string& text) {
+    std::istringstream in(text);
+    std::vector<std::size_t> open;  // indices of unclosed "if" entries
+    std::vector<PatternTerm> conditions;
+    int number = 0;
+    for (std::string line; std::getline(in, line);) {
+      ++number;
+      if (line.empty() || line[0] == '#') continue;
+      if (line.rfind("endif", 0) == 0) {
+        entries_[open.back()].skip_to = entries_.size();
+        open.pop_back();
+        conditions.pop_back();
+        continue;
+      }
+      const bool is_if = line.rfind("if ", 0) == 0;
+      Entry e;
+      e.line = number;
+      std::size_t i = is_if ? 3 : 0;
+      if (line[i] == '!') e.negated = true, ++i;
+      if (line[i] != '/') throw std::runtime_error("line " + std::to_string(number) + ": no regex");
+      std::size_t end = i + 1;
+      while (end < line.size() && line[end] != '/') end += line[end] == '\\' ? 2u : 1u;
+      e.regex = line.substr(i + 1, end - i - 1);
+      std::istringstream rest(line.substr(end + 1));
+      std::string action;
+      rest >> action;
+      e.blocked = action == "REJECT" || (action.size() == 3 && action[0] == '5');
+      e.code = compile(e.regex);
+      if (is_if) {
+        open.push_back(entries_.size());
+        conditions.push_back(PatternTerm{e.regex, e.negated});
+      } else {
+        std::vector<PatternTerm> terms = conditions;
+        terms.push_back(PatternTerm{e.regex, e.negated});
+        by_terms_[key(terms)] = number;
+      }
+      e.is_if = is_if;
+      entries_.push_back(std::move(e));
+    }
+  }
+  ~PostfixTable() {
+    for (Entry& e : entries_) pcre2_code_free(e.code);
+    pcre2_match_data_free(md_);
+  }
+  PostfixTable(const PostfixTable&) = delete;
+  PostfixTable& operator=(const PostfixTable&) = delete;
+
+  Verdict lookup(std::string_view name) const {
+    for (std::size_t i = 0; i < entries_.size();) {
+      const Entry& e = entries_[i];
+      const bool hit = pcre2_match(e.code, reinterpret_cast<PCRE2_SPTR>(name.data()), name.size(),
+                                   0, 0, md_, nullptr) >= 0;
+      if (e.is_if) {
+        i = hit != e.negated ? i + 1 : e.skip_to;
+        continue;
+      }
+      if (hit != e.negated) return Verdict{e.line, e.blocked};
+      ++i;
+    }
+    return Verdict{};
+  }
+
+  // The file line of the rule with these terms, 0 if none.
+  int line_of(const std::vector<PatternTerm>& terms) const {
+    const auto it = by_terms_.find(key(terms));
+    return it == by_terms_.end() ? 0 : it->second;
+  }
+  std::size_t regex_count() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::string regex;
+    pcre2_code* code = nullptr;
+    bool negated = false, is_if = false, blocked = false;
+    int line = 0;
+    std::size_t skip_to = 0;  // if: the entry after its endif
+  };
+
+  static std::string key(std::vector<PatternTerm> terms) {
+    std::sort(terms.begin(), terms.end(), [](const PatternTerm& a, const PatternTerm& b) {
+      return std::tie(a.regex, a.negated) < std::tie(b.regex, b.negated);
+    });
+    std::string k;
+    for (const PatternTerm& t : terms) k += (t.negated ? "!/" : "/") + t.regex + "/\n";
+    return k;
+  }
+
+  static pcre2_code* compile(const std::string& re) {
+    int err = 0;
+    PCRE2_SIZE off = 0;
+    pcre2_code* c = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(re.data()), re.size(),
+                                  PCRE2_CASELESS, &err, &off, nullptr);
+    if (c == nullptr) throw std::runtime_error("PCRE2 cannot compile /" + re + "/");
+    pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
+    return c;
+  }
+
+  std::vector<Entry> entries_;
+  std::map<std::string, int> by_terms_;
+  pcre2_match_data* md_ = pcre2_match_data_create(1, nullptr);
+};
+
+// ---------------------------------------------------------------------------
+// The snapshot
+
+struct Snapshot {
+  RegexEngine engine;
+  std::shared_ptr<const Policy> policy;
+  std::vector<int> line_of_rule;  // Policy::rules() index -> file line (0: not from the file)
+  double build_ms = 0;
+};
+
+Snapshot make_snapshot(const std::string& text, RegexEngine engine, const PostfixTable& table) {
+  std::istringstream in(text);
+  harden::db::ImportResult imported = harden::db::parse_postfix_pcre(in, "fqrdns.pcre");
+  harden::policy::PolicyOptions options;
+  options.regex_engine = engine;
+  const auto t0 = Clock::now();
+  Snapshot s{engine, Policy::build(std::move(imported.rules), options), {}, 0};
+  s.build_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  for (const auto& rule : s.policy->rules()) {
+    const bool pattern = rule.selector.kind() == harden::policy::Selector::Kind::pattern;
+    s.line_of_rule.push_back(pattern ? table.line_of(rule.selector.terms()) : 0);
+  }
+  return s;
+}
+
+Client client_for(const std::string& name) {
+  Client c;
+  c.address = IpAddress::parse("192.0.2.1");
+  c.hostname = name;
+  c.resolve = RdnsStatus::ok;
+  return c;
+}
+
+Verdict snapshot_verdict(const Snapshot& s, const Client& c, harden::policy::UnixTime now) {
+  const harden::policy::Resolution r = s.policy->resolve(c, now);
+  const Source& src = r.source(Attr::action);
+  Verdict v;
+  v.blocked = r.limits.action == Action::block;
+  if (src.kind == Source::Kind::rule) v.line = s.line_of_rule[static_cast<std::size_t>(src.rule)];
+  return v;
+}
+
+// ---------------------------------------------------------------------------
+// Shared state
+
+struct World {
+  std::string text = read_file(kPcreFile);
+  PostfixTable table{text};
+  std::vector<std::string> names;
+  std::vector<Client> clients;
+  std::vector<Snapshot> snapshots;
+  std::vector<std::string> regexes;  // every regex of the file, "if" ones too
+  harden::policy::UnixTime now{std::chrono::seconds{1'763'700'000}};
+
+  World() {
+    std::istringstream in(read_file(kNamesFile));
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty() && line[0] != '#') names.push_back(line);
+    for (const auto& n : names) clients.push_back(client_for(n));
+    std::istringstream t(text);
+    for (std::string line; std::getline(t, line);) {
+      const std::size_t start = line.rfind("if /", 0) == 0 ? 4 : line.rfind('/', 0) == 0 ? 1 : 0;
+      if (start == 0) continue;
+      std::size_t end = start;
+      while (end < line.size() && line[end] != '/') end += line[end] == '\\' ? 2u : 1u;
+      regexes.push_back(line.substr(start, end - start));
+    }
+  }
+};
+
+World& world() {
+  static World w;
+  return w;
+}
+
+std::vector<RegexEngine> fast_engines() {
+  std::vector<RegexEngine> out;
+  for (RegexEngine e : {RegexEngine::hyperscan, RegexEngine::re2}) {
+    const std::vector<std::string> probe = {"probe"};
+    if (PatternSet(probe, e).engine() == e) out.push_back(e);
+  }
+  return out;
+}
+
+// Every host name, both ways; prints differences. True if all agree.
+bool verify(const Snapshot& s) {
+  World& w = world();
+  std::size_t bad = 0, blocked = 0;
+  for (std::size_t i = 0; i < w.names.size(); ++i) {
+    const Verdict want = w.table.lookup(w.names[i]);
+    const Verdict got = snapshot_verdict(s, w.clients[i], w.now);
+    blocked += want.blocked ? 1 : 0;
+    if (want == got) continue;
+    if (++bad <= 10) {
+      std::printf("MISMATCH [%s] %s: postfix line %d %s, snapshot line %d %s\n",
+                  std::string(to_string(s.engine)).c_str(), w.names[i].c_str(), want.line,
+                  want.blocked ? "blocked" : "passed", got.line,
+                  got.blocked ? "blocked" : "passed");
+    }
+  }
+  std::printf("verdicts [%s]: %zu host names, %zu blocked, %zu differences -> %s\n",
+              std::string(to_string(s.engine)).c_str(), w.names.size(), blocked, bad,
+              bad == 0 ? "IDENTICAL" : "DIFFERENT");
+  return bad == 0;
+}
+
+// ---------------------------------------------------------------------------
+// Benchmarks: one host name per iteration.
+
+void BM_Snapshot(benchmark::State& state, const Snapshot* s) {
+  World& w = world();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(s->policy->resolve(w.clients[i], w.now));
+    i = i + 1 == w.clients.size() ? 0 : i + 1;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_PcreOneByOne(benchmark::State& state) {
+  World& w = world();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(w.table.lookup(w.names[i]));
+    i = i + 1 == w.names.size() ? 0 : i + 1;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_PatternSet(benchmark::State& state, const PatternSet* set) {
+  World& w = world();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(set->match(w.names[i]));
+    i = i + 1 == w.names.size() ? 0 : i + 1;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_DialinHeuristic(benchmark::State& state) {
+  World& w = world();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        harden::policy::classify_dynamic_rdns(w.names[i], &w.clients[i].address));
+    i = i + 1 == w.names.size() ? 0 : i + 1;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// ---------------------------------------------------------------------------
+// Summary: every host name timed on its own, once per pass through the list
+// (consecutive connections bring different names, so caches are not warmed
+// by repeating one name); per name the median over the passes, then the
+// median (and mean) over the names. The clock's own cost is subtracted.
+
+struct Figures {
+  double median = 0, mean = 0;
+};
+
+template <typename F>
+Figures per_name_ns(std::size_t count, int passes, F&& f) {
+  std::vector<std::vector<double>> samples(count);
+  for (int p = 0; p < passes; ++p) {
+    for (std::size_t i = 0; i < count; ++i) {
+      const auto t0 = Clock::now();
+      f(i);
+      samples[i].push_back(std::chrono::duration<double, std::nano>(Clock::now() - t0).count());
+    }
+  }
+  std::vector<double> per_name;
+  for (auto& s : samples) {
+    std::nth_element(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(s.size() / 2), s.end());
+    per_name.push_back(s[s.size() / 2]);
+  }
+  Figures out;
+  for (double v : per_name) out.mean += v / static_cast<double>(count);
+  std::nth_element(per_name.begin(), per_name.begin() + static_cast<std::ptrdiff_t>(count / 2),
+                   per_name.end());
+  out.median = per_name[count / 2];
+  return out;
+}
+
+template <typename F>
+Figures timed(std::size_t count, int passes, F&& f) {
+  static const Figures clock_cost = per_name_ns(count, passes, [](std::size_t) {});
+  Figures t = per_name_ns(count, passes, std::forward<F>(f));
+  t.median -= clock_cost.median;
+  t.mean -= clock_cost.mean;
+  return t;
+}
+
+void summary(const std::vector<std::unique_ptr<PatternSet>>& sets) {
+  World& w = world();
+  const std::size_t n = w.names.size();
+  const Figures base =
+      timed(n, 3, [&](std::size_t i) { benchmark::DoNotOptimize(w.table.lookup(w.names[i])); });
+  std::printf("\n=== rDNS summary: %zu host names, %zu regexes in fqrdns.pcre ===\n", n,
+              w.table.regex_count());
+  std::printf("PCRE2 one by one (Postfix walk): median %7.0f ns/host name (mean %7.0f)\n",
+              base.median, base.mean);
+  for (const Snapshot& s : w.snapshots) {
+    const Figures snap = timed(n, 7, [&](std::size_t i) {
+      benchmark::DoNotOptimize(s.policy->resolve(w.clients[i], w.now));
+    });
+    const double speedup = base.median / snap.median;
+    std::printf(
+        "snapshot [%-9s]: median %7.0f ns/host name (mean %7.0f), speed-up %5.1fx "
+        "(mean %5.1fx); targets <= 2000 ns %s, >= 50x %s; Policy::build %.0f ms\n",
+        std::string(to_string(s.engine)).c_str(), snap.median, snap.mean, speedup,
+        base.mean / snap.mean, snap.median <= 2000 ? "met" : "MISSED",
+        speedup >= 50 ? "met" : "MISSED", s.build_ms);
+  }
+  for (const auto& set : sets) {
+    const Figures m = timed(n, set->engine() == RegexEngine::pcre2 ? 1 : 7, [&](std::size_t i) {
+      benchmark::DoNotOptimize(set->match(w.names[i]));
+    });
+    std::printf("PatternSet [%-9s]: median %7.0f ns/host name (mean %7.0f), %zu fallbacks\n",
+                std::string(to_string(set->engine())).c_str(), m.median, m.mean,
+                set->fallbacks().size());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool verify_only = false;
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "--verify-only") verify_only = true;
+  benchmark::Initialize(&argc, argv);
+  World& w = world();
+
+  bool same = true;
+  for (RegexEngine e : fast_engines()) {
+    w.snapshots.push_back(make_snapshot(w.text, e, w.table));
+    same = verify(w.snapshots.back()) && same;
+  }
+  if (!same) {
+    std::printf("FAIL: the snapshot and the Postfix walk disagree\n");
+    return 1;
+  }
+
+  std::vector<std::unique_ptr<PatternSet>> sets;
+  for (RegexEngine e : {RegexEngine::hyperscan, RegexEngine::re2, RegexEngine::pcre2}) {
+    const auto t0 = Clock::now();
+    sets.push_back(std::make_unique<PatternSet>(w.regexes, e));
+    std::printf("PatternSet [%-9s]: compiled %zu regexes in %.0f ms\n",
+                std::string(to_string(sets.back()->engine())).c_str(), w.regexes.size(),
+                std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+
+  if (!verify_only) {
+    for (const Snapshot& s : w.snapshots)
+      benchmark::RegisterBenchmark(("BM_Snapshot/" + std::string(to_string(s.engine))).c_str(),
+                                   BM_Snapshot, &s);
+    benchmark::RegisterBenchmark("BM_PcreOneByOne", BM_PcreOneByOne);
+    for (const auto& set : sets)
+      benchmark::RegisterBenchmark(
+          ("BM_PatternSet/" + std::string(to_string(set->engine()))).c_str(), BM_PatternSet,
+          set.get());
+    benchmark::RegisterBenchmark("BM_DialinHeuristic", BM_DialinHeuristic);
+    benchmark::RunSpecifiedBenchmarks();
+  }
+  summary(sets);
+  benchmark::Shutdown();
+  return 0;
+}
