@@ -50,7 +50,9 @@ std::shared_ptr<const policy::Policy> Engine::policy() const {
 }
 
 Decision Engine::finish(Decision d) const {
-  if (d.refuses() && options_.mode == Mode::monitor) d.monitor = true;
+  // A delay (bad_rcpt_throttle) is enforcement too: monitor mode only reports it.
+  const bool enforces = d.refuses() || d.delay.count() > 0;
+  if (enforces && options_.mode == Mode::monitor) d.monitor = true;
   if (d.monitor) {
     d.verdict = Verdict::proceed;
     d.delay = std::chrono::milliseconds{0};
@@ -58,7 +60,15 @@ Decision Engine::finish(Decision d) const {
   return d;
 }
 
+// A refusal of a throttled session is answered late too, as sendmail does
+// for every RCPT after BadRcptThrottle.
+Decision Engine::with_delay(Decision d, const Decision& throttle) {
+  d.delay = std::max(d.delay, throttle.delay);
+  return d;
+}
+
 Decision Engine::connect(Session& s, const ConnectInfo& info) {
+  close(s);  // a Session reused without close() must not keep its slot
   s = Session{};
   s.policy = policy();
   if (!s.policy || !info.client) return Decision{};  // no policy yet, or a local client
@@ -119,10 +129,11 @@ Decision Engine::rcpt(Session& s, bool rejected_by_mta) {
   if (!rate.unlimited()) {
     const auto n = counters_->add_rcpt(s.res.key, clock_.steady(), rate);
     Decision d = finish(policy::check_rcpt_rate(s.res, p, n));
-    if (d.refuses() || d.monitor) return d;
+    if (d.refuses()) return with_delay(std::move(d), throttle);
+    if (d.monitor) return d;
   }
   Decision d = finish(policy::check_max_rcpts(s.res, p, s.rcpts_in_msg + 1));
-  if (d.refuses()) return d;
+  if (d.refuses()) return with_delay(std::move(d), throttle);
   ++s.rcpts_in_msg;
   return d.monitor ? d : throttle;
 }

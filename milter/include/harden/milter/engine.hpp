@@ -90,6 +90,7 @@ class Engine {
 
  private:
   policy::Decision finish(policy::Decision d) const;
+  static policy::Decision with_delay(policy::Decision d, const policy::Decision& throttle);
   policy::Decision connect_limits(Session& s);
 
   EngineOptions options_;
