@@ -1,0 +1,269 @@
+// config.cpp - the key table and the typed value parsers behind it.
+#include "harden/milter/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "config_values.hpp"
+
+namespace harden::milter {
+namespace {
+
+using namespace config_values;
+using std::chrono::milliseconds;
+
+constexpr std::uint64_t kMiB = 1u << 20;
+constexpr std::uint64_t kGiB = 1u << 30;
+
+// clang-format off
+constexpr std::array kKeys{
+  ConfigKey{"socket", ConfigType::text, "unix:PATH | inet:PORT@HOST | inet6:PORT@HOST", "inet:8894@127.0.0.1", 0, 0, false,
+    "milter socket the MTA connects to (Postfix smtpd_milters, sendmail INPUT_MAIL_FILTER S=)",
+    [](Config& c, const ConfigKey&, std::string_view v) {
+      parse_socket_spec(v);
+      c.socket = std::string(v);
+    },
+    [](const Config& c) { return c.socket; }},
+  ConfigKey{"store", ConfigType::text, "path", "/var/lib/milter-harden/policy.db", 0, 0, false,
+    "SQLite policy store; created and seeded with the default rules if missing",
+    [](Config& c, const ConfigKey&, std::string_view v) { c.store = parse_path(v, true); },
+    [](const Config& c) { return c.store; }},
+  ConfigKey{"mode", ConfigType::choice, "enforce | monitor", "enforce", 0, 0, false,
+    "monitor logs \"would reject\" and enforces nothing",
+    [](Config& c, const ConfigKey&, std::string_view v) {
+      c.mode = parse_choice<Mode>(v, {{"enforce", Mode::enforce}, {"monitor", Mode::monitor}});
+    },
+    [](const Config& c) { return std::string(to_string(c.mode)); }},
+  ConfigKey{"on_internal_error", ConfigType::choice, "continue | tempfail", "continue", 0, 0, false,
+    "what a callback answers when milter-harden itself fails (continue never loses mail)",
+    [](Config& c, const ConfigKey&, std::string_view v) {
+      c.on_internal_error = parse_choice<InternalErrorAction>(
+          v, {{"continue", InternalErrorAction::proceed},
+              {"tempfail", InternalErrorAction::tempfail}});
+    },
+    [](const Config& c) { return std::string(to_string(c.on_internal_error)); }},
+  ConfigKey{"log_level", ConfigType::choice, "trace | debug | info | warn | error | critical | off", "info", 0, 0, false,
+    "least severe level logged; enforcement lines are info",
+    [](Config& c, const ConfigKey&, std::string_view v) {
+      c.log_level = parse_choice<LogLevel>(
+          v, {{"trace", LogLevel::trace}, {"debug", LogLevel::debug}, {"info", LogLevel::info},
+              {"warn", LogLevel::warn}, {"error", LogLevel::error},
+              {"critical", LogLevel::critical}, {"off", LogLevel::off}});
+    },
+    [](const Config& c) { return std::string(to_string(c.log_level)); }},
+  ConfigKey{"syslog", ConfigType::boolean, "bool", "false", 0, 0, false,
+    "also log to syslog (facility mail, ident milter-harden)",
+    [](Config& c, const ConfigKey&, std::string_view v) { c.syslog = parse_bool(v); },
+    [](const Config& c) { return std::string(c.syslog ? "true" : "false"); }},
+  ConfigKey{"ipv4_prefix", ConfigType::integer, "integer", "32", 8, 32, false,
+    "IPv4 clients are counted per network of this prefix length",
+    [](Config& c, const ConfigKey& k, std::string_view v) {
+      c.ipv4_prefix = static_cast<unsigned>(parse_integer(v, k));
+    },
+    [](const Config& c) { return std::to_string(c.ipv4_prefix); }},
+  ConfigKey{"ipv6_prefix", ConfigType::integer, "integer", "64", 16, 128, false,
+    "IPv6 clients are counted per network of this prefix length (a host owns a /64)",
+    [](Config& c, const ConfigKey& k, std::string_view v) {
+      c.ipv6_prefix = static_cast<unsigned>(parse_integer(v, k));
+    },
+    [](const Config& c) { return std::to_string(c.ipv6_prefix); }},
+  ConfigKey{"counter_memory_cap", ConfigType::size, "size (bytes, KiB, MiB, GiB)", "256MiB", kMiB, 64 * kGiB, false,
+    "hard cap on the per-client counter table; least recently used clients are evicted",
+    [](Config& c, const ConfigKey& k, std::string_view v) {
+      c.counter_memory_cap = parse_size(v, k);
+    },
+    [](const Config& c) { return format_size(c.counter_memory_cap); }},
+  ConfigKey{"control_socket", ConfigType::text, "path or empty", "/run/milter-harden/control.sock", 0, 0, false,
+    "unix socket for hardenctl status|client|flush|reload (mode 0660); empty: none",
+    [](Config& c, const ConfigKey&, std::string_view v) {
+      c.control_socket = parse_socket_path(v);
+    },
+    [](const Config& c) { return c.control_socket; }},
+  ConfigKey{"metrics_listen", ConfigType::text, "HOST:PORT (loopback) or empty", "", 0, 0, false,
+    "Prometheus text endpoint, GET /metrics, e.g. 127.0.0.1:9894; empty: none",
+    [](Config& c, const ConfigKey&, std::string_view v) {
+      if (!v.empty()) parse_listen_spec(v);
+      c.metrics_listen = std::string(v);
+    },
+    [](const Config& c) { return c.metrics_listen; }},
+  ConfigKey{"user", ConfigType::text, "user name or empty", "", 0, 0, false,
+    "when started as root: switch to this user after binding the sockets",
+    [](Config& c, const ConfigKey&, std::string_view v) { c.user = parse_account(v); },
+    [](const Config& c) { return c.user; }},
+  ConfigKey{"group", ConfigType::text, "group name or empty", "", 0, 0, false,
+    "when started as root: switch to this group (default: the user's) after binding",
+    [](Config& c, const ConfigKey&, std::string_view v) { c.group = parse_account(v); },
+    [](const Config& c) { return c.group; }},
+  ConfigKey{"greet_pause_cap", ConfigType::duration, "duration (ms, s)", "9s", 0, 60'000, false,
+    "longest greet pause held, whatever the policy says; keep it below the MTA's wait "
+    "for the connect reply (sendmail T=R: 10s, Postfix milter_command_timeout 30s)",
+    [](Config& c, const ConfigKey& k, std::string_view v) {
+      c.greet_pause_cap = parse_duration(v, k);
+    },
+    [](const Config& c) { return format_duration(c.greet_pause_cap); }},
+  ConfigKey{"reload_interval", ConfigType::duration, "duration (ms, s, m)", "2s", 100, 3'600'000, true,
+    "how often the store is polled for changes (PRAGMA data_version); 0: only on "
+    "SIGHUP and hardenctl reload",
+    [](Config& c, const ConfigKey& k, std::string_view v) {
+      c.reload_interval = parse_duration(v, k);
+    },
+    [](const Config& c) { return format_duration(c.reload_interval); }},
+};
+// clang-format on
+
+const ConfigKey* find_key(std::string_view name) {
+  for (const auto& k : kKeys)
+    if (k.name == name) return &k;
+  return nullptr;
+}
+
+std::string known_keys() {
+  std::string out;
+  for (const auto& k : kKeys) out += (out.empty() ? "" : ", ") + std::string(k.name);
+  return out;
+}
+
+// A YAML scalar in the form print_config writes: plain when safe, else double-quoted.
+std::string yaml_scalar(std::string_view v) {
+  const bool plain = !v.empty() && std::all_of(v.begin(), v.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '/' || ch == '_' ||
+           ch == '-' || ch == '@';
+  });
+  if (plain) return std::string(v);
+  std::string out = "\"";
+  for (char ch : v) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (u < 0x20 || u == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+std::string scalar_of(const YAML::Node& value, std::string_view key) {
+  if (value.IsNull()) throw ConfigError(std::string(key) + ": needs a value");
+  if (!value.IsScalar())
+    throw ConfigError(std::string(key) + ": expected a single value, not a list or map");
+  return value.Scalar();
+}
+
+}  // namespace
+
+std::string_view to_string(Mode m) {
+  return m == Mode::enforce ? "enforce" : "monitor";
+}
+
+std::string_view to_string(InternalErrorAction a) {
+  return a == InternalErrorAction::proceed ? "continue" : "tempfail";
+}
+
+std::string_view to_string(LogLevel l) {
+  static constexpr std::array<std::string_view, 7> kNames{"trace", "debug",    "info", "warn",
+                                                          "error", "critical", "off"};
+  return kNames[static_cast<std::size_t>(l)];
+}
+
+std::span<const ConfigKey> config_keys() {
+  return kKeys;
+}
+
+std::string bounds_text(const ConfigKey& key) {
+  if (key.min == 0 && key.max == 0) return "";
+  const std::string range = format_number(key, key.min) + ".." + format_number(key, key.max);
+  return key.zero_off ? "0 or " + range : range;
+}
+
+Config default_config() {
+  Config c;
+  for (const auto& k : kKeys) k.set(c, k, k.default_value);
+  return c;
+}
+
+void set_config_value(Config& c, std::string_view key, std::string_view value) {
+  const ConfigKey* k = find_key(key);
+  if (!k) throw ConfigError("unknown key '" + printable(key) + "' (known: " + known_keys() + ")");
+  try {
+    k->set(c, *k, value);
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string(k->name) + ": " + e.what());
+  }
+}
+
+void apply_config_yaml(Config& c, std::string_view yaml, std::string_view origin) {
+  const std::string where(origin);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(where + ": line " + std::to_string(e.mark.line + 1) + ": " +
+                      printable(e.msg));
+  }
+  if (root.IsNull()) return;
+  if (!root.IsMap()) throw ConfigError(where + ": expected a map of key: value");
+  Config next = c;
+  std::set<std::string> seen;
+  for (const auto& kv : root) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
+    try {
+      if (!seen.insert(key).second) throw ConfigError(printable(key) + ": given twice");
+      set_config_value(next, key, scalar_of(kv.second, printable(key)));
+    } catch (const ConfigError& e) {
+      throw ConfigError(where + ": " + e.what());
+    }
+  }
+  c = std::move(next);
+}
+
+void load_config_file(Config& c, const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::is_regular_file(status))
+    throw ConfigError(path.string() + ": not a readable regular file");
+  if (std::filesystem::file_size(path, ec) > kMaxConfigFileBytes || ec)
+    throw ConfigError(path.string() + ": larger than 1 MiB");
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in && !in.eof()) throw ConfigError(path.string() + ": cannot be read");
+  apply_config_yaml(c, text.str(), path.string());
+}
+
+std::string print_config(const Config& c) {
+  std::string out = "# milter-harden configuration (effective values)\n";
+  for (const auto& k : kKeys) {
+    out += "\n# " + std::string(k.doc) + "\n";
+    out += std::string(k.name) + ": " + yaml_scalar(k.get(c)) + "\n";
+  }
+  return out;
+}
+
+std::string config_table_markdown() {
+  std::string out = "| key | type | default | bounds | meaning |\n|---|---|---|---|---|\n";
+  auto cell = [](std::string_view s) {
+    std::string r;
+    for (char ch : s) r += ch == '|' ? std::string("\\|") : std::string(1, ch);
+    return r;
+  };
+  for (const auto& k : kKeys) {
+    const std::string def =
+        k.default_value.empty() ? "(empty)" : "`" + std::string(k.default_value) + "`";
+    out += "| `" + std::string(k.name) + "` | " + cell(k.type) + " | " + def + " | " +
+           bounds_text(k) + " | " + cell(k.doc) + " |\n";
+  }
+  return out;
+}
+
+}  // namespace harden::milter
