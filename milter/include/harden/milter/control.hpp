@@ -1,0 +1,91 @@
+// control.hpp - the control socket protocol: requests, replies, dispatch.
+//
+// SYNOPSIS
+//   ControlRequest r = parse_control_request(line);      // throws ControlError
+//   std::string reply = handle_control_line(line, svc);  // never throws; one JSON line
+//   nlohmann::json j = describe_client(engine, ip, hostname, clock);
+//
+// PROTOCOL
+//   A unix stream socket (control_socket, mode 0660). The peer must be root,
+//   or have the daemon's uid or gid (SO_PEERCRED); anyone else gets one error
+//   reply and is disconnected. Requests and replies are single lines of
+//   JSON, one reply per request, in order; a connection may send several.
+//   A request line is at most kMaxControlRequest bytes; a longer one gets an
+//   error reply and the connection is closed. Idle connections are closed
+//   after 30 s.
+//
+//   request                                      reply (besides "ok": true)
+//   {"cmd":"stats"}                              version, pid, uptime_seconds, mode,
+//                                                policy {store, rules, loaded_at,
+//                                                data_version}, counters {entries,
+//                                                capacity, memory_bytes, evictions},
+//                                                metrics {<metric>: n, decisions:
+//                                                {<kind>: {<outcome>: n}}}
+//   {"cmd":"client","ip":"192.0.2.7"}            ip, key (the client key counted),
+//   {"cmd":"client","ip":"192.0.2.7",            hostname, resolve, limits {<attribute>:
+//    "hostname":"mx.example.org"}                {value, source}}, counters {known,
+//                                                conn_count, open, rcpt_count, msg_count}
+//   {"cmd":"flush","ip":"192.0.2.7"}             key, flushed (false: not in the table)
+//   {"cmd":"reload"}                             message, rules
+//
+//   "hostname" is taken as the client's verified rDNS name; without it the
+//   client is resolved as one without rDNS (as the MTA would report it).
+//   Every failure is {"ok":false,"error":"one line"}: bad JSON, not an object,
+//   unknown cmd, missing or bad ip, a reload that was refused, no policy yet.
+//
+// THREAD SAFETY
+//   parse_control_request and describe_client are pure / thread-safe;
+//   handle_control_line calls the service from the caller's thread (the
+//   control thread).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "harden/milter/engine.hpp"
+#include "harden/policy/address.hpp"
+#include "harden/policy/clock.hpp"
+
+namespace harden::milter {
+
+inline constexpr std::size_t kMaxControlRequest = 4096;
+
+class ControlError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ControlRequest {
+  enum class Command : std::uint8_t { stats, client, flush, reload } command = Command::stats;
+  std::optional<policy::IpAddress> ip;  // client, flush
+  std::string hostname;                 // client: lower-cased, validated; may be empty
+};
+
+// Throws ControlError with one line: "bad JSON", "unknown cmd 'x'", "ip: ...".
+ControlRequest parse_control_request(std::string_view line);
+
+// What the commands act on; the daemon implements it, tests fake it.
+class ControlService {
+ public:
+  virtual ~ControlService() = default;
+  virtual nlohmann::json stats() = 0;
+  virtual nlohmann::json client(const ControlRequest& r) = 0;
+  virtual nlohmann::json flush(const policy::IpAddress& ip) = 0;
+  virtual nlohmann::json reload() = 0;  // {"ok":false,...} when refused
+};
+
+// One reply line (without the newline) for one request line. Anything the
+// service throws becomes {"ok":false,"error":...}.
+std::string handle_control_line(std::string_view line, ControlService& svc) noexcept;
+
+// Effective limits (with the rule each came from) and live counters of the
+// client. Throws ControlError when no policy is loaded.
+nlohmann::json describe_client(Engine& engine, const ControlRequest& r, const policy::Clock& clock);
+
+// {"ok":false,"error":msg} as one line.
+std::string control_error_reply(std::string_view msg);
+
+}  // namespace harden::milter

@@ -1,0 +1,167 @@
+// control.cpp - control requests: parsing, dispatch, the "client" description.
+#include "harden/milter/control.hpp"
+
+#include "harden/policy/decision.hpp"
+#include "harden/policy/selector.hpp"
+
+namespace harden::milter {
+namespace {
+
+using nlohmann::json;
+using policy::Attr;
+
+std::string one_line(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 300)) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f) ? ' ' : c;
+  }
+  return out;
+}
+
+const json& member(const json& req, const char* name) {
+  static const json kNull;
+  const auto it = req.find(name);
+  return it == req.end() ? kNull : *it;
+}
+
+std::string string_member(const json& req, const char* name, bool required) {
+  const json& v = member(req, name);
+  if (v.is_null()) {
+    if (required) throw ControlError(std::string(name) + ": missing");
+    return {};
+  }
+  if (!v.is_string()) throw ControlError(std::string(name) + ": must be a string");
+  return v.get<std::string>();
+}
+
+ControlRequest::Command parse_command(const std::string& cmd) {
+  using C = ControlRequest::Command;
+  if (cmd == "stats") return C::stats;
+  if (cmd == "client") return C::client;
+  if (cmd == "flush") return C::flush;
+  if (cmd == "reload") return C::reload;
+  throw ControlError("unknown cmd '" + one_line(cmd.substr(0, 40)) +
+                     "' (known: stats, client, flush, reload)");
+}
+
+std::string limit_value(const policy::Limits& L, Attr a) {
+  switch (a) {
+    case Attr::action:
+      return std::string(policy::to_string(L.action));
+    case Attr::conn_rate:
+      return L.conn_rate.to_string();
+    case Attr::conn_limit:
+      return std::to_string(L.conn_limit);
+    case Attr::greet_pause:
+      return std::to_string(L.greet_pause);
+    case Attr::max_rcpts:
+      return std::to_string(L.max_rcpts);
+    case Attr::bad_rcpt_throttle:
+      return std::to_string(L.bad_rcpt_throttle);
+    case Attr::rcpt_rate:
+      return L.rcpt_rate.to_string();
+    case Attr::msg_rate:
+      return L.msg_rate.to_string();
+    case Attr::reason:
+      return L.reason;
+    case Attr::dialin:
+      return std::string(policy::to_string(L.dialin));
+    case Attr::missing_rdns:
+      return std::string(policy::to_string(L.missing_rdns));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string control_error_reply(std::string_view msg) {
+  return json{{"ok", false}, {"error", one_line(msg)}}.dump(-1, ' ', false,
+                                                            json::error_handler_t::replace);
+}
+
+ControlRequest parse_control_request(std::string_view line) {
+  if (line.size() > kMaxControlRequest) throw ControlError("request too long");
+  if (line.find('\0') != std::string_view::npos) throw ControlError("bad JSON (NUL byte)");
+  json req = json::parse(line.begin(), line.end(), nullptr, false);
+  if (req.is_discarded()) throw ControlError("bad JSON");
+  if (!req.is_object()) throw ControlError("request must be a JSON object");
+  ControlRequest r;
+  r.command = parse_command(string_member(req, "cmd", true));
+  if (r.command == ControlRequest::Command::client || r.command == ControlRequest::Command::flush) {
+    const std::string ip = string_member(req, "ip", true);
+    r.ip = policy::IpAddress::try_parse(ip);
+    if (!r.ip) throw ControlError("ip: '" + one_line(ip.substr(0, 60)) + "' is not an IP address");
+  }
+  if (r.command == ControlRequest::Command::client) {
+    const std::string host = string_member(req, "hostname", false);
+    if (!host.empty() && !policy::is_valid_hostname(host))
+      throw ControlError("hostname: '" + one_line(host.substr(0, 60)) + "' is not a host name");
+    if (!host.empty()) r.hostname = policy::normalize_hostname(host);
+  }
+  return r;
+}
+
+std::string handle_control_line(std::string_view line, ControlService& svc) noexcept {
+  try {
+    const ControlRequest r = parse_control_request(line);
+    json reply;
+    switch (r.command) {
+      case ControlRequest::Command::stats:
+        reply = svc.stats();
+        break;
+      case ControlRequest::Command::client:
+        reply = svc.client(r);
+        break;
+      case ControlRequest::Command::flush:
+        reply = svc.flush(*r.ip);
+        break;
+      case ControlRequest::Command::reload:
+        reply = svc.reload();
+        break;
+    }
+    if (!reply.contains("ok")) reply["ok"] = true;
+    return reply.dump(-1, ' ', false, json::error_handler_t::replace);
+  } catch (const std::exception& e) {
+    try {
+      return control_error_reply(e.what());
+    } catch (...) {
+    }
+  } catch (...) {
+  }
+  return R"({"ok":false,"error":"internal error"})";
+}
+
+json describe_client(Engine& engine, const ControlRequest& r, const policy::Clock& clock) {
+  const auto snapshot = engine.policy();
+  if (!snapshot) throw ControlError("no policy loaded");
+  if (!r.ip) throw ControlError("ip: missing");
+  policy::Client c;
+  c.address = *r.ip;
+  c.hostname = r.hostname;
+  c.resolve = r.hostname.empty() ? policy::RdnsStatus::fail : policy::RdnsStatus::ok;
+  const policy::Resolution res = snapshot->resolve(c, clock.wall());
+
+  json limits = json::object();
+  for (const auto& info : policy::attributes()) {
+    limits[std::string(info.name)] = {{"value", limit_value(res.limits, info.attr)},
+                                      {"source", policy::source_name(res, *snapshot, info.attr)}};
+  }
+  json counters = {{"known", false}};
+  if (const auto st = engine.counters().inspect(res.key, clock.steady(), res.limits)) {
+    counters = {{"known", true},
+                {"conn_count", st->conn_count},
+                {"open", st->open},
+                {"rcpt_count", st->rcpt_count},
+                {"msg_count", st->msg_count}};
+  }
+  return {{"ok", true},
+          {"ip", r.ip->to_string()},
+          {"key", res.key.to_string()},
+          {"hostname", r.hostname},
+          {"resolve", std::string(policy::to_string(c.resolve))},
+          {"limits", limits},
+          {"counters", counters}};
+}
+
+}  // namespace harden::milter

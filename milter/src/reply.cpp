@@ -1,0 +1,135 @@
+// reply.cpp - Decision -> SMFIS_* + reply code, and the enforcement log line.
+#include "harden/milter/reply.hpp"
+
+#include <libmilter/mfapi.h>
+
+#include <algorithm>
+
+namespace harden::milter {
+namespace {
+
+using policy::Decision;
+using policy::Verdict;
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+bool valid_rcode(std::string_view r) {
+  return r.size() == 3 && (r[0] == '4' || r[0] == '5') && is_digit(r[1]) && is_digit(r[2]);
+}
+
+// "4.3.2": class digit matching the reply code, then two groups of 1-3 digits.
+bool valid_xcode(std::string_view x, char klass) {
+  if (x.size() < 5 || x[0] != klass || x[1] != '.') return false;
+  std::size_t i = 2;
+  for (int group = 0; group < 2; ++group) {
+    const std::size_t start = i;
+    while (i < x.size() && is_digit(x[i]) && i - start < 3) ++i;
+    if (i == start) return false;
+    if (group == 0 && (i >= x.size() || x[i++] != '.')) return false;
+  }
+  return i == x.size();
+}
+
+bool needs_quotes(std::string_view v) {
+  return v.empty() || std::any_of(v.begin(), v.end(), [](char c) {
+           const auto u = static_cast<unsigned char>(c);
+           return u <= 0x20 || u >= 0x7f || c == '"' || c == '=' || c == '\\';
+         });
+}
+
+}  // namespace
+
+std::string sanitize_reply_text(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (out.size() >= kMaxReplyText) break;
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '%') {
+      if (out.size() + 2 > kMaxReplyText) break;
+      out += "%%";
+    } else if (c == '\r' || c == '\n' || c == '\t') {
+      out += ' ';
+    } else {
+      out += (u >= 0x20 && u < 0x7f) ? c : '?';
+    }
+  }
+  const auto first = out.find_first_not_of(' ');
+  if (first == std::string::npos) return {};
+  const auto last = out.find_last_not_of(' ');
+  return out.substr(first, last - first + 1);
+}
+
+MilterReply to_milter_reply(const Decision& d, Stage stage) {
+  MilterReply r;
+  if (d.verdict == Verdict::accept_all) {
+    r.status = stage == Stage::connect ? SMFIS_ACCEPT : SMFIS_CONTINUE;
+    return r;
+  }
+  if (!d.refuses()) {
+    r.status = SMFIS_CONTINUE;
+    return r;
+  }
+  r.rcode = valid_rcode(d.rcode) ? d.rcode : (d.verdict == Verdict::reject ? "550" : "451");
+  r.status = r.rcode[0] == '5' ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+  if (valid_xcode(d.xcode, r.rcode[0])) r.xcode = d.xcode;
+  r.text = sanitize_reply_text(d.text);
+  return r;
+}
+
+std::string MilterReply::to_string() const {
+  std::string out = rcode;
+  if (!xcode.empty()) out += " " + xcode;
+  if (!text.empty()) {
+    out += ' ';
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      out += text[i];
+      if (text[i] == '%' && i + 1 < text.size() && text[i + 1] == '%') ++i;
+    }
+  }
+  return out;
+}
+
+std::string log_value(std::string_view v) {
+  if (!needs_quotes(v)) return std::string(v);
+  std::string out = "\"";
+  for (char c : v.substr(0, 1024)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u >= 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string enforcement_line(const Decision& d, const LogClient& client) {
+  const bool throttle = d.kind == policy::DecisionKind::bad_rcpt_throttle;
+  std::string verb;
+  std::string reply;
+  if (d.refuses() || (d.monitor && !throttle)) {
+    verb = d.monitor ? "would reject" : "reject";
+    Decision as_refusal = d;
+    if (!as_refusal.refuses())
+      as_refusal.verdict = d.rcode.starts_with('5') ? Verdict::reject : Verdict::tempfail;
+    reply = to_milter_reply(as_refusal, Stage::envrcpt).to_string();
+  } else if (throttle && (d.monitor || d.delay.count() > 0)) {
+    verb = d.monitor ? "would throttle" : "throttle";
+    reply = d.monitor ? std::string("delay") : "delayed " + std::to_string(d.delay.count()) + "ms";
+  } else {
+    return {};
+  }
+  return verb + ": client=[" + client.address + "] name=" + log_value(client.name) +
+         " kind=" + std::string(policy::to_string(d.kind)) + " rule=" + log_value(d.rule) +
+         " figure=" + log_value(d.figure) + " reply=" + log_value(reply);
+}
+
+}  // namespace harden::milter
