@@ -1,0 +1,92 @@
+// policy_source.hpp - the policy store behind the running daemon: the first
+// snapshot at start-up, then reloads that never leave the daemon without one.
+//
+// SYNOPSIS
+//   PolicySource src({.store = path, .policy = opts, .greet_pause_cap = 9s}, engine, metrics);
+//       // creates the directory and the store and seeds the default rules when
+//       // the store is missing; loads and validates the first snapshot; throws
+//       // (db::DbError, one line) when it does not load: the daemon refuses to start
+//   src.poll();                 // reload if PRAGMA data_version or the file changed
+//   auto r = src.reload("SIGHUP");   // build, validate, swap; never throws
+//
+// RELOAD
+//   A reload builds a complete new snapshot (Store::load_snapshot validates
+//   every rule) and only then swaps it into the Engine. A store that fails to
+//   load or validate is refused with one log line, counted in
+//   reload_failure_total, and the snapshot in force stays. Sessions keep the
+//   snapshot they pinned at connect.
+//   poll() is cheap: PRAGMA data_version changes when another connection
+//   (hardenctl) commits; the file's device/inode changing (store replaced by
+//   rename, together with its -wal and -shm files) closes and reopens it. A store that vanished is
+//   not recreated while running (that would put the default rules in force): the reload fails and
+//   the snapshot in force stays.
+//
+// THREAD SAFETY
+//   One thread at a time (the control thread; start-up before it runs). A
+//   Store is one SQLite connection.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "harden/db/store.hpp"
+#include "harden/milter/engine.hpp"
+#include "harden/milter/metrics.hpp"
+#include "harden/policy/policy.hpp"
+
+namespace harden::milter {
+
+struct PolicySourceOptions {
+  std::filesystem::path store;
+  policy::PolicyOptions policy;
+  std::chrono::milliseconds greet_pause_cap{9000};
+};
+
+struct ReloadResult {
+  bool ok = false;
+  std::string message;  // what was loaded, or why it was refused
+  std::size_t rules = 0;
+};
+
+class PolicySource {
+ public:
+  PolicySource(PolicySourceOptions options, Engine& engine, Metrics& metrics);
+
+  ReloadResult reload(std::string_view why);
+  // Reloads when the store changed since the last load; true if it did.
+  bool poll();
+
+  std::size_t rules() const { return rules_; }
+  std::int64_t loaded_unix() const { return loaded_unix_; }
+  std::int64_t data_version() const { return data_version_; }
+  const std::filesystem::path& path() const { return options_.store; }
+
+  // Rules whose greet_pause exceeds the cap, as log-ready text; "" if none.
+  static std::string greet_pause_warning(const policy::Policy& p, std::chrono::milliseconds cap);
+
+ private:
+  struct FileId {
+    std::uintmax_t dev = 0, ino = 0;
+    friend bool operator==(const FileId&, const FileId&) = default;
+  };
+  // Opens the store; with `create`, makes it (and its directory) and seeds
+  // the default rules when it is missing. Throws db::DbError.
+  static db::Store open_store(const std::filesystem::path& path, bool create);
+  FileId file_id() const;
+  void load(std::string_view why);  // throws
+
+  PolicySourceOptions options_;
+  Engine& engine_;
+  Metrics& metrics_;
+  std::optional<db::Store> store_;  // empty after a failed reopen
+  FileId file_id_;
+  std::int64_t data_version_ = -1;
+  std::size_t rules_ = 0;
+  std::int64_t loaded_unix_ = 0;
+};
+
+}  // namespace harden::milter
