@@ -1,0 +1,199 @@
+// daemon.cpp - start-up, serving and shutdown of milter-harden (see daemon.hpp).
+#include "harden/milter/daemon.hpp"
+
+#include <libmilter/mfapi.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "harden/db/counters.hpp"
+#include "harden/milter/adapter.hpp"
+#include "harden/milter/control_plane.hpp"
+#include "harden/milter/engine.hpp"
+#include "harden/milter/logging.hpp"
+#include "harden/milter/metrics.hpp"
+#include "harden/milter/policy_source.hpp"
+#include "harden/milter/pregreet.hpp"
+#include "harden/milter/privileges.hpp"
+#include "harden/milter/service.hpp"
+#include "listener_wake.hpp"
+
+namespace harden::milter {
+namespace {
+
+std::atomic<bool> g_signals_parked{false};
+
+// Everything the daemon runs on, in construction order. Heap-allocated: if
+// sessions outlive the shutdown grace, the process exits without tearing
+// this down under their feet.
+struct Daemon {
+  explicit Daemon(const Config& c)
+      : cfg(c),
+        account(resolve_account(c.user, c.group)),
+        keyer{c.ipv4_prefix, c.ipv6_prefix},
+        counters(std::make_shared<db::LocalCounters>(db::LocalCountersOptions{
+            .memory_cap_bytes = static_cast<std::size_t>(c.counter_memory_cap)})),
+        engine(EngineOptions{.mode = c.mode}, counters, clock),
+        watch(probe, waiter) {
+    keyer.validate();
+    policy::PolicyOptions popts;
+    popts.keyer = keyer;
+    source = std::make_unique<PolicySource>(PolicySourceOptions{c.store, popts, c.greet_pause_cap},
+                                            engine, metrics);
+    service = std::make_unique<DaemonService>(engine, *source, metrics, clock, keyer);
+    runtime = std::make_unique<MilterRuntime>(
+        engine, metrics,
+        AdapterOptions{c.on_internal_error == InternalErrorAction::tempfail, c.greet_pause_cap},
+        watch, waiter);
+  }
+
+  const Config& cfg;
+  Account account;
+  policy::ClientKeyer keyer;
+  policy::SystemClock clock;
+  Metrics metrics;
+  std::shared_ptr<db::LocalCounters> counters;
+  Engine engine;
+  PregreetProbe probe;
+  SystemWaiter waiter;
+  PregreetWatch watch;
+  std::unique_ptr<PolicySource> source;
+  std::unique_ptr<DaemonService> service;
+  std::unique_ptr<MilterRuntime> runtime;
+  std::unique_ptr<ControlPlane> control;
+  std::thread stopper;  // runs smfi_stop(), which may block on libmilter's listener
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> served{false};  // smfi_main has returned
+};
+
+// Pokes the listener until smfi_main has returned (see listener_wake.hpp).
+void wake_until_served(Daemon& d, std::chrono::milliseconds delay) {
+  d.control->after(delay, [&d] {
+    if (d.served) return;
+    wake_listener(parse_socket_spec(d.cfg.socket));
+    wake_until_served(d, std::chrono::milliseconds{500});
+  });
+}
+
+void stop(Daemon& d, const char* why) {
+  if (d.stopping.exchange(true)) {
+    spdlog::info("{} again: already stopping", why);
+    return;
+  }
+  spdlog::info("{}: stopping (open sessions: {})", why, d.metrics.get(Metric::sessions_open));
+  d.waiter.cancel();  // greet pauses and throttle delays return now
+  d.stopper = std::thread([] { smfi_stop(); });
+  wake_until_served(d, std::chrono::milliseconds{20});
+}
+
+std::unique_ptr<ControlPlane> make_control(Daemon& d) {
+  ControlHooks hooks;
+  hooks.service = d.service.get();
+  hooks.metrics = &d.metrics;
+  hooks.metrics_text = [&d] { return d.service->metrics_text(); };
+  hooks.reload = [&d](const char* why) { d.source->reload(why); };
+  hooks.stop = [&d](const char* why) { stop(d, why); };
+  hooks.poll = [&d] { d.source->poll(); };
+  return std::make_unique<ControlPlane>(
+      ControlPlaneOptions{d.cfg.control_socket, d.cfg.metrics_listen, d.cfg.reload_interval},
+      std::move(hooks));
+}
+
+// libmilter keeps the pointer given to smfi_setconn.
+std::string g_milter_conn;
+
+void open_milter_socket(const Config& cfg, const Account& a) {
+  const SocketSpec spec = parse_socket_spec(cfg.socket);
+  g_milter_conn = cfg.socket;
+  if (spec.kind == SocketSpec::Kind::unix_path) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(spec.path).parent_path(), ec);
+  }
+  smfiDesc desc = milter_descriptor();
+  if (smfi_setconn(g_milter_conn.data()) != MI_SUCCESS || smfi_setbacklog(128) != MI_SUCCESS ||
+      smfi_register(desc) != MI_SUCCESS)
+    throw std::runtime_error("socket " + cfg.socket + ": libmilter refused the set-up");
+  if (smfi_opensocket(true) != MI_SUCCESS)
+    throw std::runtime_error("socket " + cfg.socket +
+                             ": cannot listen (address in use, permissions, or no such host)");
+  if (spec.kind == SocketSpec::Kind::unix_path &&
+      (::chmod(spec.path.c_str(), 0660) != 0 || ::chown(spec.path.c_str(), a.uid, a.gid) != 0))
+    throw std::runtime_error("socket " + cfg.socket + ": cannot set owner/mode");
+}
+
+void check_signal_hook() {
+  if (!libmilter_signals_parked())
+    spdlog::warn(
+        "libmilter's signal thread was not parked: SIGHUP would stop the milter; "
+        "reload with hardenctl reload instead");
+}
+
+void drain_sessions(const Daemon& d) {
+  const auto deadline = std::chrono::steady_clock::now() + kShutdownGrace;
+  while (d.metrics.get(Metric::sessions_open) > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+}
+
+int serve(Daemon& d) {
+  open_milter_socket(d.cfg, d.account);
+  d.control = make_control(d);
+  d.control->bind(d.account.uid, d.account.gid);
+  drop_privileges(d.account);
+  install_runtime(d.runtime.get());
+  d.control->start();
+  d.control->after(std::chrono::seconds{3}, check_signal_hook);
+  spdlog::info("ready: milter socket {}, store {}, control {}, metrics {}, mode {}", d.cfg.socket,
+               d.cfg.store, d.cfg.control_socket.empty() ? "off" : d.cfg.control_socket,
+               d.cfg.metrics_listen.empty() ? "off" : d.cfg.metrics_listen, to_string(d.cfg.mode));
+  const int r = d.stopping ? MI_SUCCESS : smfi_main();
+  d.served = true;
+  d.waiter.cancel();
+  d.control->stop();
+  if (d.stopper.joinable()) d.stopper.join();
+  drain_sessions(d);
+  return r == MI_SUCCESS || d.stopping ? 0 : 1;
+}
+
+}  // namespace
+
+void note_libmilter_signals_parked() noexcept {
+  g_signals_parked.store(true);
+}
+
+bool libmilter_signals_parked() noexcept {
+  return g_signals_parked.load();
+}
+
+int run_daemon(const Config& cfg) {
+  setup_logging(cfg.log_level, cfg.syslog);
+  std::unique_ptr<Daemon> d;
+  int rc = 1;
+  try {
+    spdlog::info("milter-harden starting: socket {}, store {}", cfg.socket, cfg.store);
+    d = std::make_unique<Daemon>(cfg);
+    rc = serve(*d);
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start: {}", e.what());
+    if (d) {
+      d->waiter.cancel();
+      if (d->control) d->control->stop();
+    }
+    return 1;
+  }
+  const auto open = d->metrics.get(Metric::sessions_open);
+  if (open > 0) {
+    spdlog::warn("exiting with {} sessions still open after {}s", open, kShutdownGrace.count());
+    spdlog::default_logger()->flush();
+    std::_Exit(rc);  // their threads still use *d: do not destroy it
+  }
+  install_runtime(nullptr);
+  spdlog::info("stopped");
+  return rc;
+}
+
+}  // namespace harden::milter

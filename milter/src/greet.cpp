@@ -1,0 +1,67 @@
+// greet.cpp - hold the connect reply, watch for a slammer.
+#include "greet.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace harden::milter {
+namespace {
+
+using std::chrono::milliseconds;
+
+void note_unavailable(MilterRuntime& rt, std::string_view why) {
+  rt.metrics.bump(Metric::pregreet_unavailable_total);
+  if (!rt.pregreet_unavailable_logged.exchange(true))
+    spdlog::warn(
+        "pre-greeting detection unavailable: {}; greet pauses are plain delays "
+        "(logged once, counted in milter_harden_pregreet_unavailable_total)",
+        why);
+}
+
+// The greet pause without a probe: wait, interruptibly.
+void plain_delay(MilterRuntime& rt, milliseconds pause) {
+  rt.waiter.wait_until(rt.waiter.now() + pause);
+}
+
+}  // namespace
+
+milliseconds greet_pause_for(const Session& s, milliseconds cap) {
+  const milliseconds wanted{s.greet_pause()};
+  return std::clamp(wanted, milliseconds{0}, std::max(cap, milliseconds{0}));
+}
+
+policy::Decision hold_greeting(MilterRuntime& rt, SessionState& st, milliseconds pause) {
+  rt.metrics.bump(Metric::greet_pauses_total);
+  const GreetTarget& g = st.greet;
+  const auto mta = Endpoint::from_text(g.daemon_addr, g.daemon_port);
+  std::optional<Endpoint> client;
+  if (g.client && g.client_port != 0) client = Endpoint{*g.client, g.client_port};
+  spdlog::debug("greet pause {}ms: MTA socket '{}':'{}', client {}", pause.count(), g.daemon_addr,
+                g.daemon_port, client ? client->to_string() : std::string("?"));
+  if (!mta || !client) {
+    note_unavailable(rt, !mta ? "the MTA sends no usable {daemon_addr}/{daemon_port}"
+                              : "the MTA sends no client port");
+    plain_delay(rt, pause);
+    return policy::Decision{};
+  }
+  const WatchResult w = rt.watch.watch(*mta, *client, pause);
+  switch (w.outcome) {
+    case WatchResult::Outcome::talked: {
+      rt.metrics.bump(Metric::pregreet_detections_total);
+      const std::uint64_t bytes = std::max<std::uint64_t>(w.last.bytes_received, w.last.rqueue);
+      return rt.engine.pregreet(st.session, std::max<std::uint64_t>(bytes, 1));
+    }
+    case WatchResult::Outcome::degraded:
+      note_unavailable(rt, "socket " + mta->to_string() + " <- " + client->to_string() +
+                               " not found: " + w.last.error);
+      break;
+    case WatchResult::Outcome::silent:
+    case WatchResult::Outcome::vanished:
+    case WatchResult::Outcome::cancelled:
+      break;
+  }
+  return policy::Decision{};
+}
+
+}  // namespace harden::milter

@@ -1,0 +1,37 @@
+// greet.hpp - the greet pause with pre-greeting detection (internal to the adapter).
+//
+// SYNOPSIS
+//   Decision d = hold_greeting(rt, state, pause);   // in xxfi_connect, before replying
+//
+// The MTA sends its 220 only after our connect reply, so holding the reply
+// for `pause` holds the greeting. Meanwhile PregreetWatch asks the kernel
+// whether the client has sent anything on the MTA's socket, found from
+// {daemon_addr}:{daemon_port} and the client's address and port:
+//   talked     -> Engine::pregreet(bytes): 554 5.7.1 (or "would reject" in monitor)
+//   silent     -> proceed after the whole pause
+//   degraded   -> the socket is not visible from here (macros missing, other
+//                 host or network namespace, proxy): the pause was a plain
+//                 delay; logged once per daemon ("pre-greeting detection
+//                 unavailable: ...") and counted in pregreet_unavailable_total
+//   vanished   -> the client went away: proceed, close follows
+//   cancelled  -> shutdown: proceed at once
+// `pause` is the client's greet_pause cut to greet_pause_cap, which must stay
+// below the MTA's wait for the connect reply (sendmail T=R:, default 10 s;
+// Postfix milter_command_timeout, default 30 s).
+#pragma once
+
+#include <chrono>
+
+#include "harden/milter/adapter.hpp"
+#include "harden/policy/decision.hpp"
+#include "session_state.hpp"
+
+namespace harden::milter {
+
+// The pause to hold for this session: its greet_pause cut to the cap; 0 = none.
+std::chrono::milliseconds greet_pause_for(const Session& s, std::chrono::milliseconds cap);
+
+policy::Decision hold_greeting(MilterRuntime& rt, SessionState& st,
+                               std::chrono::milliseconds pause);
+
+}  // namespace harden::milter
