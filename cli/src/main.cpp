@@ -14,6 +14,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "control_commands.hpp"
 
 namespace {
 
@@ -44,6 +45,7 @@ void wire(CLI::App& app, Dispatch& d) {
   add_import_commands(app, d);
   add_export_command(app, d);
   add_check_command(app, d);
+  add_control_commands(app, d);
   app.footer(kFooter);
 }
 
