@@ -1,6 +1,7 @@
 # milter-harden: the two commands of the README quick start, over CMake presets.
 #
-#   make run    install missing Debian packages, build, and run on embedded defaults
+#   make run    install missing Debian packages, build, and run milter-harden on its
+#               embedded defaults (not root: store and control socket under var/)
 #   make test   install missing Debian packages, build (warnings as errors) and run
 #               every test: the dev build, then again under ASan+UBSan
 #
@@ -31,10 +32,20 @@ tsan: deps
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan -j $(JOBS)
 
+# As root: the daemon's embedded defaults (store /var/lib/milter-harden/policy.db,
+# control socket /run/milter-harden/control.sock). Otherwise the store and the
+# control socket live under var/ in the checkout. Either way the milter listens
+# on inet:8894@127.0.0.1 and the store is created and seeded if missing.
 run: release
-	@mkdir -p $(dir $(DB))
-	@test -f $(DB) || build/release/cli/hardenctl --db $(DB) init
-	build/release/cli/hardenctl --db $(DB) rule list
+	@if [ "$$(id -u)" = 0 ]; then \
+	  echo "make run: milter-harden on its embedded defaults (Ctrl-C stops)"; \
+	  exec build/release/milter/milter-harden; \
+	else \
+	  mkdir -p $(dir $(DB)); \
+	  echo "make run: milter-harden with store $(DB) (Ctrl-C stops)"; \
+	  exec build/release/milter/milter-harden --store $(DB) \
+	    --set control_socket=$(dir $(DB))control.sock; \
+	fi
 
 test: build asan
 	ctest --preset dev

@@ -244,5 +244,15 @@ TEST(ConfigTest, ReadmeTableIsTheGeneratedOne) {
       << "milter/README.md: paste the output of milter-harden --print-config-table";
 }
 
+TEST(ConfigTest, ExampleConfigFileLoads) {
+  const auto example = std::filesystem::path(HARDEN_TEST_DATA_DIR) / ".." / ".." / "contrib" /
+                       "milter-harden.yaml";
+  Config c = default_config();
+  ASSERT_NO_THROW(load_config_file(c, example));
+  EXPECT_TRUE(c.syslog);
+  EXPECT_EQ(c.metrics_listen, "127.0.0.1:9894");
+  EXPECT_EQ(c.socket, default_config().socket);
+}
+
 }  // namespace
 }  // namespace harden::milter
