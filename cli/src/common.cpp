@@ -81,18 +81,23 @@ fs::path store_path(const Globals& g) {
   return fs::path(g.db);
 }
 
+[[noreturn]] void throw_not_initialized(const fs::path& path) {
+  throw UsageError(fmt::format("policy store {} is not initialized; run: hardenctl init --db {}",
+                               path.string(), path.string()));
+}
+
 db::Store open_store(const Globals& g, Access access, Need need) {
   const fs::path path = store_path(g);
   check_store_file(path, access);
+  std::error_code ec;
+  if (need == Need::initialized && fs::file_size(path, ec) == 0 && !ec) {
+    throw_not_initialized(path);  // and do not turn the empty file into a store
+  }
   const auto mode =
       access == Access::write ? db::Store::Mode::read_write : db::Store::Mode::read_only;
   try {
     db::Store store = db::Store::open(path, mode);
-    if (need == Need::initialized && !store.initialized()) {
-      throw UsageError(
-          fmt::format("policy store {} has no default rule; run: hardenctl init --db {}",
-                      path.string(), path.string()));
-    }
+    if (need == Need::initialized && !store.initialized()) throw_not_initialized(path);
     return store;
   } catch (const db::DbError& e) {
     rethrow_naming(path, e);

@@ -138,9 +138,13 @@ TEST_F(HardenctlBasics, StoreThatIsNotSqliteIsRefusedAndLeftAlone) {
   EXPECT_EQ(read_file(db()), garbage);
 }
 
-TEST_F(HardenctlBasics, EmptyFileIsNotAnInitializedStore) {
+TEST_F(HardenctlBasics, EmptyFileIsNotAnInitializedStoreAndStaysEmpty) {
   write_file(db(), "");
-  EXPECT_TRUE(is_usage_error(ctl({"rule", "list"})));
+  EXPECT_TRUE(is_usage_error(ctl({"rule", "list"}), "hardenctl init"));
+  EXPECT_TRUE(is_usage_error(ctl({"rule", "add", "192.0.2.7", "conn_limit=1"}), "hardenctl init"));
+  EXPECT_EQ(fs::file_size(db()), 0u);
+  ASSERT_TRUE(succeeded(ctl({"init"})));
+  EXPECT_EQ(rule_json("default")["attrs"]["conn_limit"], "3");
 }
 
 TEST_F(HardenctlBasics, ReadOnlyStoreRefusesWritesButAllowsReads) {
