@@ -75,7 +75,8 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return parse_error(app, e);
   }
-  const int rc = d.run ? d.run() : kExitUsage;
+  if (!d.run) throw UsageError("no command given (see: hardenctl --help)");
+  const int rc = d.run();
   std::cout.flush();
   if (!std::cout) throw UsageError("cannot write to standard output");
   return rc;

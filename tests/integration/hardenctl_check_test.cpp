@@ -162,6 +162,23 @@ TEST_F(HardenctlCheck, DialinHeuristicOfTheDefaultRule) {
   EXPECT_TRUE(mx["dialin"]["hit"].is_null());
 }
 
+TEST_F(HardenctlCheck, MonitorModeOnlyLogsAndDoesNotFailTheExitCode) {
+  ASSERT_TRUE(succeeded(ctl({"rule", "set", "default", "dialin=monitor"})));
+  const std::vector<std::string> args{"check", "192.0.2.7", "--hostname",
+                                      "192-0-2-7.dyn.example.net"};
+  auto with_json = args;
+  with_json.push_back("--json");
+  const auto j = parse_json(ctl(with_json));
+  EXPECT_EQ(j["verdict"]["result"], "limit");
+  EXPECT_EQ(j["verdict"]["monitor_only"], true);
+  EXPECT_FALSE(j["dialin"]["hit"].is_null());
+  auto with_exit = args;
+  with_exit.push_back("--exit-code");
+  const ProcessResult r = ctl(with_exit);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("monitor mode: would block"), std::string::npos) << r.out;
+}
+
 TEST_F(HardenctlCheck, BadClientsAndHostnamesAreUsageErrors) {
   for (const char* ip : {"300.1.1.1", "::g", "", "192.0.2.0/24", "example.org", "1.2.3"}) {
     EXPECT_TRUE(is_usage_error(ctl({"check", ip}))) << ip;
