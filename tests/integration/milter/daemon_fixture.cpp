@@ -85,4 +85,9 @@ Reply DaemonTest::connect_once(const Peer& peer) {
   return ::testing::AssertionFailure() << "expected continue, got " << r.describe();
 }
 
+::testing::AssertionResult passes(const Reply& r) {
+  if (r.is_continue() || r.is_accept()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "expected continue or accept, got " << r.describe();
+}
+
 }  // namespace harden::testing

@@ -66,9 +66,13 @@ class DaemonTest : public ::testing::Test {
 ::testing::AssertionResult refused_with(const Reply& r, const std::string& smtp,
                                         const std::string& enhanced);
 ::testing::AssertionResult continues(const Reply& r);
+// A connect reply that lets the client in: continue, or accept (allow-listed:
+// the milter steps aside for the rest of the connection).
+::testing::AssertionResult passes(const Reply& r);
 
 #define EXPECT_REFUSED(reply, smtp, enhanced) \
   EXPECT_TRUE(::harden::testing::refused_with((reply), (smtp), (enhanced)))
 #define EXPECT_CONTINUES(reply) EXPECT_TRUE(::harden::testing::continues(reply))
+#define EXPECT_PASSES(reply) EXPECT_TRUE(::harden::testing::passes(reply))
 
 }  // namespace harden::testing

@@ -23,7 +23,7 @@ class Lifecycle : public DaemonTest {
   // most `cap`): how the daemon's conn_rate in force shows from outside.
   unsigned passes_before_refusal(const std::string& address, unsigned cap = 10) {
     for (unsigned i = 0; i < cap; ++i)
-      if (!connect_once(peer_at(address)).is_continue()) return i;
+      if (!passes(connect_once(peer_at(address)))) return i;
     return cap;
   }
   void sqlite(const std::string& sql) {
@@ -165,7 +165,7 @@ TEST_F(Lifecycle, HostileBytesOnTheMilterSocket) {
   start();
   const std::vector<std::string> packets{
       std::string("\x7f\xff\xff\xff", 4) + "O",          // absurd length
-      std::string("\x00\x00\x00\x00", 4),                // zero length
+      std::string("\x00\x00\x00\x00", 4) + "C",          // zero length
       std::string("\x00\x00\x00\x02", 4) + "Z\x01",      // unknown command
       std::string("\x00\x00\x00\x03", 4) + "C\x00\x34",  // truncated CONNECT
       std::string("\x00\x00\x00\x05", 4) + "DCabc",      // macros without NULs

@@ -40,8 +40,12 @@ TEST_F(Limits, ConnRateTripsAtNPlusOne) {
     EXPECT_REFUSED(connect_once(peer_at(r.address)), "421", "4.3.2");  // stays refused
   }
   EXPECT_CONTINUES(connect_once(peer_at("192.0.2.99")));  // others are not affected
-  EXPECT_TRUE(daemon().wait_for_log("192.0.2.12", 5s));
-  EXPECT_FALSE(daemon().log_lines("conn_rate").empty()) << daemon().log();
+  // One line per enforcement: the client, what decided, the figure that tripped, the reply.
+  ASSERT_TRUE(daemon().wait_for_log("[192.0.2.12]", 5s)) << daemon().log();
+  const auto lines = daemon().log_lines("[192.0.2.12]");
+  EXPECT_THAT(lines.front(), HasSubstr("conn_rate"));
+  EXPECT_THAT(lines.front(), HasSubstr("5/1m > 4/1m"));
+  EXPECT_THAT(lines.front(), HasSubstr("421 4.3.2"));
 }
 
 TEST_F(Limits, ConnLimitTripsAtNPlusOneAndReleasesOnQuit) {
