@@ -37,7 +37,9 @@ class IpAddress {
   unsigned bits() const { return family_ == Family::v4 ? 32u : 128u; }
   // Bytes in network order; IPv4 uses the first 4.
   const std::array<std::uint8_t, 16>& bytes() const { return bytes_; }
-  bool bit(unsigned i) const { return ((bytes_[i / 8] >> (7u - i % 8u)) & 1u) != 0u; }
+  bool bit(unsigned i) const {
+    return ((static_cast<unsigned>(bytes_[i / 8]) >> (7u - i % 8u)) & 1u) != 0u;
+  }
   bool is_loopback() const;
 
   // Canonical text: dotted quad, or RFC 5952 compressed IPv6.
