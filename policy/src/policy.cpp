@@ -202,7 +202,8 @@ Resolution Policy::resolve(const Client& client, UnixTime now) const {
     L.action = Action::allow;
     if (auto a = from(Attr::action); a && a->reason) L.reason = *a->reason;
     for (auto attr : {Attr::conn_rate, Attr::conn_limit, Attr::greet_pause, Attr::max_rcpts,
-                      Attr::bad_rcpt_throttle, Attr::rcpt_rate, Attr::msg_rate}) {
+                      Attr::bad_rcpt_throttle, Attr::rcpt_rate, Attr::msg_rate, Attr::dialin,
+                      Attr::missing_rdns}) {
       res.sources[static_cast<std::size_t>(attr)] = allow_src;
     }
     return res;
