@@ -34,13 +34,13 @@
 //   ambiguous "-" in a class, non-ASCII bytes (RE2 folds Latin-1 case).
 //
 // DEFAULT ENGINE
-//   Chosen by measurement (tests/bench/bench_rdns.cpp, 1,528 fqrdns.pcre
-//   regexes, 4,000 host names, Release build, 2-core x86-64 VM):
-//   see kDefaultEngine below for the figures.
+//   Hyperscan when available, else RE2::Set; chosen by measurement with
+//   tests/bench/bench_rdns.cpp (figures at kDefaultEngine below).
 //
 // THREAD SAFETY
 //   match() is const and may run in any number of threads: Hyperscan scratch
-//   and PCRE2 match data are per thread; RE2::Set::Match is thread-safe.
+//   and PCRE2 match data are per thread (no locks); RE2::Set::Match is
+//   thread-safe (its DFA cache is shared behind a lock).
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -49,6 +49,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <limits>
+#include <new>
 #include <string>
 
 #include "harden/policy/error.hpp"
@@ -64,8 +65,18 @@ namespace harden::policy {
 
 namespace {
 
-// Measured with bench_rdns (BM_PatternSet/*): see the report in the README.
-// Hyperscan ~0.45 us per host name, RE2::Set ~1.0 us, PCRE2 one by one ~40 us.
+// Measured with bench_rdns on fqrdns.pcre (1,531 regexes, 4,000 host names,
+// Release build, a 2-vCPU VM shared with other builds: absolute figures are
+// pessimistic), ns per host name, median over the names:
+//                        stream of names (cycling)   one name repeated (warm)
+//   Hyperscan                  1,190 - 1,410              430 - 450
+//   RE2::Set                   1,890 - 1,930              185 - 190
+//   PCRE2, all one by one    ~116,000                  ~86,000
+// Threads (mt throughput, 4 threads): Hyperscan 0.45M names/s, RE2 0.19-0.38M
+// (RE2::Set shares one DFA cache behind a lock; Hyperscan has a scratch per
+// scan). A milter sees a stream of different names from several threads, so
+// Hyperscan is the default. RE2 builds 30-100x faster (25-90 ms against
+// 1.4-4.3 s for fqrdns.pcre): one-shot tools may ask for it.
 constexpr RegexEngine kDefaultEngine = RegexEngine::hyperscan;
 
 // RE2 budget for the compiled program and the lazily built DFA of the set.
@@ -365,62 +376,102 @@ std::string hyperscan_check(const std::string& re) {
   return why;
 }
 
+// Hyperscan scratch: each thread keeps clones for the last few databases it
+// scanned, keyed by a serial number (never reused, unlike an address).
+// Cloning the database's prototype costs under a microsecond; allocating
+// from the database (hs_alloc_scratch) checks all of it, ~0.6 ms for
+// fqrdns.pcre, which a thread-per-connection milter would pay per
+// connection. No lock: threads never share a scratch.
+class ThreadScratch {
+ public:
+  static hs_scratch_t* get(std::uint64_t serial, const hs_scratch_t* proto) {
+    thread_local ThreadScratch cache;
+    return cache.find(serial, proto);
+  }
+  ~ThreadScratch() {
+    for (Slot& s : slots_) hs_free_scratch(s.scratch);
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t serial = 0;
+    hs_scratch_t* scratch = nullptr;
+  };
+  static constexpr std::size_t kSlots = 4;  // snapshots a thread uses at once: old, new
+
+  ThreadScratch() = default;
+  hs_scratch_t* find(std::uint64_t serial, const hs_scratch_t* proto) {
+    for (const Slot& s : slots_)
+      if (s.serial == serial) return s.scratch;
+    hs_scratch_t* fresh = nullptr;
+    if (hs_clone_scratch(proto, &fresh) != HS_SUCCESS) return nullptr;
+    Slot& victim = slots_[next_++ % kSlots];
+    hs_free_scratch(victim.scratch);
+    victim = Slot{serial, fresh};
+    return fresh;
+  }
+
+  std::array<Slot, kSlots> slots_{};
+  std::size_t next_ = 0;
+};
+
+std::uint64_t next_serial() {
+  static std::atomic<std::uint64_t> serial{0};
+  return ++serial;
+}
+
 class HyperscanMatcher final : public FastMatcher {
  public:
   // Compiles the candidates, moving each one Hyperscan rejects to `rejected`.
   static std::unique_ptr<HyperscanMatcher> build(std::vector<Candidate>& cands,
                                                  std::vector<FallbackReport>& rejected);
-  ~HyperscanMatcher() override { hs_free_database(db_); }
+  ~HyperscanMatcher() override {
+    hs_free_scratch(proto_);
+    hs_free_database(db_);
+  }
+  HyperscanMatcher(const HyperscanMatcher&) = delete;
+  HyperscanMatcher& operator=(const HyperscanMatcher&) = delete;
 
   bool match(std::string_view subject, std::vector<std::uint32_t>& out) const override {
     if (subject.size() > std::numeric_limits<unsigned>::max()) return false;
-    hs_scratch_t* scratch = thread_scratch();
+    hs_scratch_t* scratch = ThreadScratch::get(serial_, proto_);
     if (scratch == nullptr) return false;
-    Hits hits{&ids_, &out};
+    Hits hits{&ids_, &out, false};
     const hs_error_t rc = hs_scan(db_, subject.data(), static_cast<unsigned>(subject.size()), 0,
                                   scratch, &on_match, &hits);
-    return rc == HS_SUCCESS;
+    return rc == HS_SUCCESS && !hits.failed;
   }
 
  private:
   HyperscanMatcher(hs_database_t* db, std::vector<std::uint32_t> ids)
-      : db_(db), ids_(std::move(ids)), serial_(next_serial()) {}
+      : db_(db), ids_(std::move(ids)), serial_(next_serial()) {
+    if (hs_alloc_scratch(db_, &proto_) != HS_SUCCESS) {
+      hs_free_database(db_);
+      throw std::bad_alloc();
+    }
+  }
 
   struct Hits {
     const std::vector<std::uint32_t>* ids;
     std::vector<std::uint32_t>* out;
+    bool failed;  // out of memory: no exception may cross Hyperscan's C frames
   };
   static int on_match(unsigned id, unsigned long long /*from*/, unsigned long long /*to*/,
-                      unsigned /*flags*/, void* ctx) {
+                      unsigned /*flags*/, void* ctx) noexcept {
     auto* hits = static_cast<Hits*>(ctx);
-    hits->out->push_back((*hits->ids)[id]);
-    return 0;
-  }
-
-  static std::uint64_t next_serial() {
-    static std::atomic<std::uint64_t> serial{0};
-    return ++serial;
-  }
-
-  // One scratch per thread, grown to fit every database the thread scans;
-  // `serial` (never reused, unlike addresses) says which one it last fit.
-  hs_scratch_t* thread_scratch() const {
-    struct Holder {
-      hs_scratch_t* scratch = nullptr;
-      std::uint64_t fits = 0;
-      ~Holder() { hs_free_scratch(scratch); }
-    };
-    thread_local Holder holder;
-    if (holder.fits != serial_) {
-      if (hs_alloc_scratch(db_, &holder.scratch) != HS_SUCCESS) return nullptr;
-      holder.fits = serial_;
+    try {
+      hits->out->push_back((*hits->ids)[id]);
+      return 0;
+    } catch (...) {
+      hits->failed = true;
+      return 1;  // stop the scan
     }
-    return holder.scratch;
   }
 
   hs_database_t* db_;
   std::vector<std::uint32_t> ids_;  // Hyperscan id -> regex index
   std::uint64_t serial_;
+  hs_scratch_t* proto_ = nullptr;  // only ever cloned, never scanned with
 };
 
 std::unique_ptr<HyperscanMatcher> HyperscanMatcher::build(std::vector<Candidate>& cands,
@@ -625,6 +676,7 @@ const std::vector<FallbackReport>& PatternSet::fallbacks() const {
 std::vector<std::uint32_t> PatternSet::match(std::string_view subject) const {
   const Impl& im = *impl_;
   std::vector<std::uint32_t> out;
+  out.reserve(8);  // one allocation for the usual handful of hits
   if (!printable_ascii(subject) || (im.fast && !im.fast->match(subject, out))) {
     out.clear();
     im.match_all_pcre(subject, out);

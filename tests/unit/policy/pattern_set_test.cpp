@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -386,6 +387,26 @@ TEST_P(PatternSetEngineTest, ManyThreadsGetTheSameAnswers) {
   }
   for (std::thread& th : threads) th.join();
   EXPECT_THAT(wrong, ::testing::Each(0));
+}
+
+// One thread going back and forth between more sets than it keeps scratch
+// for, while sets are destroyed and new ones made.
+TEST_P(PatternSetEngineTest, OneThreadManySetsInTurn) {
+  std::vector<std::unique_ptr<PatternSet>> sets;
+  auto make_one = [&](std::size_t k) {
+    const std::vector<std::string> regexes = {"^s" + std::to_string(k) + "\\.", "common"};
+    return std::make_unique<PatternSet>(regexes, GetParam());
+  };
+  for (std::size_t k = 0; k < 7; ++k) sets.push_back(make_one(k));
+  for (int round = 0; round < 30; ++round) {
+    for (std::size_t k = 0; k < sets.size(); ++k) {
+      const std::string name = "s" + std::to_string(k) + ".common.example";
+      ASSERT_THAT(sets[k]->match(name), ElementsAre(0u, 1u)) << "set " << k << " round " << round;
+      ASSERT_THAT(sets[k]->match("other.example"), ElementsAre());
+    }
+    const std::size_t victim = static_cast<std::size_t>(round) % sets.size();
+    sets[victim] = make_one(victim);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, PatternSetEngineTest, ::testing::ValuesIn(engines()),
