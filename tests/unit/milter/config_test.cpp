@@ -245,8 +245,8 @@ TEST(ConfigTest, ReadmeTableIsTheGeneratedOne) {
 }
 
 TEST(ConfigTest, ExampleConfigFileLoads) {
-  const auto example = std::filesystem::path(HARDEN_TEST_DATA_DIR) / ".." / ".." / "contrib" /
-                       "milter-harden.yaml";
+  const auto example =
+      std::filesystem::path(HARDEN_TEST_DATA_DIR) / ".." / ".." / "contrib" / "milter-harden.yaml";
   Config c = default_config();
   ASSERT_NO_THROW(load_config_file(c, example));
   EXPECT_TRUE(c.syslog);
