@@ -209,12 +209,14 @@ void clear_socket_path(const std::string& path) {
 struct ControlPlane::Impl {
   ControlPlaneOptions options;
   ControlHooks hooks;
+  // Before io: connections still queued in io when it is destroyed give
+  // their slot back to these.
+  ConnectionSlots control_slots, http_slots;
   asio::io_context io{1};
   asio::signal_set signals{io, SIGHUP, SIGTERM, SIGINT};
   asio::steady_timer poll_timer{io};
   std::optional<stream_protocol::acceptor> control;
   std::optional<tcp::acceptor> metrics;
-  ConnectionSlots control_slots, http_slots;
   std::thread thread;
 
   void bind_control(uid_t uid, gid_t gid) {

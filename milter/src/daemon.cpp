@@ -152,6 +152,8 @@ int serve(Daemon& d) {
                d.cfg.metrics_listen.empty() ? "off" : d.cfg.metrics_listen, to_string(d.cfg.mode));
   const int r = d.stopping ? MI_SUCCESS : smfi_main();
   d.served = true;
+  if (r != MI_SUCCESS && !d.stopping)
+    spdlog::error("libmilter stopped with an error (its details go to syslog)");
   d.waiter.cancel();
   d.control->stop();
   if (d.stopper.joinable()) d.stopper.join();
