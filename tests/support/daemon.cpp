@@ -98,8 +98,7 @@ void MilterDaemon::start(std::chrono::milliseconds within) {
   write_config();
   const std::string sock = socket();
   if (sock.starts_with("unix:")) std::filesystem::remove(sock.substr(5));
-  child_ =
-      Child::spawn({binary_, "--config", config_path().string()}, {.log = log_path(), .env = {}});
+  child_ = Child::spawn({binary_, "--config", config_path().string()}, log_to(log_path()));
   std::string last_error;
   const bool up = poll_until(within, [&] {
     if (!child_.running()) return true;

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -28,7 +29,7 @@ using Clock = std::chrono::steady_clock;
 // In the child: redirect output, set the environment, exec. Never returns.
 [[noreturn]] void exec_child(const std::vector<std::string>& argv, const SpawnOptions& opts,
                              int out_fd) {
-  ::setpgid(0, 0);
+  if (opts.new_process_group) ::setpgid(0, 0);
   const int devnull = ::open("/dev/null", O_RDONLY);
   if (devnull >= 0) ::dup2(devnull, 0);
   const int out = out_fd >= 0 ? out_fd : ::open("/dev/null", O_WRONLY);
@@ -52,7 +53,8 @@ pid_t fork_exec(const std::vector<std::string>& argv, const SpawnOptions& opts, 
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) exec_child(argv, opts, out_fd);
-  ::setpgid(pid, pid);  // also from the parent: no window where the group is missing
+  // also from the parent: no window where the group is missing
+  if (opts.new_process_group) ::setpgid(pid, pid);
   return pid;
 }
 
@@ -236,6 +238,23 @@ std::uint16_t free_tcp_port() {
   }
   ::close(fd);
   return ntohs(sa.sin_port);
+}
+
+bool tcp_listening(std::uint16_t port) {
+  char want[8];
+  std::snprintf(want, sizeof want, ":%04X", port);
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state;
+      fields >> slot >> local >> remote >> state;
+      if (state == "0A" && local.size() > 5 && local.ends_with(want)) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace harden::testing

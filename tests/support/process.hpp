@@ -3,7 +3,7 @@
 // test ends; and short commands run to completion with a deadline.
 //
 // SYNOPSIS
-//   Child d = Child::spawn({"/path/milter-harden", "--config", cfg}, {.log = dir / "log"});
+//   Child d = Child::spawn({"/path/milter-harden", "--config", cfg}, log_to(dir / "log"));
 //   d.running(); d.pid();
 //   d.terminate(5s);          // SIGTERM to the group, wait, SIGKILL the group past the deadline
 //   // ~Child(): SIGKILL to the group and reap, if still running
@@ -32,7 +32,17 @@ namespace harden::testing {
 struct SpawnOptions {
   std::filesystem::path log;  // stdout+stderr appended here; empty: /dev/null
   std::vector<std::pair<std::string, std::string>> env;  // added to the environment
+  // false: the program makes itself a session leader (Postfix's master
+  // calls setsid(), which fails in a process group leader); it must do so
+  // at once, since stopping it signals the group of its pid.
+  bool new_process_group = true;
 };
+// Output to `log`, nothing else changed.
+inline SpawnOptions log_to(const std::filesystem::path& log) {
+  SpawnOptions o;
+  o.log = log;
+  return o;
+}
 
 class Child {
  public:
@@ -98,5 +108,10 @@ void write_file(const std::filesystem::path& p, const std::string& content);
 // A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and
 // released). Racy in principle; good enough for tests on a quiet loopback.
 std::uint16_t free_tcp_port();
+
+// True when a socket listens on TCP `port` (any local address, IPv4 or
+// IPv6), read from /proc/net/tcp{,6}: a readiness check that makes no
+// connection (a probe connection would count against a rate limit).
+bool tcp_listening(std::uint16_t port);
 
 }  // namespace harden::testing

@@ -24,7 +24,7 @@ class NullMilter {
       : spec_("unix:" + (dir / "null.sock").string()) {
     std::vector<std::string> argv{NULL_MILTER_PATH, "-p", spec_};
     if (reject_rcpt) argv.push_back("-r");
-    child_ = Child::spawn(argv, {.log = dir / "null.log", .env = {}});
+    child_ = Child::spawn(argv, log_to(dir / "null.log"));
     const bool up = poll_until(10s, [&] {
       try {
         MilterClient::open(spec_, 200ms);
@@ -99,7 +99,7 @@ TEST(MilterDriver, ConnectsOverInet) {
   TempDir dir("driver");
   const std::uint16_t port = free_tcp_port();
   const std::string spec = "inet:" + std::to_string(port) + "@127.0.0.1";
-  Child child = Child::spawn({NULL_MILTER_PATH, "-p", spec}, {.log = dir / "log", .env = {}});
+  Child child = Child::spawn({NULL_MILTER_PATH, "-p", spec}, log_to(dir / "log"));
   ASSERT_TRUE(poll_until(10s, [&] {
     try {
       MilterClient::open(spec, 200ms);
