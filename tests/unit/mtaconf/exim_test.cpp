@@ -9,6 +9,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <cstring>
 #include <regex>
 
 #include "test_policy.hpp"
@@ -28,6 +30,13 @@ struct HostCase {
   std::string debian;  // "" when refused
   std::string error;
 };
+// Test names (ctest shows them): the text with anything but [A-Za-z0-9.:@/_-] as '_'.
+void PrintTo(const HostCase& c, std::ostream* os) {
+  std::string n;
+  for (char ch : c.text.substr(0, 40))
+    n += std::isalnum(static_cast<unsigned char>(ch)) || std::strchr(".:@/_-", ch) ? ch : '_';
+  *os << (n.empty() ? "empty" : n);
+}
 
 class SmarthostSpec : public ::testing::TestWithParam<HostCase> {};
 

@@ -11,8 +11,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <fstream>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "harden/mtaconf/macros.hpp"
 #include "test_policy.hpp"
@@ -32,6 +36,13 @@ struct SocketCase {
   std::string canonical;  // "" when refused
   std::string error;      // part of the message when refused
 };
+// Test names (ctest shows them): the spec with anything but [A-Za-z0-9.:@/_-] as '_'.
+void PrintTo(const SocketCase& c, std::ostream* os) {
+  std::string n;
+  for (char ch : c.spec.substr(0, 40))
+    n += std::isalnum(static_cast<unsigned char>(ch)) || std::strchr(".:@/_-", ch) ? ch : '_';
+  *os << (n.empty() ? "empty" : n);
+}
 
 class MilterSocket : public ::testing::TestWithParam<SocketCase> {};
 
@@ -261,6 +272,28 @@ TEST(SendmailMc, NothingFromARuleReachesTheM4Text) {
   EXPECT_THAT(text, Not(HasSubstr("$x")));
 }
 
+TEST(SendmailFeature, TheContribFileIsTheGeneratorsOutput) {
+  std::ifstream in(std::string(HARDEN_TEST_DATA_DIR) + "/../../contrib/m4/milter_harden.m4");
+  ASSERT_TRUE(in) << "contrib/m4/milter_harden.m4 missing";
+  std::ostringstream file;
+  file << in.rdbuf();
+  EXPECT_EQ(file.str(), sendmail_feature())
+      << "regenerate: hardenctl gen sendmail-feature > contrib/m4/milter_harden.m4";
+}
+
+TEST(SendmailFeature, HasNoRawCommentLinesAndTheMacroLists) {
+  const std::string text = sendmail_feature();
+  // sendmail's cf.m4 turns m4 comments off (changecom()): a '#' line would be
+  // expanded, so every comment is a dnl line.
+  for (const auto& l : lines(text)) EXPECT_FALSE(l.starts_with("#")) << l;
+  EXPECT_THAT(text, StartsWith("dnl # milter_harden.m4 - sendmail FEATURE"));
+  EXPECT_THAT(text, HasSubstr("`C:10s;S:10s;R:70s;E:5m'"));
+  for (const auto& list : kMacroLists) {
+    if (list.stage == MacroStage::envfrom) continue;  // sendmail's default has them
+    EXPECT_THAT(text, HasSubstr("define(`" + std::string(list.sendmail_option) + "', defn(`"));
+  }
+}
+
 // --- sendmail_access ------------------------------------------------------------
 
 // The access map entries (non-comment lines) of a policy.
@@ -276,6 +309,13 @@ struct KeyCase {
   std::string network;
   std::vector<std::string> keys;  // ClientConn keys expected, in order; empty: milter only
 };
+// Test names (ctest shows them): the network with anything but [A-Za-z0-9.:@/_-] as '_'.
+void PrintTo(const KeyCase& c, std::ostream* os) {
+  std::string n;
+  for (char ch : c.network.substr(0, 40))
+    n += std::isalnum(static_cast<unsigned char>(ch)) || std::strchr(".:@/_-", ch) ? ch : '_';
+  *os << (n.empty() ? "empty" : n);
+}
 
 class AccessKeys : public ::testing::TestWithParam<KeyCase> {};
 

@@ -4,6 +4,7 @@
 //   std::string mc = sendmail_mc(*policy, SendmailMcOptions{}, from, now);
 //   std::string map = sendmail_access(*policy, from, now);   // for makemap hash
 //   std::string s = check_milter_socket("unix:/run/milter-harden/milter.sock");
+//   std::string f = sendmail_feature();                      // contrib/m4/milter_harden.m4
 //
 // sendmail_mc() prints, for pasting into sendmail.mc after the FEATURE()
 // lines and before MAILER_DEFINITIONS:
@@ -87,5 +88,13 @@ std::chrono::seconds connection_rate_window(const policy::Policy& p);
 std::string sendmail_mc(const policy::Policy& p, const SendmailMcOptions& options,
                         const Provenance& from, policy::UnixTime now);
 std::string sendmail_access(const policy::Policy& p, const Provenance& from, policy::UnixTime now);
+
+// contrib/m4/milter_harden.m4, the sendmail FEATURE (no policy needed):
+//   FEATURE(`milter_harden' [, `SOCKET' [, `T'|`R'|`4'|`none']])
+// with T=C:10s;S:10s;R:70s;E:5m (R: above the largest greet_pause a policy
+// may hold) unless confMILTER_HARDEN_TIMEOUTS is defined, and the same
+// confMILTER_MACROS_* lines as sendmail_mc(). A unit test keeps the file in
+// the repository equal to this text.
+std::string sendmail_feature();
 
 }  // namespace harden::mtaconf
