@@ -143,9 +143,12 @@ fi
 debs="$dest/.debs"
 rm -rf "$debs"
 mkdir -p "$debs"
+sandbox=()
+# As root, apt would hand the download to user _apt, who cannot write here.
+if [[ $(id -u) -eq 0 ]]; then sandbox=(-o APT::Sandbox::User=root); fi
 # $want holds pkg=version pairs: exactly the versions recorded in the stamp.
 # shellcheck disable=SC2086
-if ! (cd "$debs" && apt-get -q -o APT::Sandbox::User=root download $want >"$debs/download.log" 2>&1); then
+if ! (cd "$debs" && apt-get -q "${sandbox[@]}" download $want >"$debs/download.log" 2>&1); then
   cat "$debs/download.log" >&2
   echo "fetch-mta: apt-get download failed for: $want" >&2
   exit 3

@@ -60,53 +60,65 @@ bool names_needed(const Rule& r) {
   return k == Kind::host || k == Kind::suffix || k == Kind::pattern;
 }
 
+// Adjacent single-item rules that set the same values share one statement
+// (at most kMaxItemsPerStatement items), so a pattern table of 1,500 block
+// rules is a few statements, not 1,500.
+class Group {
+ public:
+  bool accepts(const std::vector<std::string>& values, bool by_name) const {
+    return items_.empty() ||
+           (values == values_ && by_name == by_name_ && items_.size() < kMaxItemsPerStatement);
+  }
+  void add(const Rule& r, std::vector<std::string> values) {
+    values_ = std::move(values);
+    by_name_ = names_needed(r);
+    items_.push_back(detail::host_conditions(r).front().item);
+    if (names_.size() < 3) names_.push_back(detail::rule_name(r));
+  }
+  // The statement, and the group emptied; "" when empty.
+  std::string flush() {
+    if (items_.empty()) return "";
+    std::string out = "  #";
+    for (std::size_t k = 0; k < names_.size(); ++k) out += (k ? ", " : " ") + names_[k];
+    if (items_.size() > names_.size()) {
+      out += " and " + std::to_string(items_.size() - names_.size()) + " more";
+    }
+    if (by_name_) items_.insert(items_.begin(), "+ignore_defer");
+    out += "\n  accept  hosts = " + detail::host_list(items_, std::string(kIndent) + "        ") +
+           "\n" + set_lines(values_);
+    *this = Group{};
+    return out;
+  }
+
+ private:
+  std::vector<std::string> items_;
+  std::vector<std::string> values_;
+  std::vector<std::string> names_;
+  bool by_name_ = false;
+};
+
 std::string resolve_acl(const policy::Policy& p, const std::vector<std::size_t>& order,
                         const Resolver& res) {
-  const auto& rules = p.rules();
   std::string out = "acl_milter_harden_" + std::string(res.attr) + ":\n";
-  std::vector<std::string> items;
-  std::vector<std::string> group_values;
-  std::string group_names;
-  bool group_by_name = false;
-  std::size_t group_size = 0;
-  auto flush = [&] {
-    if (items.empty()) return;
-    out += "  # " + group_names +
-           (group_size > 3 ? " and " + std::to_string(group_size - 3) + " more" : "") + "\n";
-    const std::string head = group_by_name ? "+ignore_defer" : "";
-    std::vector<std::string> list = items;
-    if (!head.empty()) list.insert(list.begin(), head);
-    out += "  accept  hosts = " + detail::host_list(list, std::string(kIndent) + "        ") + "\n";
-    out += set_lines(group_values);
-    items.clear();
-    group_names.clear();
-    group_size = 0;
-  };
+  Group group;
   for (auto i : order) {
-    const Rule& r = rules[i];
+    const Rule& r = p.rules()[i];
     if (r.selector.kind() == Kind::default_rule || !res.sets(r)) continue;
-    const auto values = res.values(r);
+    auto values = res.values(r);
     if (!detail::single_item(r)) {
-      flush();
-      out += "  # " + detail::rule_name(r) + "\n" +
+      out += group.flush() + "  # " + detail::rule_name(r) + "\n" +
              statement(detail::host_conditions(r), values, names_needed(r));
       continue;
     }
-    if (!items.empty() && (values != group_values || names_needed(r) != group_by_name ||
-                           items.size() >= kMaxItemsPerStatement)) {
-      flush();
-    }
-    group_values = values;
-    group_by_name = names_needed(r);
-    items.push_back(detail::host_conditions(r).front().item);
-    if (group_size < 3) group_names += (group_size ? ", " : "") + detail::rule_name(r);
-    ++group_size;
+    if (!group.accepts(values, names_needed(r))) out += group.flush();
+    group.add(r, std::move(values));
   }
-  flush();
-  out += "  # default rule\n  accept  set " + res.values(p.default_rule()).front() + "\n";
-  const auto rest = res.values(p.default_rule());
-  for (std::size_t k = 1; k < rest.size(); ++k)
-    out += std::string(kIndent) + "set " + rest[k] + "\n";
+  out += group.flush();
+  const auto defaults = res.values(p.default_rule());
+  out += "  # default rule\n  accept  set " + defaults.front() + "\n";
+  for (std::size_t k = 1; k < defaults.size(); ++k) {
+    out += std::string(kIndent) + "set " + defaults[k] + "\n";
+  }
   return out + "\n";
 }
 
@@ -262,6 +274,8 @@ std::string main_part(const policy::Policy& p, const EximAclOptions& o, const Pr
       "# Pre-greeting talkers: refuse input before the greeting; since Exim 4.94\n"
       "# early pipelining (PIPECONNECT) would otherwise hide them.\n";
   out += "smtp_enforce_sync = true\npipelining_connect_advertise_hosts = :\n";
+  out += "# If your configuration has its own connect ACL, drop this line and end that\n"
+         "# ACL with `require acl = acl_milter_harden_connect` instead.\n";
   out += "acl_smtp_connect = acl_milter_harden_connect\n";
   out += "CHECK_RCPT_LOCAL_ACL_FILE = CONFDIR/milter-harden-rcpt.acl\n";
   return out;

@@ -129,30 +129,33 @@ std::string milter_lines(const policy::Policy& p, const SendmailMcOptions& o,
   return out;
 }
 
+// Is `item` one of the comma-separated entries of `list` ("j, _, {daemon_name}")?
+bool in_list(std::string_view list, std::string_view item) {
+  for (std::size_t pos = 0; pos <= list.size();) {
+    const auto end = std::min(list.find(',', pos), list.size());
+    std::string_view entry = list.substr(pos, end - pos);
+    while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+    if (entry == item) return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
 std::string macro_lines() {
   std::string out;
   out += dnl("Macros the milter reads (the list its smfi_setsymlist() asks for), added to");
   out += dnl("sendmail's defaults; this assumes no earlier line of the .mc replaced them.");
   for (const auto& list : kMacroLists) {
-    const std::string_view def = sendmail_default(list.stage);
+    const std::string option(list.sendmail_option);
     std::string add;
     for (auto m : list.macros) {
-      bool present = false;
-      for (std::size_t pos = 0; pos <= def.size();) {
-        const auto end = std::min(def.find(',', pos), def.size());
-        std::string_view item = def.substr(pos, end - pos);
-        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-        if (item == m) present = true;
-        pos = end + 1;
-      }
-      if (!present) add += ", " + std::string(m);
+      if (!in_list(sendmail_default(list.stage), m)) add += ", " + std::string(m);
     }
     if (add.empty()) {
-      out += dnl(std::string(list.sendmail_option) + ": sendmail's default has them all");
-      continue;
+      out += dnl(option + ": sendmail's default has them all");
+    } else {
+      out += "define(`" + option + "', defn(`" + option + "')``" + add + "'')dnl\n";
     }
-    out += "define(`" + std::string(list.sendmail_option) + "', defn(`" +
-           std::string(list.sendmail_option) + "')``" + add + "'')dnl\n";
   }
   return out;
 }

@@ -132,6 +132,26 @@ TEST_F(EximMx, BlockedNetworksAreRefusedWithTheReasonVerbatim) {
   EXPECT_THAT(replies(r[1]), ::testing::ElementsAre("421 4.7.0 Access denied"));
 }
 
+TEST_F(EximMx, HostileRegexesStayInsideTheirListItem) {
+  // Valid regexes full of what Exim's config, expansion and lists treat
+  // specially: $ { } ' " : ; # ! \ and a trailing backslash escape.
+  auto p = make_policy({R("default"),
+                        R("/^(?:x\"y|z'w|a{1}b:c|h\\$|q;r|s#t|!u|tricky-[0-9]+)\\.bad\\.example$/",
+                          {{"action", "block"}, {"reason", kHostileReason}}),
+                        R("/\\\\$/", {{"action", "tempfail"}})});
+  const fs::path conf = install(*p);
+  const auto r = exim_batch(conf, tree_.spool,
+                            {{{"-bV"}, ""},
+                             session_call(S("203.0.113.60", "tricky-5.bad.example")),
+                             session_call(S("203.0.113.61", "q;r.bad.example")),
+                             session_call(S("203.0.113.62", "fine.bad.example"))});
+  EXPECT_EQ(r[0].exit_code, 0) << r[0].err;
+  EXPECT_EQ(r[0].err, "");
+  EXPECT_THAT(replies(r[1]), ::testing::ElementsAre("550 5.7.1 " + kHostileReason));
+  EXPECT_THAT(replies(r[2]), ::testing::ElementsAre("550 5.7.1 " + kHostileReason));
+  EXPECT_THAT(replies(r[3]), ::testing::Contains(HasSubstr("220 ")));
+}
+
 TEST_F(EximMx, AllowedHostsAreAcceptedWithoutLimits) {
   const fs::path conf = install(*mx_policy());
   std::string smtp = "EHLO sat.example\r\nMAIL FROM:<a@sat.example>\r\n";

@@ -160,30 +160,37 @@ bool sandbox_available() {
   return ok;
 }
 
+namespace {
+
+// sendmail and makemap refuse (or warn about) files below a world-writable
+// directory such as /tmp; as root (the tests that run them), use /run.
+fs::path temp_base() {
+  return ::geteuid() == 0 ? fs::path("/run/mtaconf-tests") : fs::temp_directory_path();
+}
+
+}  // namespace
+
 TempDir::TempDir() {
   std::random_device rd;
-  // sendmail and makemap refuse (or warn about) files below a world-writable
-  // directory such as /tmp; as root (the tests that run them), use /run.
-  fs::path base = fs::temp_directory_path();
-  if (::geteuid() == 0) {
-    base = "/run/mtaconf-tests";
-    fs::create_directories(base);
-    fs::permissions(base, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                              fs::perms::others_read | fs::perms::others_exec);
-  }
+  const fs::path base = temp_base();
+  const auto rx = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                  fs::perms::others_read | fs::perms::others_exec;
   for (int i = 0; i < 100 && path_.empty(); ++i) {
+    std::error_code ec;
+    fs::create_directories(base, ec);  // again each time: another test may remove it
+    fs::permissions(base, rx, ec);
     auto p = base / ("mtaconf-it-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    if (fs::create_directory(p)) path_ = p;
+    if (fs::create_directory(p, ec)) path_ = p;
   }
-  if (path_.empty()) throw std::runtime_error("cannot create a temp dir");
+  if (path_.empty()) throw std::runtime_error("cannot create a temp dir in " + base.string());
   // MTA users (Debian-exim) must traverse into it.
-  fs::permissions(path_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                             fs::perms::others_read | fs::perms::others_exec);
+  fs::permissions(path_, rx);
 }
 
 TempDir::~TempDir() {
   std::error_code ec;
   fs::remove_all(path_, ec);
+  if (temp_base() != fs::temp_directory_path()) fs::remove(temp_base(), ec);  // if empty
 }
 
 std::string read_file(const fs::path& p) {
