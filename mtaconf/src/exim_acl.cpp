@@ -274,8 +274,9 @@ std::string main_part(const policy::Policy& p, const EximAclOptions& o, const Pr
       "# Pre-greeting talkers: refuse input before the greeting; since Exim 4.94\n"
       "# early pipelining (PIPECONNECT) would otherwise hide them.\n";
   out += "smtp_enforce_sync = true\npipelining_connect_advertise_hosts = :\n";
-  out += "# If your configuration has its own connect ACL, drop this line and end that\n"
-         "# ACL with `require acl = acl_milter_harden_connect` instead.\n";
+  out +=
+      "# If your configuration has its own connect ACL, drop this line and end that\n"
+      "# ACL with `require acl = acl_milter_harden_connect` instead.\n";
   out += "acl_smtp_connect = acl_milter_harden_connect\n";
   out += "CHECK_RCPT_LOCAL_ACL_FILE = CONFDIR/milter-harden-rcpt.acl\n";
   return out;
