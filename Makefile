@@ -3,7 +3,8 @@
 #   make run    install missing Debian packages, build, and run milter-harden on its
 #               embedded defaults (not root: store and control socket under var/)
 #   make test   install missing Debian packages, build (warnings as errors) and run
-#               every test: the dev build, then again under ASan+UBSan
+#               every test: the dev build, then again under ASan+UBSan, then the
+#               multi-threaded ones (unit and milter protocol tests) under TSan
 #
 # Other targets: make build, make asan, make bench, make format, make deps, make clean.
 
@@ -28,9 +29,12 @@ asan: deps
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j $(JOBS)
 
+# Only what the TSan run needs: the unit tests, the daemon and its protocol tests.
+TSAN_TARGETS := policy_unit_tests db_unit_tests milter_unit_tests milter_probe_tests \
+                milter_protocol_tests milter_driver_tests null_milter milter-harden hardenctl
 tsan: deps
 	cmake --preset tsan >/dev/null
-	cmake --build --preset tsan -j $(JOBS)
+	cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)
 
 # As root: the daemon's embedded defaults (store /var/lib/milter-harden/policy.db,
 # control socket /run/milter-harden/control.sock). Otherwise the store and the
@@ -47,9 +51,10 @@ run: release
 	    --set control_socket=$(dir $(DB))control.sock; \
 	fi
 
-test: build asan
+test: build asan tsan
 	ctest --preset dev
 	ctest --preset asan
+	ctest --preset tsan -L 'unit|milter'
 
 bench: release
 	build/release/tests/bench/bench_rdns --benchmark_min_time=0.2
