@@ -9,24 +9,11 @@
 #include <string>
 #include <string_view>
 
+#include "harden/policy/text.hpp"
+
 namespace harden::db::detail {
 
-inline std::string quote(std::string_view s, std::size_t max = 80) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "'";
-  for (char c : s.substr(0, max)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f) {
-      out += c;
-    } else {
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    }
-  }
-  if (s.size() > max) out += "...";
-  return out + "'";
-}
+using policy::quote;
 
 inline bool is_blank(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';

@@ -17,23 +17,6 @@ std::string comment_text(std::string_view text, std::size_t max) {
   return out;
 }
 
-std::string quote(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "'";
-  for (char c : text.substr(0, 80)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f) {
-      out += c;
-    } else {
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    }
-  }
-  if (text.size() > 80) out += "...";
-  return out + "'";
-}
-
 std::string header(const Provenance& from, std::string_view prefix,
                    std::initializer_list<std::string_view> lines) {
   std::string out;

@@ -18,6 +18,7 @@
 
 #include "harden/mtaconf/generate.hpp"
 #include "harden/policy/policy.hpp"
+#include "harden/policy/text.hpp"
 
 namespace harden::mtaconf::detail {
 
@@ -27,7 +28,7 @@ std::string comment_text(std::string_view text, std::size_t max = 120);
 
 // 'text' for an error message: printable ASCII kept, anything else as \xNN,
 // cut after 80 characters.
-std::string quote(std::string_view text);
+using policy::quote;
 
 // The provenance comment, one `prefix`ed line each: generator and store, the
 // do-not-edit line, then `lines`.

@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "harden/policy/error.hpp"
-#include "text.hpp"
+#include "harden/policy/text.hpp"
 
 namespace harden::policy {
 namespace {
@@ -64,7 +64,7 @@ std::optional<IpAddress> IpAddress::try_parse(std::string_view text) noexcept {
 
 IpAddress IpAddress::parse(std::string_view text) {
   if (auto a = try_parse(text)) return *a;
-  throw PolicyError("not an IP address: " + detail::quote(text));
+  throw PolicyError("not an IP address: " + quote(text));
 }
 
 bool IpAddress::is_loopback() const {
@@ -126,13 +126,13 @@ IpNetwork IpNetwork::parse(std::string_view text) {
   unsigned prefix = 0;
   const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
   if (p.empty() || p.size() > 3 || ec != std::errc{} || end != p.data() + p.size()) {
-    throw PolicyError("bad prefix length " + detail::quote(p) + " in " + detail::quote(text));
+    throw PolicyError("bad prefix length " + quote(p) + " in " + quote(text));
   }
   // An IPv4-mapped IPv6 network is taken as the IPv4 network.
   const bool mapped = a.is_v4() && text.substr(0, slash).find(':') != std::string_view::npos;
   if (mapped) {
     if (prefix < 96)
-      throw PolicyError("prefix too short for an IPv4-mapped network: " + detail::quote(text));
+      throw PolicyError("prefix too short for an IPv4-mapped network: " + quote(text));
     prefix -= 96;
   }
   return IpNetwork(a, prefix);

@@ -66,17 +66,18 @@ namespace harden::policy {
 namespace {
 
 // Measured with bench_rdns on fqrdns.pcre (1,531 regexes, 4,000 host names,
-// Release build, a 2-vCPU VM shared with other builds: absolute figures are
-// pessimistic), ns per host name, median over the names:
-//                        stream of names (cycling)   one name repeated (warm)
-//   Hyperscan                  1,190 - 1,410              430 - 450
-//   RE2::Set                   1,890 - 1,930              185 - 190
-//   PCRE2, all one by one    ~116,000                  ~86,000
-// Threads (mt throughput, 4 threads): Hyperscan 0.45M names/s, RE2 0.19-0.38M
-// (RE2::Set shares one DFA cache behind a lock; Hyperscan has a scratch per
-// scan). A milter sees a stream of different names from several threads, so
-// Hyperscan is the default. RE2 builds 30-100x faster (25-90 ms against
-// 1.4-4.3 s for fqrdns.pcre): one-shot tools may ask for it.
+// Release, a 2-vCPU VM shared with other builds), ns per host name:
+//                     loop, mean  per name, median      threads  first pass
+//                     (BM_)       stream     repeated   (4, M/s) after build
+//   Hyperscan          717-792    1,080-1,440  430-470    2.5      same
+//   RE2::Set           673-1,570  1,610-2,040  200-250    1.75     ~18,000
+//   PCRE2 one by one  ~125,000   ~116,000    ~86,000
+// RE2 is faster on names like ones it has seen (its DFA is built lazily,
+// shared by all threads behind a lock, and reset when its memory budget is
+// spent); Hyperscan costs the same from the first name on, never locks, and
+// is as fast or faster on a stream of different names and with threads. So
+// Hyperscan is the default. RE2 builds 30-50x faster (27-90 ms against
+// 1.3-4.3 s for fqrdns.pcre): one-shot tools may ask for it.
 constexpr RegexEngine kDefaultEngine = RegexEngine::hyperscan;
 
 // RE2 budget for the compiled program and the lazily built DFA of the set.

@@ -6,7 +6,7 @@
 #include <unordered_set>
 
 #include "harden/policy/error.hpp"
-#include "text.hpp"
+#include "harden/policy/text.hpp"
 
 namespace harden::policy {
 namespace {
@@ -48,8 +48,7 @@ RdnsStatus parse_rdns_status(std::string_view text) {
     if (up == "FORGED") return RdnsStatus::forged;
     if (up == "TEMP" || up == "TEMPFAIL") return RdnsStatus::tempfail;
   }
-  throw PolicyError("bad rDNS status " + detail::quote(text) +
-                    " (expected OK, FAIL, FORGED or TEMP)");
+  throw PolicyError("bad rDNS status " + quote(text) + " (expected OK, FAIL, FORGED or TEMP)");
 }
 
 // Lookup structures of one snapshot: networks by prefix length (longest

@@ -2,7 +2,7 @@
 #include "harden/policy/rate.hpp"
 
 #include "harden/policy/error.hpp"
-#include "text.hpp"
+#include "harden/policy/text.hpp"
 
 namespace harden::policy {
 namespace {
@@ -17,21 +17,21 @@ constexpr Unit kUnits[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
 
 std::chrono::seconds parse_duration(std::string_view text) {
   if (text.size() < 2) {
-    throw PolicyError("bad duration " + detail::quote(text) + " (expected e.g. 60s, 5m, 1h, 1d)");
+    throw PolicyError("bad duration " + quote(text) + " (expected e.g. 60s, 5m, 1h, 1d)");
   }
   const char u = text.back();
   const Unit* unit = nullptr;
   for (const auto& k : kUnits) {
     if (k.letter == u) unit = &k;
   }
-  const auto n = detail::parse_decimal(text.substr(0, text.size() - 1),
-                                       static_cast<std::uint64_t>(kMaxWindow.count()));
+  const auto n = parse_decimal(text.substr(0, text.size() - 1),
+                               static_cast<std::uint64_t>(kMaxWindow.count()));
   if (unit == nullptr || !n) {
-    throw PolicyError("bad duration " + detail::quote(text) + " (expected e.g. 60s, 5m, 1h, 1d)");
+    throw PolicyError("bad duration " + quote(text) + " (expected e.g. 60s, 5m, 1h, 1d)");
   }
   const auto secs = static_cast<std::int64_t>(*n) * unit->seconds;
   if (secs < 1 || secs > kMaxWindow.count()) {
-    throw PolicyError("duration " + detail::quote(text) + " out of range (1s..7d)");
+    throw PolicyError("duration " + quote(text) + " out of range (1s..7d)");
   }
   return std::chrono::seconds{secs};
 }
@@ -46,9 +46,9 @@ std::string format_duration(std::chrono::seconds d) {
 }
 
 std::uint32_t parse_count(std::string_view text, std::string_view what, std::uint32_t max) {
-  const auto n = detail::parse_decimal(text, max);
+  const auto n = parse_decimal(text, max);
   if (!n) {
-    throw PolicyError(std::string(what) + ": bad number " + detail::quote(text) + " (expected 0.." +
+    throw PolicyError(std::string(what) + ": bad number " + quote(text) + " (expected 0.." +
                       std::to_string(max) + ")");
   }
   return static_cast<std::uint32_t>(*n);
@@ -58,7 +58,7 @@ Rate Rate::parse(std::string_view text) {
   if (text == "0") return Rate{};
   const auto slash = text.find('/');
   if (slash == std::string_view::npos) {
-    throw PolicyError("bad rate " + detail::quote(text) + " (expected N/WINDOW, e.g. 5/60s, or 0)");
+    throw PolicyError("bad rate " + quote(text) + " (expected N/WINDOW, e.g. 5/60s, or 0)");
   }
   Rate r;
   r.count = parse_count(text.substr(0, slash), "rate count");

@@ -5,7 +5,7 @@
 #include <ctime>
 
 #include "harden/policy/error.hpp"
-#include "text.hpp"
+#include "harden/policy/text.hpp"
 
 namespace harden::policy {
 namespace {
@@ -38,8 +38,8 @@ E parse_enum(std::string_view attr, std::string_view value,
   }
   std::string known;
   for (auto n : names) known += (known.empty() ? "" : "|") + std::string(n);
-  throw PolicyError(std::string(attr) + ": bad value " + detail::quote(value) + " (expected " +
-                    known + ")");
+  throw PolicyError(std::string(attr) + ": bad value " + quote(value) + " (expected " + known +
+                    ")");
 }
 
 constexpr std::array<std::string_view, 4> kActionNames{"limit", "allow", "block", "tempfail"};
@@ -79,7 +79,7 @@ Attr attr_from_name(std::string_view name) {
   }
   std::string known;
   for (const auto& i : kAttributes) known += (known.empty() ? "" : ", ") + std::string(i.name);
-  throw PolicyError("unknown attribute " + detail::quote(name) + " (known: " + known + ")");
+  throw PolicyError("unknown attribute " + quote(name) + " (known: " + known + ")");
 }
 
 void check_text(std::string_view what, std::string_view text, std::size_t max_len) {
@@ -90,7 +90,7 @@ void check_text(std::string_view what, std::string_view text, std::size_t max_le
   for (char c : text) {
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x20 || u >= 0x7f) {
-      throw PolicyError(std::string(what) + " " + detail::quote(text) +
+      throw PolicyError(std::string(what) + " " + quote(text) +
                         " has a character other than printable ASCII");
     }
   }
@@ -248,14 +248,14 @@ bool Attributes::empty() const {
 UnixTime parse_time(std::string_view text) {
   // YYYY-MM-DD, optionally followed by 'T' or ' ' and HH:MM[:SS], optional 'Z'.
   const auto bad = [&] {
-    return PolicyError("bad time " + detail::quote(text) +
+    return PolicyError("bad time " + quote(text) +
                        " (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC)");
   };
   std::string_view s = text;
   if (!s.empty() && s.back() == 'Z') s.remove_suffix(1);
   auto field = [&](std::size_t pos, std::size_t len, unsigned lo, unsigned hi) {
     if (pos + len > s.size()) throw bad();
-    const auto v = detail::parse_decimal(s.substr(pos, len), hi);
+    const auto v = parse_decimal(s.substr(pos, len), hi);
     if (!v || *v < lo) throw bad();
     return static_cast<unsigned>(*v);
   };

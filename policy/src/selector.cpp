@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "harden/policy/error.hpp"
-#include "text.hpp"
+#include "harden/policy/text.hpp"
 
 namespace harden::policy {
 namespace {
@@ -26,20 +26,20 @@ std::string hostname_problem(std::string_view name) {
     std::size_t dot = name.find('.', start);
     if (dot == std::string_view::npos) dot = name.size();
     const std::string_view label = name.substr(start, dot - start);
-    if (label.empty()) return "empty label in " + detail::quote(name);
-    if (label.size() > kMaxLabel) return "label longer than 63 characters: " + detail::quote(label);
+    if (label.empty()) return "empty label in " + quote(name);
+    if (label.size() > kMaxLabel) return "label longer than 63 characters: " + quote(label);
     if (label.front() == '-' || label.back() == '-') {
-      return "label " + detail::quote(label) + " starts or ends with '-'";
+      return "label " + quote(label) + " starts or ends with '-'";
     }
     for (char c : label) {
       const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                       c == '-' || c == '_';
-      if (!ok) return "bad character in label " + detail::quote(label);
+      if (!ok) return "bad character in label " + quote(label);
       if (c < '0' || c > '9') all_numeric = false;
     }
     start = dot + 1;
   }
-  if (all_numeric) return detail::quote(name) + " is neither an IP address nor a host name";
+  if (all_numeric) return quote(name) + " is neither an IP address nor a host name";
   return {};
 }
 
@@ -58,7 +58,7 @@ std::vector<PatternTerm> parse_terms(std::string_view text) {
       ++i;
     }
     if (i >= text.size() || text[i] != '/') {
-      throw PolicyError("pattern term must be /regex/ at " + detail::quote(text.substr(i)));
+      throw PolicyError("pattern term must be /regex/ at " + quote(text.substr(i)));
     }
     const std::size_t open = i++;
     while (i < text.size() && text[i] != '/') {
@@ -66,7 +66,7 @@ std::vector<PatternTerm> parse_terms(std::string_view text) {
       ++i;
     }
     if (i >= text.size()) {
-      throw PolicyError("unterminated pattern " + detail::quote(text.substr(open)) +
+      throw PolicyError("unterminated pattern " + quote(text.substr(open)) +
                         " (missing closing '/')");
     }
     t.regex = std::string(text.substr(open + 1, i - open - 1));
@@ -76,8 +76,8 @@ std::vector<PatternTerm> parse_terms(std::string_view text) {
     skip_space();
     if (i == text.size()) break;
     if (text.substr(i, 2) != "&&") {
-      throw PolicyError("expected '&&' or end after a pattern term at " +
-                        detail::quote(text.substr(i)) + " (flags are not supported)");
+      throw PolicyError("expected '&&' or end after a pattern term at " + quote(text.substr(i)) +
+                        " (flags are not supported)");
     }
     i += 2;
   }
@@ -116,7 +116,7 @@ std::string normalize_hostname(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   if (auto why = hostname_problem(name); !why.empty()) throw PolicyError(why);
   std::string out(name);
-  for (char& c : out) c = detail::ascii_lower(c);
+  for (char& c : out) c = ascii_lower(c);
   return out;
 }
 
@@ -126,7 +126,7 @@ void check_regex(std::string_view regex) {
   }
   for (char c : regex) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      throw PolicyError("control character in pattern " + detail::quote(regex));
+      throw PolicyError("control character in pattern " + quote(regex));
     }
   }
   int err = 0;
@@ -192,22 +192,21 @@ Selector Selector::parse(std::string_view text) {
   if (text == "default") return Selector{};
   {
     std::string lower;
-    for (char c : text.substr(0, 9)) lower += detail::ascii_lower(c);
+    for (char c : text.substr(0, 9)) lower += ascii_lower(c);
     if (lower == "default" || lower == "default.") {
-      throw PolicyError("selector " + detail::quote(text) +
+      throw PolicyError("selector " + quote(text) +
                         ": the default rule is written 'default' (a host cannot be named so)");
     }
   }
   if (text.front() == '/' || text.front() == '!') return for_pattern(parse_terms(text));
   for (char c : text) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
-      throw PolicyError("selector " + detail::quote(text) +
-                        " contains a space or control character");
+      throw PolicyError("selector " + quote(text) + " contains a space or control character");
     }
   }
   if (text.substr(0, 2) == "*.") {
-    throw PolicyError("selector " + detail::quote(text) + ": write a domain suffix as " +
-                      detail::quote(text.substr(1)));
+    throw PolicyError("selector " + quote(text) + ": write a domain suffix as " +
+                      quote(text.substr(1)));
   }
   if (text.front() == '.') {
     if (text.size() == 1) throw PolicyError("selector '.' names no domain");

@@ -1,4 +1,8 @@
-// text.hpp - internal helpers for error messages and strict number parsing.
+// text.hpp - text helpers every layer uses for untrusted input.
+//
+//   quote(s)            'text' safe to put in an error or log message
+//   parse_decimal(s, m) digits only, no sign or space, value <= m
+//   ascii_lower(c)      ASCII lower case (no locale)
 #pragma once
 
 #include <charconv>
@@ -7,14 +11,14 @@
 #include <string>
 #include <string_view>
 
-namespace harden::policy::detail {
+namespace harden::policy {
 
 // 'text' for an error message: printable ASCII kept, anything else as \xNN,
-// cut after 80 characters. Safe to print whatever the input was.
-inline std::string quote(std::string_view s) {
+// cut after `max` characters. Safe to print whatever the input was.
+inline std::string quote(std::string_view s, std::size_t max = 80) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "'";
-  for (char c : s.substr(0, 80)) {
+  for (char c : s.substr(0, max)) {
     const auto u = static_cast<unsigned char>(c);
     if (u >= 0x20 && u < 0x7f) {
       out += c;
@@ -24,7 +28,7 @@ inline std::string quote(std::string_view s) {
       out += kHex[u & 0xf];
     }
   }
-  if (s.size() > 80) out += "...";
+  if (s.size() > max) out += "...";
   return out + "'";
 }
 
@@ -44,4 +48,4 @@ inline char ascii_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
 }
 
-}  // namespace harden::policy::detail
+}  // namespace harden::policy
