@@ -69,8 +69,8 @@ namespace {
 // Release, a 2-vCPU VM shared with other builds), ns per host name:
 //                     loop, mean  per name, median      threads  first pass
 //                     (BM_)       stream     repeated   (4, M/s) after build
-//   Hyperscan          717-792    1,080-1,440  430-470    2.5      same
-//   RE2::Set           673-1,570  1,610-2,040  200-250    1.75     ~18,000
+//   Hyperscan          717-792    1,080-1,440  430-470    2.5      ~1,000
+//   RE2::Set           673-1,570  1,610-2,040  200-250    1.75     ~21,000
 //   PCRE2 one by one  ~125,000   ~116,000    ~86,000
 // RE2 is faster on names like ones it has seen (its DFA is built lazily,
 // shared by all threads behind a lock, and reset when its memory budget is
