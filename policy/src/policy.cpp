@@ -77,7 +77,8 @@ struct Policy::Index {
   }
 };
 
-std::shared_ptr<const Policy> Policy::build(std::vector<Rule> rules, PolicyOptions options) {
+std::shared_ptr<const Policy> Policy::build(std::vector<Rule> rules, PolicyOptions options,
+                                            const Policy* previous) {
   options.keyer.validate();
   std::unordered_set<std::string> seen;
   for (const auto& r : rules) {
@@ -135,7 +136,13 @@ std::shared_ptr<const Policy> Policy::build(std::vector<Rule> rules, PolicyOptio
     entries.push_back({rule.selector.terms(), rule.priority});
   }
   index->pattern_rule = std::move(pattern_rules);
-  p->patterns_ = std::make_shared<const PatternRuleIndex>(std::move(entries), options.regex_engine);
+  if (previous != nullptr && previous->pattern_entries_ == entries &&
+      previous->options_.regex_engine == options.regex_engine) {
+    p->patterns_ = previous->patterns_;
+  } else {
+    p->patterns_ = std::make_shared<const PatternRuleIndex>(entries, options.regex_engine);
+  }
+  p->pattern_entries_ = std::move(entries);
   p->index_ = std::move(index);
   return p;
 }

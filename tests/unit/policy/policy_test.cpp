@@ -708,5 +708,41 @@ TEST(RdnsStatusTest, ParsesMacroValues) {
   }
 }
 
+// A reload that leaves the pattern rules alone must not recompile them, and
+// one that changes them must.
+TEST(PolicyBuildTest, ReusesCompiledPatternsOnlyWhenUnchanged) {
+  auto rule = [](std::string_view sel, std::string_view attr, std::string_view value) {
+    Rule r;
+    r.selector = Selector::parse(sel);
+    r.attrs.set(attr, value);
+    return r;
+  };
+  std::vector<Rule> base{rule("/^dsl-/", "action", "block"), rule("/cable/", "action", "block")};
+  base[1].priority = 2;
+  auto p1 = Policy::build(base);
+
+  auto more = base;
+  more.push_back(rule("192.0.2.7", "conn_rate", "0"));
+  auto p2 = Policy::build(more, {}, p1.get());
+  EXPECT_EQ(&p1->patterns(), &p2->patterns());
+
+  auto changed = base;
+  changed[1].selector = Selector::parse("/^cm-/");
+  auto p3 = Policy::build(changed, {}, p2.get());
+  EXPECT_NE(&p2->patterns(), &p3->patterns());
+
+  Client c;
+  c.address = IpAddress::parse("198.51.100.1");
+  c.hostname = "cm-1.example.net";
+  c.resolve = RdnsStatus::ok;
+  EXPECT_EQ(p2->resolve(c, UnixTime{}).limits.action, Action::limit);
+  EXPECT_EQ(p3->resolve(c, UnixTime{}).limits.action, Action::block);
+
+  auto reordered = base;
+  reordered[0].priority = 3;  // same regexes, other order: not the same matcher input
+  auto p4 = Policy::build(reordered, {}, p1.get());
+  EXPECT_NE(&p1->patterns(), &p4->patterns());
+}
+
 }  // namespace
 }  // namespace harden::policy

@@ -72,6 +72,8 @@ class PatternRuleIndex {
   struct Entry {
     std::vector<PatternTerm> terms;
     std::int64_t priority = 0;
+
+    friend bool operator==(const Entry&, const Entry&) = default;
   };
   explicit PatternRuleIndex(std::vector<Entry> rules,
                             std::optional<RegexEngine> preferred = std::nullopt);
