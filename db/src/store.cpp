@@ -566,11 +566,11 @@ void Store::transaction(const std::function<void()>& fn) {
   tx.commit();
 }
 
-std::shared_ptr<const policy::Policy> Store::load_snapshot(
-    const policy::PolicyOptions& options) const {
+std::shared_ptr<const policy::Policy> Store::load_snapshot(const policy::PolicyOptions& options,
+                                                           const policy::Policy* previous) const {
   auto all = rules();
   try {
-    return policy::Policy::build(std::move(all), options);
+    return policy::Policy::build(std::move(all), options, previous);
   } catch (const policy::PolicyError& e) {
     throw DbError(conn_->name + ": policy does not load: " + e.what());
   }

@@ -50,7 +50,8 @@ void PolicySource::load(std::string_view why) {
   // retried (and logged) every poll, only when it changes again.
   if (!store_) store_ = open_store(options_.store, false);
   data_version_ = store_->data_version();
-  auto snapshot = store_->load_snapshot(options_.policy);
+  const auto current = engine_.policy();
+  auto snapshot = store_->load_snapshot(options_.policy, current.get());
   const std::string warning = greet_pause_warning(*snapshot, options_.greet_pause_cap);
   if (!warning.empty()) spdlog::warn("{}", warning);
   rules_ = snapshot->rules().size();

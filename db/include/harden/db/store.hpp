@@ -102,9 +102,10 @@ class Store {
 
   // Loads and validates the whole policy into an immutable snapshot. Throws
   // DbError naming the offending rule (its id and selector); never returns a
-  // half-loaded policy.
+  // half-loaded policy. With `previous` (the snapshot in force), unchanged
+  // compiled patterns are reused (see policy::Policy::build).
   std::shared_ptr<const policy::Policy> load_snapshot(
-      const policy::PolicyOptions& options = {}) const;
+      const policy::PolicyOptions& options = {}, const policy::Policy* previous = nullptr) const;
 
   // PRAGMA data_version: changes when another connection commits.
   std::int64_t data_version() const;
