@@ -63,8 +63,27 @@ sfsistat internal_error(const char* where, const char* what) noexcept {
   return tempfail ? SMFIS_TEMPFAIL : SMFIS_CONTINUE;
 }
 
+// Counts a callback as running while it is in our code (see drain in daemon.cpp).
+class CallbackScope {
+ public:
+  CallbackScope() : rt_(g_runtime.load(std::memory_order_acquire)) {
+    if (rt_) rt_->callbacks_active.fetch_add(1);
+  }
+  ~CallbackScope() {
+    if (!rt_) return;
+    rt_->callbacks_run.fetch_add(1);
+    rt_->callbacks_active.fetch_sub(1);
+  }
+  CallbackScope(const CallbackScope&) = delete;
+  CallbackScope& operator=(const CallbackScope&) = delete;
+
+ private:
+  MilterRuntime* rt_;
+};
+
 template <class F>
 sfsistat guarded(const char* where, F&& f) noexcept {
+  const CallbackScope scope;
   try {
     return f();
   } catch (const std::exception& e) {

@@ -66,18 +66,22 @@ struct Daemon {
   std::unique_ptr<DaemonService> service;
   std::unique_ptr<MilterRuntime> runtime;
   std::unique_ptr<ControlPlane> control;
-  std::thread stopper;  // runs smfi_stop(), which may block on libmilter's listener
   std::atomic<bool> stopping{false};
-  std::atomic<bool> served{false};  // smfi_main has returned
 };
 
-// Pokes the listener until smfi_main has returned (see listener_wake.hpp).
-void wake_until_served(Daemon& d, std::chrono::milliseconds delay) {
-  d.control->after(delay, [&d] {
-    if (d.served) return;
-    wake_listener(parse_socket_spec(d.cfg.socket));
-    wake_until_served(d, std::chrono::milliseconds{500});
-  });
+// libmilter (Debian builds it with its worker pool) tears its pool down when
+// it sees the stop flag, while its listener and workers may still take the
+// pool's lock; a connection arriving in that moment can leave smfi_main()
+// stuck. So the stop is bounded from outside: if the process has not ended
+// kShutdownGrace + kStopSlack after SIGTERM, it ends here.
+constexpr std::chrono::seconds kStopSlack{5};
+
+void force_exit(const Daemon& d) {
+  spdlog::error("libmilter did not stop within {}s; exiting now",
+                (kShutdownGrace + kStopSlack).count());
+  spdlog::default_logger()->flush();
+  if (!d.cfg.control_socket.empty()) ::unlink(d.cfg.control_socket.c_str());
+  std::_Exit(0);
 }
 
 void stop(Daemon& d, const char* why) {
@@ -85,10 +89,18 @@ void stop(Daemon& d, const char* why) {
     spdlog::info("{} again: already stopping", why);
     return;
   }
-  spdlog::info("{}: stopping (open sessions: {})", why, d.metrics.get(Metric::sessions_open));
+  const auto open = d.metrics.get(Metric::sessions_open);
+  spdlog::info("{}: stopping (open sessions: {})", why, open);
   d.waiter.cancel();  // greet pauses and throttle delays return now
-  d.stopper = std::thread([] { smfi_stop(); });
-  wake_until_served(d, std::chrono::milliseconds{20});
+  // smfi_stop() waits for the listener's lock (up to libmilter's 5 s accept
+  // check); it runs on its own thread and is never waited for.
+  std::thread([] { smfi_stop(); }).detach();
+  // With no session in flight, one connection to our own socket ends that
+  // wait at once (listener_wake.hpp); with sessions, the 5 s do not matter.
+  if (open == 0)
+    d.control->after(std::chrono::milliseconds{20},
+                     [&d] { wake_listener(parse_socket_spec(d.cfg.socket)); });
+  d.control->after(kShutdownGrace + kStopSlack, [&d] { force_exit(d); });
 }
 
 std::unique_ptr<ControlPlane> make_control(Daemon& d) {
@@ -133,10 +145,25 @@ void check_signal_hook() {
         "reload with hardenctl reload instead");
 }
 
+// Waits until every session has closed, or, since libmilter's worker pool
+// abandons sessions waiting between commands once stopped, until no
+// callback has run for kQuiet; at most kShutdownGrace.
 void drain_sessions(const Daemon& d) {
-  const auto deadline = std::chrono::steady_clock::now() + kShutdownGrace;
-  while (d.metrics.get(Metric::sessions_open) > 0 && std::chrono::steady_clock::now() < deadline)
+  using clock = std::chrono::steady_clock;
+  constexpr std::chrono::seconds kQuiet{1};
+  const auto deadline = clock::now() + kShutdownGrace;
+  auto last_run = d.runtime->callbacks_run.load();
+  auto quiet_since = clock::now();
+  while (d.metrics.get(Metric::sessions_open) > 0 && clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    const auto run = d.runtime->callbacks_run.load();
+    if (run != last_run || d.runtime->callbacks_active.load() > 0) {
+      last_run = run;
+      quiet_since = clock::now();
+    } else if (clock::now() - quiet_since >= kQuiet) {
+      break;
+    }
+  }
 }
 
 int serve(Daemon& d) {
@@ -151,12 +178,10 @@ int serve(Daemon& d) {
                d.cfg.store, d.cfg.control_socket.empty() ? "off" : d.cfg.control_socket,
                d.cfg.metrics_listen.empty() ? "off" : d.cfg.metrics_listen, to_string(d.cfg.mode));
   const int r = d.stopping ? MI_SUCCESS : smfi_main();
-  d.served = true;
   if (r != MI_SUCCESS && !d.stopping)
     spdlog::error("libmilter stopped with an error (its details go to syslog)");
   d.waiter.cancel();
   d.control->stop();
-  if (d.stopper.joinable()) d.stopper.join();
   drain_sessions(d);
   return r == MI_SUCCESS || d.stopping ? 0 : 1;
 }
@@ -189,7 +214,7 @@ int run_daemon(const Config& cfg) {
   }
   const auto open = d->metrics.get(Metric::sessions_open);
   if (open > 0) {
-    spdlog::warn("exiting with {} sessions still open after {}s", open, kShutdownGrace.count());
+    spdlog::warn("exiting with {} sessions still open; their MTA connections close now", open);
     spdlog::default_logger()->flush();
     std::_Exit(rc);  // their threads still use *d: do not destroy it
   }

@@ -42,11 +42,13 @@ Engine::Engine(EngineOptions options, std::shared_ptr<db::CounterBackend> counte
     : options_(options), counters_(std::move(counters)), clock_(clock) {}
 
 void Engine::set_policy(std::shared_ptr<const policy::Policy> p) {
-  policy_.store(std::move(p));
+  std::lock_guard lock(policy_mutex_);
+  policy_.swap(p);  // the old snapshot is freed outside the lock, with `p`
 }
 
 std::shared_ptr<const policy::Policy> Engine::policy() const {
-  return policy_.load();
+  std::lock_guard lock(policy_mutex_);
+  return policy_;
 }
 
 Decision Engine::finish(Decision d) const {

@@ -41,6 +41,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 
 #include "harden/milter/engine.hpp"
 #include "harden/milter/metrics.hpp"
@@ -63,6 +64,9 @@ struct MilterRuntime {
   const PregreetWatch& watch;
   Waiter& waiter;  // throttle delays; cancelled at shutdown
   std::atomic<bool> pregreet_unavailable_logged{false};
+  // Callbacks running now, and run so far: shutdown waits for quiet.
+  std::atomic<int> callbacks_active{0};
+  std::atomic<std::uint64_t> callbacks_run{0};
 };
 
 // The runtime the callbacks use; must outlive every session.

@@ -18,8 +18,12 @@
 //   parked (sigwait_hook.cpp) so SIGHUP, SIGTERM and SIGINT reach only the
 //   control thread: SIGHUP reloads the policy; SIGTERM/SIGINT cancel every
 //   greet pause and throttle delay at once and call smfi_stop(). libmilter
-//   notices within its accept-loop check (up to 5 s); sessions still open get
-//   a grace period (kShutdownGrace) before the process exits.
+//   notices within its accept-loop check (at once when no session is open:
+//   the daemon pokes its own socket; else up to 5 s); sessions still open get
+//   a grace period (kShutdownGrace) before the process exits. libmilter's
+//   worker pool can wedge its own shutdown (it destroys its lock while
+//   threads still take it), so the process also ends by itself
+//   kShutdownGrace + 5 s after the signal, whatever libmilter does.
 #pragma once
 
 #include <chrono>

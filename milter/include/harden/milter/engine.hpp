@@ -24,9 +24,9 @@
 //   at a time (libmilter serialises the callbacks of one connection).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -96,7 +96,11 @@ class Engine {
   EngineOptions options_;
   std::shared_ptr<db::CounterBackend> counters_;
   const policy::Clock& clock_;
-  std::atomic<std::shared_ptr<const policy::Policy>> policy_;
+  // A mutex, not std::atomic<shared_ptr>: libstdc++ 12's lock-bit version
+  // releases with memory_order_relaxed after load(), which ThreadSanitizer
+  // reports as a race with store(). One lock per connect costs nothing.
+  mutable std::mutex policy_mutex_;
+  std::shared_ptr<const policy::Policy> policy_;
 };
 
 }  // namespace harden::milter
