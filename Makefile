@@ -58,6 +58,7 @@ test: build asan tsan
 
 bench: release
 	build/release/tests/bench/bench_rdns --benchmark_min_time=0.2
+	build/release/tests/bench/bench_milter
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -363,6 +363,14 @@ Reply MilterClient::data() {
   return command('T', "", smfi::kNoData, smfi::kNrData);
 }
 
+Reply MilterClient::eom() {
+  return command('E', "", 0, 0);
+}
+
+void MilterClient::quit_nc() {
+  send_packet('K', "");
+}
+
 Reply MilterClient::unknown(const std::string& cmdline) {
   return command('U', cmdline + std::string(1, '\0'), smfi::kNoUnknown, 0x20000);
 }

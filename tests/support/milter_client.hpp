@@ -117,9 +117,13 @@ class MilterClient {
   Reply mail(const std::vector<std::string>& args);
   Reply rcpt(const std::vector<std::string>& args);
   Reply data();
+  Reply eom();  // SMFIC_BODYEOB: end of message (no body sent)
   Reply unknown(const std::string& command);
   void abort();  // SMFIC_ABORT: end the message, keep the connection
   void quit();   // SMFIC_QUIT, then close the socket
+  // SMFIC_QUIT_NC: this SMTP session ends, the next one reuses the milter
+  // connection (libmilter allows it after end of message; CONNECT follows).
+  void quit_nc();
   void close();  // drop the socket without a word (an MTA crashing)
   bool is_open() const { return fd_ >= 0; }
 

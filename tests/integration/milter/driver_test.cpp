@@ -95,6 +95,25 @@ TEST(MilterDriver, ReadsReplyCodes) {
   s.quit();
 }
 
+// Several SMTP sessions over one milter connection: end of message, then
+// SMFIC_QUIT_NC, then the next CONNECT (what the benchmark's spray does).
+TEST(MilterDriver, ReusesAConnectionAfterQuitNc) {
+  TempDir dir("driver");
+  NullMilter nm(dir);
+  MilterClient c = MilterClient::open(nm.spec(), 5s);
+  c.negotiate();
+  for (int i = 0; i < 3; ++i) {
+    const std::string addr = "192.0.2." + std::to_string(i + 1);
+    c.macros('C', {{"{client_addr}", addr}});
+    EXPECT_TRUE(c.connect("[" + addr + "]", Family::inet, 25, addr).is_continue()) << i;
+    EXPECT_TRUE(c.mail({"<a@example.org>"}).is_continue()) << i;
+    EXPECT_TRUE(c.rcpt({"<b@example.org>"}).is_continue()) << i;
+    EXPECT_TRUE(c.eom().is_continue()) << i;
+    c.quit_nc();
+  }
+  c.quit();
+}
+
 TEST(MilterDriver, ConnectsOverInet) {
   TempDir dir("driver");
   const std::uint16_t port = free_tcp_port();
