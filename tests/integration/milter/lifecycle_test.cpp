@@ -196,6 +196,23 @@ TEST_F(Lifecycle, HostileBytesOnTheMilterSocket) {
   EXPECT_EQ(passes_before_refusal(fresh_ip()), 2u);  // still serving, still counting
 }
 
+// The driver's sessions have no real TCP connection behind them, so the
+// pre-greeting probe finds no socket: the greet pause degrades to a plain
+// delay of the configured length, said once in the log and counted.
+TEST_F(Lifecycle, GreetPauseWithoutAVisibleSocketIsAPlainDelay) {
+  rule("default", {{"greet_pause", "400"}});
+  start();
+  for (int i = 0; i < 3; ++i) {
+    const Reply r = connect_once(peer_at("192.0.2.98"));
+    EXPECT_CONTINUES(r);
+    EXPECT_GE(r.elapsed, 380ms) << "the connect reply was not held for the greet pause";
+    EXPECT_LT(r.elapsed, 5s);
+  }
+  EXPECT_GE(metric("milter_harden_pregreet_unavailable_total"), 3.0);
+  EXPECT_EQ(metric("milter_harden_pregreet_detections_total"), 0.0);
+  EXPECT_EQ(daemon().log_lines("pre-greeting detection unavailable").size(), 1u) << daemon().log();
+}
+
 TEST_F(Lifecycle, StopsCleanlyOnSigterm) {
   start();
   Session s = open(peer_at("192.0.2.97"));
