@@ -100,15 +100,30 @@ void MilterDaemon::start(std::chrono::milliseconds within) {
   if (sock.starts_with("unix:")) std::filesystem::remove(sock.substr(5));
   child_ = Child::spawn({binary_, "--config", config_path().string()}, log_to(log_path()));
   std::string last_error;
+  // Ready means every endpoint configured: the milter socket takes
+  // connections, the control socket exists, the metrics port listens.
+  const std::string control = control_socket().string();
+  std::uint16_t metrics_port = 0;
+  for (const auto& [k, v] : config_)
+    if (k == "metrics_listen" && v.rfind(':') != std::string::npos)
+      metrics_port = static_cast<std::uint16_t>(std::stoul(v.substr(v.rfind(':') + 1)));
   const bool up = poll_until(within, [&] {
     if (!child_.running()) return true;
     try {
       MilterClient c = MilterClient::open(sock, std::chrono::milliseconds(500));
-      return true;
     } catch (const MilterError& e) {
       last_error = e.what();
       return false;
     }
+    if (!control.empty() && !std::filesystem::exists(control)) {
+      last_error = "no control socket " + control;
+      return false;
+    }
+    if (metrics_port != 0 && !tcp_listening(metrics_port)) {
+      last_error = "metrics port " + std::to_string(metrics_port) + " not listening";
+      return false;
+    }
+    return true;
   });
   if (!child_.running())
     throw std::runtime_error("milter-harden exited at start-up (status " +

@@ -14,8 +14,10 @@
 //
 // The daemon runs in its own process group with stdout and stderr in
 // dir/milter.log; the destructor kills the group if the test did not stop
-// it. start() polls the socket with a bounded deadline and fails early,
-// with the log in the message, if the daemon exits instead.
+// it. start() polls with a bounded deadline until the milter socket takes
+// connections, the control socket exists and the metrics port listens (those
+// configured), and fails early, with the log in the message, if the daemon
+// exits instead.
 //
 // Binaries: MILTER_HARDEN_PATH and HARDENCTL_PATH (compile definitions of
 // the support library) unless given.

@@ -27,7 +27,9 @@ class Lifecycle : public DaemonTest {
     return cap;
   }
   void sqlite(const std::string& sql) {
-    const RunResult r = run({"sqlite3", daemon().store().string(), sql}, 30s);
+    // .timeout: wait for the daemon's own lock (a reload) instead of failing BUSY
+    const RunResult r =
+        run({"sqlite3", "-cmd", ".timeout 10000", daemon().store().string(), sql}, 30s);
     ASSERT_TRUE(r.ok()) << sql << ": " << r.output;
   }
   std::string fresh_ip() { return "198.18.0." + std::to_string(++ip_); }
