@@ -6,7 +6,10 @@
 // all printable characters, on all regexes of tests/data/fqrdns.pcre over
 // the generated bench host names plus random and mutated names, and from
 // many threads at once. PatternRuleIndex is checked against a brute-force
-// evaluation of random conjunctions.
+// evaluation of random conjunctions. The literal-suffix prefilter inside
+// PatternSet (policy/src/literal_suffix.hpp, internal) is tested on its
+// own: which regexes yield a required suffix, and random mixes of regexes
+// with and without one against PCRE2.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -18,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "../../../policy/src/literal_suffix.hpp"  // internal: PatternSet's prefilter
 #include "harden/policy/error.hpp"
 #include "harden/policy/rdns.hpp"
 #include "harden/policy/selector.hpp"
@@ -217,7 +221,7 @@ TEST_P(PatternSetEngineTest, FallbacksMatchWithPcre2AndNameTheReason) {
   const std::vector<std::string> regexes = {
       R"(^(a)\1\.)",           // backreference: no fast engine
       R"(dsl(?=-[0-9]))",      // lookahead
-      R"(\elekta\.lt$)",       // \e: RE2 refuses it; Hyperscan reads it as PCRE does
+      R"((\elekta\.lt)$)",     // \e: RE2 refuses it; Hyperscan reads it as PCRE does
       R"(^x{,3}y)",            // "{,3}" read differently by PCRE2 versions
       R"(^ab*+b)",             // possessive: never matches "abb"
       R"(^cust\.dyn\.12]?x)",  // a lone ']' is a literal everywhere
@@ -263,6 +267,27 @@ TEST_P(PatternSetEngineTest, FallbacksMatchWithPcre2AndNameTheReason) {
   EXPECT_TRUE(ref.matches(2,
                           "1-2-3\x1b"
                           "lekta.lt"));
+}
+
+// A regex with a literal suffix is matched by PCRE2 after the suffix check,
+// never given to the fast engine: one RE2 refuses is no fallback.
+TEST_P(PatternSetEngineTest, SuffixRegexesAreNoFallbacks) {
+  const std::vector<std::string> regexes = {R"(^[0-9-]+\elekta\.lt$)", R"(\.Example\.NET$)", "dsl"};
+  const Reference ref(regexes);
+  PatternSet set = make(regexes);
+  EXPECT_TRUE(set.fallbacks().empty()) << reasons(set);
+  EXPECT_EQ(set.engine(), GetParam());
+  const std::vector<std::string> subjects = {"1-2-3elekta.lt",
+                                             "1-2-3\x1b"
+                                             "lekta.lt",
+                                             "dsl.example.net",
+                                             "DSL.EXAMPLE.NET",
+                                             "dsl.example.net.",
+                                             "dsl.example.net\n",
+                                             "example.net"};
+  EXPECT_THAT(differences(set, ref, regexes, subjects), ::testing::IsEmpty());
+  EXPECT_THAT(set.match("DSL.EXAMPLE.NET"), ElementsAre(1u, 2u));
+  EXPECT_THAT(set.match("dsl.example.net\n"), ElementsAre(1u, 2u));  // PCRE's '$'
 }
 
 // Constructs inside the portable subset, over every printable character in
@@ -411,6 +436,91 @@ TEST_P(PatternSetEngineTest, OneThreadManySetsInTurn) {
   }
 }
 
+// Random regexes, with and without a literal suffix anchored by "$", and
+// subjects made to end (or nearly end) with those suffixes, in mixed case.
+struct RandomSuffixCase {
+  std::vector<std::string> regexes, subjects;
+};
+
+RandomSuffixCase random_suffix_case(std::uint32_t seed) {
+  static const std::vector<std::string> heads = {
+      "^",    "[0-9]{1,3}", "[a-z]+", "(a|bc)", "(?:x|Y)?", R"(\d+)",
+      "-",    "dsl",        ".",      "[^.]*",  R"(\.)",    "(ab)+",
+      "[]x]", "a*?",        "b++",    "(?:c|)", "_",        "[[:alpha:]]"};
+  static const std::string run_chars = "abcxyzABC019.-_";
+  std::mt19937 rng(seed);
+  auto random_run = [&](std::size_t len) {
+    std::string r;
+    while (r.size() < len) r += run_chars[rng() % run_chars.size()];
+    return r;
+  };
+  auto escaped = [](const std::string& run) {
+    std::string r;
+    for (char c : run) r += c == '.' ? std::string(R"(\.)") : std::string(1, c);
+    return r;
+  };
+  RandomSuffixCase out;
+  std::vector<std::string> runs;
+  for (int k = 0; k < 120; ++k) {
+    std::string re;
+    for (auto n = rng() % 4; n-- > 0;) re += heads[rng() % heads.size()];
+    const std::string run = random_run(1 + rng() % 6);
+    runs.push_back(run);
+    switch (rng() % 6) {
+      case 0:
+        re += escaped(run) + "+$";  // quantified last character
+        break;
+      case 1:
+        re += escaped(run) + "$|" + heads[rng() % heads.size()];  // top-level '|'
+        break;
+      case 2:
+        re += escaped(run) + "[a-c]$";
+        break;
+      case 3:
+        re += escaped(run);  // not anchored
+        break;
+      default:
+        re += escaped(run) + "$";
+        break;
+    }
+    out.regexes.push_back(re);
+  }
+  static const std::vector<std::string> pieces = {"a", "bc",  "x", "Y",  "1", "23", "-",
+                                                  ".", "dsl", "_", "ab", "c", "Z"};
+  for (int k = 0; k < 1500; ++k) {
+    std::string subject;
+    for (auto n = rng() % 4; n-- > 0;) subject += pieces[rng() % pieces.size()];
+    subject += runs[rng() % runs.size()];
+    if (rng() % 4 == 0) subject += pieces[rng() % pieces.size()];
+    for (char& c : subject)
+      if (rng() % 3 == 0) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    out.subjects.push_back(subject);
+  }
+  return out;
+}
+
+TEST_P(PatternSetEngineTest, RandomRegexesWithAndWithoutLiteralSuffixAgreeWithPcre2) {
+  for (std::uint32_t seed : {1u, 2u, 3u, 4u}) {
+    const RandomSuffixCase c = random_suffix_case(seed);
+    const Reference ref(c.regexes);
+    const PatternSet set = make(c.regexes);
+    EXPECT_THAT(differences(set, ref, c.regexes, c.subjects), ::testing::IsEmpty())
+        << "seed " << seed << "\n"
+        << reasons(set);
+    // The mix is worth something: both kinds of regex, and many matches
+    // of regexes that have a suffix.
+    std::size_t suffixed = 0, suffixed_hits = 0;
+    for (std::size_t i = 0; i < c.regexes.size(); ++i) {
+      if (detail::required_suffix(c.regexes[i]).empty()) continue;
+      ++suffixed;
+      for (const std::string& s : c.subjects) suffixed_hits += ref.matches(i, s) ? 1u : 0u;
+    }
+    EXPECT_GT(suffixed, 20u) << "seed " << seed;
+    EXPECT_LT(suffixed, c.regexes.size() - 20) << "seed " << seed;
+    EXPECT_GT(suffixed_hits, 40u) << "seed " << seed;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, PatternSetEngineTest, ::testing::ValuesIn(engines()),
                          [](const auto& p) { return std::string(to_string(p.param)); });
 
@@ -528,6 +638,138 @@ TEST(PatternRuleIndexTest, AgreesWithBruteForceOnRandomConjunctions) {
     ASSERT_EQ(idx.match(name), want) << name;
   }
   EXPECT_GT(nonempty, 100u);
+}
+
+// ---------------------------------------------------------------------------
+// The literal-suffix prefilter (internal)
+
+struct SuffixCase {
+  std::string regex;
+  std::string suffix;  // "" : none may be taken
+};
+
+TEST(RequiredSuffixTest, TakesOnlyARequiredUnquantifiedLiteralRunBeforeAFinalDollar) {
+  const std::vector<SuffixCase> cases = {
+      // A suffix.
+      {R"(^host[0-9]{1,3}-x\.retail\.telecomitalia\.it$)", "-x.retail.telecomitalia.it"},
+      {R"((foo|bar)\.com$)", ".com"},  // the '|' is inside a group
+      {R"(^ABC\.Example\.NET$)", "abc.example.net"},
+      {R"([]a]xyz$)", "xyz"},
+      {R"([^]a]xyz$)", "xyz"},
+      {R"([[:alpha:]]xyz$)", "xyz"},
+      {R"([a\]]xyz$)", "xyz"},
+      {R"([a-z]+?xyz$)", "xyz"},
+      {R"(a*+xyz$)", "xyz"},
+      {R"(a{2,5}?xyz$)", "xyz"},
+      {R"(a{2,}+xyz$)", "xyz"},
+      {R"((?:a|b)xyz$)", "xyz"},
+      {R"(\-\_\.ab_c$)", "-_.ab_c"},
+      {R"(a\$b$)", "a$b"},
+      {R"(\x41abc$)", "abc"},
+      {R"(\x{41}abc$)", "abc"},
+      {R"(\pLabc$)", "abc"},
+      {R"((a)\1xyz$)", "xyz"},
+      {R"(\d{2}\.net$)", ".net"},
+      {R"(^\Aab\bcde$)", "cde"},
+      // No suffix.
+      {"a|b$", ""},
+      {"a|bcde$", ""},
+      {"abcd$|x", ""},
+      {R"(foo\.com$|bar)", ""},
+      {"ab+$", ""},
+      {"abc+$", ""},
+      {"abc?$", ""},
+      {"abc{2}$", ""},
+      {"x{2}$", ""},
+      {"[a-z]$", ""},
+      {"abc[a-z]$", ""},
+      {R"(\\.$)", ""},
+      {R"(\d$)", ""},
+      {R"(abc\d$)", ""},
+      {R"(\.$)", ""},  // too short
+      {"ab$", ""},     // too short
+      {"abc", ""},
+      {R"(abc\$)", ""},
+      {"(abc)$", ""},
+      {"(abc$)", ""},
+      {"abc$x", ""},
+      {"abc.$", ""},
+      {R"(abc\b$)", ""},
+      {R"(abc\x41$)", ""},
+      {R"(a{,3}bcd$)", ""},   // "{,3}": PCRE2 versions differ
+      {R"(a{ 2 }bcd$)", ""},  // same
+      {"(?i)abc$", ""},
+      {"(?=x)abc$", ""},
+      {"(?<n>x)abc$", ""},
+      {"(*CR)abc$", ""},
+      {R"(\Qa|b\Eabc$)", ""},
+      {R"(\cabc$)", ""},
+      {R"(\k<n>abc$)", ""},
+      {"[abc$", ""},
+      {"[[.a.]]abc$", ""},
+      {"abc)$", ""},
+      {"caf\xe9$", ""},
+      {"abc\x01$", ""},
+      {"", ""},
+      {"$", ""},
+  };
+  for (const SuffixCase& c : cases)
+    EXPECT_EQ(detail::required_suffix(c.regex), c.suffix) << "/" << c.regex << "/";
+  EXPECT_EQ(detail::required_suffix("ab$", 1), "ab");
+  EXPECT_EQ(detail::required_suffix(R"(\.$)", 1), ".");
+  EXPECT_EQ(detail::required_suffix("abcdef$", 7), "");
+}
+
+// Every suffix taken must really be required: whenever PCRE2 matches a
+// subject, the lower-cased subject ends with the suffix.
+TEST(RequiredSuffixTest, SuffixesOfFqrdnsRegexesHoldOnEveryMatch) {
+  const std::vector<std::string> regexes = fqrdns_regexes();
+  std::vector<std::string> subjects = bench_hostnames();
+  const std::vector<std::string> more = random_hostnames(subjects, 1500);
+  subjects.insert(subjects.end(), more.begin(), more.end());
+  const Reference ref(regexes);
+  std::size_t with_suffix = 0, checked = 0;
+  for (std::size_t i = 0; i < regexes.size(); ++i) {
+    const std::string suffix = detail::required_suffix(regexes[i]);
+    if (suffix.empty()) continue;
+    ++with_suffix;
+    for (const std::string& s : subjects) {
+      if (!ref.matches(i, s)) continue;
+      ++checked;
+      std::string low = s;
+      for (char& ch : low) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      ASSERT_TRUE(low.ends_with(suffix)) << "/" << regexes[i] << "/ '" << s << "' '" << suffix;
+    }
+  }
+  EXPECT_GT(with_suffix, 1300u);  // most fqrdns regexes have one
+  EXPECT_GT(checked, 2000u);
+}
+
+TEST(LiteralSuffixIndexTest, FindsEverySuffixTheSubjectEndsWithIgnoringCase) {
+  const detail::LiteralSuffixIndex idx({{".example.net", 0},
+                                        {"example.net", 1},
+                                        {".net", 2},
+                                        {"-dsl.example.net", 3},
+                                        {".org", 4},
+                                        {".net", 5}});
+  auto found = [&](std::string_view s) {
+    Ids out = {99};  // collect() appends
+    idx.collect(s, out);
+    return out;
+  };
+  EXPECT_THAT(found("a.dsl.example.net"), ElementsAre(99u, 2u, 5u, 1u, 0u));
+  EXPECT_THAT(found("A.DSL.Example.NET"), ElementsAre(99u, 2u, 5u, 1u, 0u));
+  EXPECT_THAT(found("x-dsl.example.net"), ElementsAre(99u, 2u, 5u, 1u, 0u, 3u));
+  EXPECT_THAT(found("-DSL.example.net"), ElementsAre(99u, 2u, 5u, 1u, 0u, 3u));
+  EXPECT_THAT(found("xexample.net"), ElementsAre(99u, 2u, 5u, 1u));
+  EXPECT_THAT(found("example.org"), ElementsAre(99u, 4u));
+  EXPECT_THAT(found("example.net."), ElementsAre(99u));
+  EXPECT_THAT(found(""), ElementsAre(99u));
+  EXPECT_THAT(found(std::string("x.net\0", 6)), ElementsAre(99u));
+  const detail::LiteralSuffixIndex empty;
+  Ids none;
+  empty.collect("a.net", none);
+  EXPECT_TRUE(none.empty());
 }
 
 }  // namespace
