@@ -70,7 +70,7 @@ policy::Attributes as_attributes(const policy::Limits& l) {
   a.bad_rcpt_throttle = l.bad_rcpt_throttle;
   a.rcpt_rate = l.rcpt_rate;
   a.msg_rate = l.msg_rate;
-  if (!l.reason.empty()) a.reason = l.reason;
+  if (!l.reason.empty()) a.reason = std::string(l.reason);
   a.dialin = l.dialin;
   a.missing_rdns = l.missing_rdns;
   return a;
@@ -109,7 +109,7 @@ std::string limits_in_force(const policy::Attributes& a) {
 
 Verdict verdict_of(const policy::Resolution& r) {
   const policy::Limits& l = r.limits;
-  const std::string reason = l.reason.empty() ? "(no reason set)" : l.reason;
+  const std::string reason(l.reason.empty() ? std::string_view("(no reason set)") : l.reason);
   const std::string action(policy::to_string(l.action));
   if (l.monitor_only) {
     return {"limit", fmt::format("limits apply; monitor mode: would {}: {}", action, reason),

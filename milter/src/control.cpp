@@ -64,7 +64,7 @@ std::string limit_value(const policy::Limits& L, Attr a) {
     case Attr::msg_rate:
       return L.msg_rate.to_string();
     case Attr::reason:
-      return L.reason;
+      return std::string(L.reason);
     case Attr::dialin:
       return std::string(policy::to_string(L.dialin));
     case Attr::missing_rdns:

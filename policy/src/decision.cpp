@@ -86,7 +86,7 @@ Decision check_action(const Resolution& res, const Policy& policy) {
   const Source& src = res.source(Attr::action);
   if (src.kind == Source::Kind::heuristic) kind = DecisionKind::dialin;
   if (src.kind == Source::Kind::builtin) kind = DecisionKind::missing_rdns;
-  const std::string text = L.reason.empty() ? std::string(kDefaultBlockText) : L.reason;
+  const std::string text(L.reason.empty() ? kDefaultBlockText : L.reason);
   Decision d = L.action == Action::block
                    ? refuse(Verdict::reject, kind, "550", "5.7.1", text, rule, "action block")
                    : refuse(Verdict::tempfail, kind, "421", "4.7.0", text, rule, "action tempfail");

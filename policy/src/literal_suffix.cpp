@@ -15,6 +15,7 @@
 #include "literal_suffix.hpp"
 
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
 #include <map>
 
 namespace harden::policy::detail {
@@ -91,7 +92,11 @@ class SuffixTokenizer {
         return quantifier(1);
       case '{':
         return brace();
-      default:  // ^ . ] } and other punctuation: not kept in the run
+      case '.':  // any character: kept as kAnyChar
+        ++i_;
+        run_ += kAnyChar;
+        return;
+      default:  // ^ ] } and other punctuation: not kept in the run
         return other(1);
     }
   }
@@ -208,11 +213,14 @@ class SuffixTokenizer {
 
 std::string required_suffix(std::string_view regex, std::size_t min_length) {
   std::string s = SuffixTokenizer(regex).run();
-  return s.size() >= min_length ? s : std::string();
+  s.erase(0, s.find_first_not_of(kAnyChar));  // a leading "any" tells nothing
+  const auto literals = static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return c != kAnyChar; }));
+  return literals >= min_length ? s : std::string();
 }
 
 LiteralSuffixIndex::LiteralSuffixIndex(const std::vector<Entry>& entries) {
-  // Build a tree with sorted children, then lay it out flat, breadth first.
+  // Build a tree with sorted children, one node per character...
   std::vector<std::map<char, std::uint32_t>> children(1);
   std::vector<std::vector<std::uint32_t>> ids(1);
   for (const Entry& e : entries) {
@@ -228,34 +236,81 @@ LiteralSuffixIndex::LiteralSuffixIndex(const std::vector<Entry>& entries) {
     }
     ids[node].push_back(e.id);
   }
-  nodes_.resize(children.size());
-  for (std::uint32_t n = 0; n < children.size(); ++n) {
-    Node& node = nodes_[n];
-    node.edges_begin = static_cast<std::uint32_t>(edge_char_.size());
-    for (const auto& [c, to] : children[n]) {
+  // ...then lay it out flat, breadth first, merging chains into edges.
+  std::vector<std::uint32_t> order = {0};  // new node -> tree node
+  for (std::size_t q = 0; q < order.size(); ++q) {
+    const std::uint32_t old = order[q];
+    Node node;
+    node.edges_begin = static_cast<std::uint32_t>(edges_.size());
+    for (auto [c, to] : children[old]) {
+      const auto label_begin = static_cast<std::uint32_t>(labels_.size());
+      labels_ += c;
+      while (children[to].size() == 1 && ids[to].empty()) {
+        labels_ += children[to].begin()->first;
+        to = children[to].begin()->second;
+      }
       edge_char_.push_back(c);
-      edge_to_.push_back(to);
+      edges_.push_back({static_cast<std::uint32_t>(order.size()), label_begin,
+                        static_cast<std::uint32_t>(labels_.size()) - label_begin});
+      order.push_back(to);
     }
-    node.edges_end = static_cast<std::uint32_t>(edge_char_.size());
+    node.edges_end = static_cast<std::uint32_t>(edges_.size());
     node.ids_begin = static_cast<std::uint32_t>(ids_.size());
-    ids_.insert(ids_.end(), ids[n].begin(), ids[n].end());
+    ids_.insert(ids_.end(), ids[old].begin(), ids[old].end());
     node.ids_end = static_cast<std::uint32_t>(ids_.size());
+    nodes_.push_back(node);
   }
+}
+
+std::size_t LiteralSuffixIndex::follow(const Edge& e, std::string_view subject,
+                                       std::size_t left) const {
+  if (left < e.label_size) return std::string_view::npos;
+  const char* label = labels_.data() + e.label_begin;
+  for (std::size_t j = 1; j < e.label_size; ++j) {
+    const char want = label[j];
+    if (want != kAnyChar && want != lower(subject[left - 1 - j])) return std::string_view::npos;
+  }
+  return left - e.label_size;
 }
 
 void LiteralSuffixIndex::collect(std::string_view subject, std::vector<std::uint32_t>& out) const {
   if (nodes_.empty()) return;
-  std::uint32_t node = 0;
-  for (std::size_t k = subject.size(); k-- > 0;) {
-    const char c = lower(subject[k]);
-    const Node& n = nodes_[node];
-    const char* first = edge_char_.data() + n.edges_begin;
-    const char* last = edge_char_.data() + n.edges_end;
-    const char* hit = std::find(first, last, c);
-    if (hit == last) return;
-    node = edge_to_[n.edges_begin + static_cast<std::uint32_t>(hit - first)];
-    const Node& next = nodes_[node];
-    out.insert(out.end(), ids_.begin() + next.ids_begin, ids_.begin() + next.ids_end);
+  // Walks from the subject's end; an "any" edge beside a matching one is
+  // left on the stack for later (one per node of the walk at most).
+  struct Frame {
+    std::uint32_t node;
+    std::size_t left;  // subject characters not yet consumed
+  };
+  boost::container::small_vector<Frame, 8> pending;
+  pending.push_back({0, subject.size()});
+  while (!pending.empty()) {
+    auto [node, left] = pending.back();
+    pending.pop_back();
+    for (;;) {
+      const Node& n = nodes_[node];
+      out.insert(out.end(), ids_.begin() + n.ids_begin, ids_.begin() + n.ids_end);
+      if (left == 0 || n.edges_begin == n.edges_end) break;
+      const char* first = edge_char_.data() + n.edges_begin;
+      const char* last = edge_char_.data() + n.edges_end;
+      const Edge* any = nullptr;
+      if (*first == kAnyChar) any = &edges_[n.edges_begin], ++first;  // sorted first
+      const char* hit = std::find(first, last, lower(subject[left - 1]));
+      std::size_t any_left = any ? follow(*any, subject, left) : std::string_view::npos;
+      const std::size_t exact_left =
+          hit != last
+              ? follow(edges_[static_cast<std::size_t>(hit - edge_char_.data())], subject, left)
+              : std::string_view::npos;
+      if (exact_left != std::string_view::npos) {
+        if (any_left != std::string_view::npos) pending.push_back({any->to, any_left});
+        node = edges_[static_cast<std::size_t>(hit - edge_char_.data())].to;
+        left = exact_left;
+      } else if (any_left != std::string_view::npos) {
+        node = any->to;
+        left = any_left;
+      } else {
+        break;
+      }
+    }
   }
 }
 

@@ -2,6 +2,8 @@
 #include "harden/policy/policy.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <limits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -62,6 +64,22 @@ struct Policy::Index {
   SuffixIndex names;
   std::vector<std::int32_t> pattern_rule;  // PatternRuleIndex entry -> rule index
 
+  // What resolve() needs of every matching rule, packed (16 bytes a rule),
+  // so that a name matching a cold rule (the usual case with thousands of
+  // pattern rules) costs no cache miss on the Rule itself unless the rule
+  // sets a limit too.
+  struct Hot {
+    std::int64_t expires = std::numeric_limits<std::int64_t>::max();  // seconds; max: never
+    std::uint32_t attrs = 0;                                          // bit per Attr the rule sets
+    Action action = Action::limit;                                    // when it sets `action`
+  };
+  std::vector<Hot> hot;                  // per rule
+  std::vector<std::string_view> reason;  // per rule: its reason, if set
+
+  bool live(std::int32_t r, UnixTime now) const {
+    return hot[static_cast<std::size_t>(r)].expires > now.time_since_epoch().count();
+  }
+
   void add_network(const IpNetwork& n, std::int32_t rule) {
     auto& list = n.address().is_v4() ? v4 : v6;
     auto it = std::find_if(list.begin(), list.end(),
@@ -103,9 +121,20 @@ std::shared_ptr<const Policy> Policy::build(std::vector<Rule> rules, PolicyOptio
   auto index = std::make_shared<Index>();
 
   std::vector<std::int32_t> pattern_rules;
+  index->hot.resize(p->rules_.size());
+  index->reason.resize(p->rules_.size());
   for (std::size_t i = 0; i < p->rules_.size(); ++i) {
     const auto idx = static_cast<std::int32_t>(i);
-    const Selector& s = p->rules_[i].selector;
+    const Rule& rule = p->rules_[i];
+    Index::Hot& hot = index->hot[i];
+    if (rule.expires) hot.expires = rule.expires->time_since_epoch().count();
+    if (rule.attrs.action) hot.action = *rule.attrs.action;
+    if (rule.attrs.reason) index->reason[i] = *rule.attrs.reason;
+    for (const auto& ai : attributes()) {
+      const bool allowed = !ai.default_only || rule.selector.kind() == Selector::Kind::default_rule;
+      if (allowed && rule.attrs.has(ai.attr)) hot.attrs |= 1u << static_cast<unsigned>(ai.attr);
+    }
+    const Selector& s = rule.selector;
     switch (s.kind()) {
       case Selector::Kind::default_rule:
         p->default_index_ = idx;
@@ -153,7 +182,7 @@ Resolution Policy::resolve(const Client& client, UnixTime now) const {
   const Index& ix = *index_;
 
   auto consider = [&](std::int32_t r) {
-    if (!rules_[static_cast<std::size_t>(r)].expired(now)) res.matched.push_back(r);
+    if (ix.live(r, now)) res.matched.push_back(r);
   };
   for (const auto& bp : client.address.is_v4() ? ix.v4 : ix.v6) {
     auto it = bp.nets.find(client.address.masked(bp.prefix));
@@ -161,31 +190,39 @@ Resolution Policy::resolve(const Client& client, UnixTime now) const {
   }
   const bool named = client.resolve == RdnsStatus::ok && !client.hostname.empty();
   if (named) {
+    thread_local std::vector<std::uint32_t> found;  // capacity kept across calls
     if (auto h = ix.names.find_host(client.hostname)) consider(static_cast<std::int32_t>(*h));
-    for (auto s : ix.names.find_suffixes(client.hostname)) consider(static_cast<std::int32_t>(s));
-    for (auto e : patterns_->match(client.hostname)) consider(ix.pattern_rule[e]);
+    ix.names.find_suffixes(client.hostname, found);
+    for (auto s : found) consider(static_cast<std::int32_t>(s));
+    patterns_->match(client.hostname, found);
+    for (auto e : found) consider(ix.pattern_rule[e]);
   }
   consider(default_index_);
 
   // Each attribute from the first (most specific) matching rule that sets it.
-  const auto& def = default_rule();
-  for (const auto& ai : attributes()) {
-    auto& src = res.sources[static_cast<std::size_t>(ai.attr)];
-    for (auto r : res.matched) {
-      const Rule& rule = rules_[static_cast<std::size_t>(r)];
-      if (ai.default_only && &rule != &def) continue;
-      if (rule.attrs.has(ai.attr)) {
-        src = Source{Source::Kind::rule, r, {}};
-        break;
-      }
+  std::uint32_t unset = (1u << kAttrCount) - 1;
+  for (auto r : res.matched) {
+    std::uint32_t take = ix.hot[static_cast<std::size_t>(r)].attrs & unset;
+    unset &= ~take;
+    for (; take != 0; take &= take - 1) {
+      const auto a = static_cast<std::size_t>(std::countr_zero(take));
+      res.sources[a] = Source{Source::Kind::rule, r, {}};
     }
+    if (unset == 0) break;
   }
   auto from = [&](Attr a) -> const Attributes* {
     const Source& s = res.source(a);
     return s.kind == Source::Kind::rule ? &rules_[static_cast<std::size_t>(s.rule)].attrs : nullptr;
   };
   Limits& L = res.limits;
-  if (auto a = from(Attr::action)) L.action = *a->action;
+  const Source& action_src = res.source(Attr::action);
+  if (action_src.kind == Source::Kind::rule) {
+    // The reason goes with the action: that of the rule that decided it.
+    const auto decider = static_cast<std::size_t>(action_src.rule);
+    L.action = ix.hot[decider].action;
+    L.reason = ix.reason[decider];
+  }
+  res.sources[static_cast<std::size_t>(Attr::reason)] = action_src;
   if (auto a = from(Attr::conn_rate)) L.conn_rate = *a->conn_rate;
   if (auto a = from(Attr::conn_limit)) L.conn_limit = *a->conn_limit;
   if (auto a = from(Attr::greet_pause)) L.greet_pause = *a->greet_pause;
@@ -195,18 +232,15 @@ Resolution Policy::resolve(const Client& client, UnixTime now) const {
   if (auto a = from(Attr::msg_rate)) L.msg_rate = *a->msg_rate;
   if (auto a = from(Attr::dialin)) L.dialin = *a->dialin;
   if (auto a = from(Attr::missing_rdns)) L.missing_rdns = *a->missing_rdns;
-  // The reason goes with the action: that of the rule that decided it.
-  if (auto a = from(Attr::action); a && a->reason) L.reason = *a->reason;
-  res.sources[static_cast<std::size_t>(Attr::reason)] = res.source(Attr::action);
 
-  const Source& action_src = res.source(Attr::action);
   const bool specific_action =
       action_src.kind == Source::Kind::rule && action_src.rule != default_index_;
   if (L.action == Action::allow) {
     const Source allow_src = action_src;
+    const std::string_view reason = L.reason;
     L = Limits{};
     L.action = Action::allow;
-    if (auto a = from(Attr::action); a && a->reason) L.reason = *a->reason;
+    L.reason = reason;
     for (auto attr : {Attr::conn_rate, Attr::conn_limit, Attr::greet_pause, Attr::max_rcpts,
                       Attr::bad_rcpt_throttle, Attr::rcpt_rate, Attr::msg_rate, Attr::dialin,
                       Attr::missing_rdns}) {
@@ -220,7 +254,7 @@ Resolution Policy::resolve(const Client& client, UnixTime now) const {
                            std::string_view reason) {
     L.action = act;
     L.monitor_only = monitor;
-    L.reason = std::string(reason);
+    L.reason = reason;
     res.sources[static_cast<std::size_t>(Attr::action)] = Source{kind, -1, std::move(detail)};
     res.sources[static_cast<std::size_t>(Attr::reason)] = res.source(Attr::action);
   };

@@ -95,8 +95,14 @@ std::optional<std::uint32_t> SuffixIndex::find_host(std::string_view hostname) c
 
 std::vector<std::uint32_t> SuffixIndex::find_suffixes(std::string_view hostname) const {
   std::vector<std::uint32_t> out;
+  find_suffixes(hostname, out);
+  return out;
+}
+
+void SuffixIndex::find_suffixes(std::string_view hostname, std::vector<std::uint32_t>& out) const {
+  out.clear();
   const Impl& im = *impl_;
-  if (im.suffixes.empty() || !lookup_ok(hostname)) return out;
+  if (im.suffixes.empty() || !lookup_ok(hostname)) return;
   for (std::size_t i = hostname.find('.'); i != std::string_view::npos;
        i = hostname.find('.', i + 1)) {
     const std::string_view tail = hostname.substr(i);
@@ -104,7 +110,6 @@ std::vector<std::uint32_t> SuffixIndex::find_suffixes(std::string_view hostname)
     const auto it = im.suffixes.find(tail);
     if (it != im.suffixes.end()) out.push_back(it->second);
   }
-  return out;
 }
 
 }  // namespace harden::policy

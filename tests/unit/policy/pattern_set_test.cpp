@@ -574,12 +574,37 @@ TEST(PatternRuleIndexTest, ConjunctionsNegationsAndOrder) {
   };
   PatternRuleIndex idx(rules);
   EXPECT_EQ(idx.size(), 5u);
-  EXPECT_EQ(idx.patterns().size(), 5u);  // each distinct regex once
+  // The filing regexes, each once: ^cm, dyn, dsl, cable|dsl; "static" files
+  // no rule and is tried apart, only for candidates.
+  EXPECT_EQ(idx.patterns().size(), 4u);
   EXPECT_THAT(idx.match("cm12.dsl.example"), ElementsAre(3u, 2u, 0u));
   EXPECT_THAT(idx.match("cm12.cable.example"), ElementsAre(0u));
   EXPECT_THAT(idx.match("dyn-1.dsl.example"), ElementsAre(3u, 1u, 2u));
   EXPECT_THAT(idx.match("static-dyn.example"), ElementsAre());
   EXPECT_THAT(idx.match("mail.example.org"), ElementsAre());
+}
+
+// More conditions than the per-name memo of tried regexes holds: each is
+// still tried, and a failing one, wherever it stands, keeps the rule out.
+TEST(PatternRuleIndexTest, ManyConditionsOnOneRule) {
+  std::vector<Entry> rules;
+  for (int fail = -1; fail < 12; ++fail) {
+    Entry e;
+    e.terms.push_back(term("^own" + std::to_string(fail + 1) + R"(\.)"));
+    for (int k = 0; k < 12; ++k) {
+      const std::string cond = "c" + std::to_string(k) + "x";
+      e.terms.push_back(term(cond, k == fail));  // the one at `fail` must not match
+    }
+    e.priority = fail;
+    rules.push_back(std::move(e));
+  }
+  PatternRuleIndex idx(rules);
+  std::string all = ".";
+  for (int k = 0; k < 12; ++k) all += "c" + std::to_string(k) + "x-";
+  EXPECT_THAT(idx.match("own0" + all), ElementsAre(0u));  // fail = -1: every condition holds
+  for (std::uint32_t r = 1; r < rules.size(); ++r)
+    EXPECT_THAT(idx.match("own" + std::to_string(r) + all), ElementsAre()) << r;
+  EXPECT_THAT(idx.match("own0.c0x"), ElementsAre());
 }
 
 TEST(PatternRuleIndexTest, RefusesARuleWithoutAPlainTerm) {
@@ -693,7 +718,6 @@ TEST(RequiredSuffixTest, TakesOnlyARequiredUnquantifiedLiteralRunBeforeAFinalDol
       {"(abc)$", ""},
       {"(abc$)", ""},
       {"abc$x", ""},
-      {"abc.$", ""},
       {R"(abc\b$)", ""},
       {R"(abc\x41$)", ""},
       {R"(a{,3}bcd$)", ""},   // "{,3}": PCRE2 versions differ
@@ -713,7 +737,25 @@ TEST(RequiredSuffixTest, TakesOnlyARequiredUnquantifiedLiteralRunBeforeAFinalDol
       {"", ""},
       {"$", ""},
   };
+  // "." is any one character (kAnyChar, '\0'); never leading, not counted
+  // in the length.
+  using namespace std::string_literals;
+  const std::vector<SuffixCase> any = {
+      {R"(^dynamic(-[0-9]{1,3}){4}\.entelnet.bo$)", ".entelnet\0bo"s},
+      {R"(-[0-9]{4,12}.dsl.bell.ca$)", "dsl\0bell\0ca"s},
+      {"abc.$", "abc\0"s},
+      {".abc$", "abc"},
+      {"x..abc$", "x\0\0abc"s},
+      {".+abc$", "abc"},
+      {"abc.+$", ""},
+      {"a.b$", ""},     // two characters
+      {"a..b$", ""},    // same
+      {R"(\\.$)", ""},  // one
+      {R"([.]abc$)", "abc"},
+  };
   for (const SuffixCase& c : cases)
+    EXPECT_EQ(detail::required_suffix(c.regex), c.suffix) << "/" << c.regex << "/";
+  for (const SuffixCase& c : any)
     EXPECT_EQ(detail::required_suffix(c.regex), c.suffix) << "/" << c.regex << "/";
   EXPECT_EQ(detail::required_suffix("ab$", 1), "ab");
   EXPECT_EQ(detail::required_suffix(R"(\.$)", 1), ".");
@@ -738,7 +780,12 @@ TEST(RequiredSuffixTest, SuffixesOfFqrdnsRegexesHoldOnEveryMatch) {
       ++checked;
       std::string low = s;
       for (char& ch : low) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      ASSERT_TRUE(low.ends_with(suffix)) << "/" << regexes[i] << "/ '" << s << "' '" << suffix;
+      bool ends = low.size() >= suffix.size();
+      for (std::size_t k = 1; ends && k <= suffix.size(); ++k) {
+        const char want = suffix[suffix.size() - k];
+        ends = want == detail::kAnyChar || want == low[low.size() - k];
+      }
+      ASSERT_TRUE(ends) << "/" << regexes[i] << "/ '" << s << "' '" << suffix;
     }
   }
   EXPECT_GT(with_suffix, 1300u);  // most fqrdns regexes have one
@@ -766,6 +813,74 @@ TEST(LiteralSuffixIndexTest, FindsEverySuffixTheSubjectEndsWithIgnoringCase) {
   EXPECT_THAT(found("example.net."), ElementsAre(99u));
   EXPECT_THAT(found(""), ElementsAre(99u));
   EXPECT_THAT(found(std::string("x.net\0", 6)), ElementsAre(99u));
+  const detail::LiteralSuffixIndex empty;
+  Ids none;
+  empty.collect("a.net", none);
+  EXPECT_TRUE(none.empty());
+}
+
+TEST(LiteralSuffixIndexTest, AnyCharMatchesEveryCharacter) {
+  using namespace std::string_literals;
+  const detail::LiteralSuffixIndex idx({{"cust\0example\0it"s, 0},
+                                        {".example.it"s, 1},
+                                        {"\0\0it"s, 2},  // a trie of "any" edges only
+                                        {".\0xample.it"s, 3},
+                                        {"xample.it"s, 4}});
+  auto found = [&](std::string_view s) {
+    Ids out;
+    idx.collect(s, out);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_THAT(found("a.cust.example.it"), ElementsAre(0u, 1u, 2u, 3u, 4u));
+  EXPECT_THAT(found("a.cust-example.it"), ElementsAre(0u, 2u, 4u));
+  EXPECT_THAT(found("custXexampleYit"), ElementsAre(0u, 2u));
+  EXPECT_THAT(found("CUST.EXAMPLE.IT"), ElementsAre(0u, 1u, 2u, 3u, 4u));
+  EXPECT_THAT(found("xit"), ElementsAre());
+  EXPECT_THAT(found("xyit"), ElementsAre(2u));
+  EXPECT_THAT(found("it"), ElementsAre());
+  EXPECT_THAT(found("cust\0example\0it"s), ElementsAre(0u, 2u));
+}
+
+// Random suffixes over a tiny alphabet (so that they share paths, chains
+// and "any" branches), against a plain ends-with check.
+TEST(LiteralSuffixIndexTest, AgreesWithPlainEndsWithOnRandomSuffixes) {
+  std::mt19937 rng(4242);
+  const std::string alphabet = "ab.";
+  auto ends_with = [](std::string_view s, std::string_view suffix) {
+    if (s.size() < suffix.size()) return false;
+    for (std::size_t k = 1; k <= suffix.size(); ++k) {
+      const char want = suffix[suffix.size() - k];
+      if (want != detail::kAnyChar && want != std::tolower(s[s.size() - k])) return false;
+    }
+    return true;
+  };
+  for (int round = 0; round < 40; ++round) {
+    std::vector<detail::LiteralSuffixIndex::Entry> entries;
+    const std::size_t count = 1 + rng() % 30;
+    for (std::uint32_t id = 0; id < count; ++id) {
+      std::string suffix;
+      const std::size_t len = 1 + rng() % 7;
+      for (std::size_t k = 0; k < len; ++k)
+        suffix += rng() % 4 == 0 ? detail::kAnyChar : alphabet[rng() % alphabet.size()];
+      entries.push_back({suffix, id});
+    }
+    const detail::LiteralSuffixIndex idx(entries);
+    for (int t = 0; t < 200; ++t) {
+      std::string subject;
+      const std::size_t len = rng() % 10;
+      for (std::size_t k = 0; k < len; ++k) subject += "abAB.x"[rng() % 6];
+      Ids want, got;
+      for (const auto& e : entries)
+        if (ends_with(subject, e.suffix)) want.push_back(e.id);
+      idx.collect(subject, got);
+      std::sort(got.begin(), got.end());
+      ASSERT_EQ(got, want) << "round " << round << " subject '" << subject << "'";
+    }
+  }
+}
+
+TEST(LiteralSuffixIndexTest, EmptyIndexFindsNothing) {
   const detail::LiteralSuffixIndex empty;
   Ids none;
   empty.collect("a.net", none);

@@ -58,7 +58,7 @@ policy::Client interpret_client(const policy::IpAddress& addr, const ConnectInfo
 struct Session {
   std::shared_ptr<const policy::Policy> policy;  // pinned at connect
   policy::Client client;
-  policy::Resolution res;
+  policy::Resolution res;   // its reason views `policy`, pinned with it
   bool active = false;      // connect() resolved a client
   bool accept_all = false;  // allow-listed: skip everything
   bool slot_held = false;   // an open-connection slot to give back

@@ -4,6 +4,7 @@
 //   auto p = Policy::build(rules, options);       // validates; throws PolicyError
 //   auto q = Policy::build(rules2, options, p.get());  // reuses p's compiled patterns if unchanged
 //   Resolution r = p->resolve(client, now);       // pure, thread-safe, no throw
+//                                                 // (r.limits.reason views p's text)
 //
 // RESOLUTION
 //   Every attribute comes from the most specific matching rule that sets it:
@@ -26,6 +27,7 @@
 #pragma once
 
 #include <array>
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -71,7 +73,9 @@ struct Limits {
   std::uint32_t bad_rcpt_throttle = 0;
   Rate rcpt_rate{0, std::chrono::seconds{60}};
   Rate msg_rate{0, std::chrono::seconds{60}};
-  std::string reason;  // of the rule (or heuristic) that decided the action
+  // Of the rule (or heuristic) that decided the action: a view of the
+  // Policy's own text (or of static text), valid while the Policy lives.
+  std::string_view reason;
   DialinMode dialin = DialinMode::off;
   MissingRdnsMode missing_rdns = MissingRdnsMode::off;
   // `action` was set to block/tempfail by a monitor-mode setting: log only.
@@ -82,7 +86,8 @@ struct Resolution {
   IpNetwork key;  // the client key counters use
   Limits limits;
   std::array<Source, kAttrCount> sources;  // per Attr, who set it
-  std::vector<std::int32_t> matched;       // every matching rule, most specific first
+  // Every matching rule, most specific first (rarely more than a handful).
+  boost::container::small_vector<std::int32_t, 6> matched;
   std::optional<DynamicRdnsHit> dialin_hit;
 
   const Source& source(Attr a) const { return sources[static_cast<std::size_t>(a)]; }

@@ -61,6 +61,12 @@ class PatternSet {
 
   // Indices of all regexes matching `subject`, ascending. Thread-safe.
   std::vector<std::uint32_t> match(std::string_view subject) const;
+  // The same into `out` (its contents replaced; its capacity reused).
+  void match(std::string_view subject, std::vector<std::uint32_t>& out) const;
+  // Whether regex `index` alone matches `subject` (PCRE2: JIT-compiled when
+  // the set was built with RegexEngine::pcre2 or PCRE2 holds that regex);
+  // false for an index out of range.
+  bool matches(std::uint32_t index, std::string_view subject) const;
 
  private:
   struct Impl;
@@ -80,6 +86,10 @@ class PatternRuleIndex {
   // Indices into the `rules` given, of every rule whose terms all hold for
   // `hostname`, ordered by (priority, index). Thread-safe.
   std::vector<std::uint32_t> match(std::string_view hostname) const;
+  // The same into `out` (its contents replaced; its capacity reused).
+  void match(std::string_view hostname, std::vector<std::uint32_t>& out) const;
+  // The multi-pattern matcher of the filing regexes (each rule's rarest plain
+  // term); the other terms are tried one by one, only for candidate rules.
   const PatternSet& patterns() const;
   std::size_t size() const;
 
@@ -98,6 +108,8 @@ class SuffixIndex {
   std::optional<std::uint32_t> find_host(std::string_view hostname) const;
   // Suffix entries that `hostname` ends with, longest suffix first.
   std::vector<std::uint32_t> find_suffixes(std::string_view hostname) const;
+  // The same into `out` (its contents replaced; its capacity reused).
+  void find_suffixes(std::string_view hostname, std::vector<std::uint32_t>& out) const;
 
  private:
   struct Impl;
