@@ -80,7 +80,8 @@ bool is_limit(Attr a) {
   return a != Attr::action && a != Attr::reason && a != Attr::dialin && a != Attr::missing_rdns;
 }
 
-std::string source_text(const policy::Policy& p, const Source& s) {
+std::string source_text(const policy::Policy& p, const policy::Resolution& r, Attr a) {
+  const Source& s = r.source(a);
   switch (s.kind) {
     case Source::Kind::rule:
       if (s.rule >= 0 && static_cast<std::size_t>(s.rule) < p.rules().size()) {
@@ -88,9 +89,9 @@ std::string source_text(const policy::Policy& p, const Source& s) {
       }
       return "from a rule";
     case Source::Kind::heuristic:
-      return s.detail.empty() ? "heuristic" : "heuristic: " + s.detail;
+      return r.detail.empty() ? "heuristic" : "heuristic: " + r.detail;
     case Source::Kind::builtin:
-      return s.detail.empty() ? "built-in" : "built-in: " + s.detail;
+      return r.detail.empty() ? "built-in" : "built-in: " + r.detail;
     case Source::Kind::none:
       break;
   }
@@ -194,7 +195,7 @@ void print_text(const policy::Policy& p, const policy::Client& c, const policy::
   const Source& decided = r.source(Attr::action);
   head.add({"verdict", decided.kind == Source::Kind::none
                            ? v.text
-                           : v.text + "  [" + source_text(p, decided) + "]"});
+                           : v.text + "  [" + source_text(p, r, Attr::action) + "]"});
   head.add({"dial-in", dialin_text(p, c, r)});
   head.add({"missing rDNS", missing_rdns_text(p, c, r)});
   head.print(std::cout);
@@ -202,8 +203,8 @@ void print_text(const policy::Policy& p, const policy::Client& c, const policy::
   const policy::Attributes eff = as_attributes(r.limits);
   Table limits({"ATTRIBUTE", "VALUE", "FROM"});
   for (const auto& info : policy::attributes()) {
-    limits.add({std::string(info.name), eff.get(info.attr).value_or("-"),
-                source_text(p, r.source(info.attr))});
+    limits.add(
+        {std::string(info.name), eff.get(info.attr).value_or("-"), source_text(p, r, info.attr)});
   }
   std::cout << "\neffective limits\n";
   limits.print(std::cout, "  ");
@@ -231,11 +232,11 @@ nlohmann::json json_of(const policy::Policy& p, const policy::Client& c,
                   {"reason", r.limits.reason},
                   {"monitor_only", r.limits.monitor_only},
                   {"text", v.text},
-                  {"from", source_text(p, r.source(Attr::action))}};
+                  {"from", source_text(p, r, Attr::action)}};
   const policy::Attributes eff = as_attributes(r.limits);
   for (const auto& info : policy::attributes()) {
     j["limits"][std::string(info.name)] = {{"value", eff.get(info.attr).value_or("")},
-                                           {"from", source_text(p, r.source(info.attr))}};
+                                           {"from", source_text(p, r, info.attr)}};
   }
   j["matched"] = nlohmann::json::array();
   for (const auto i : r.matched)

@@ -86,20 +86,14 @@ std::string IpAddress::to_string() const {
 
 IpAddress IpAddress::masked(unsigned prefix) const {
   IpAddress out = *this;
-  const unsigned total = bits();
-  for (unsigned i = 0; i < 16; ++i) {
-    const unsigned start = i * 8;
-    if (start >= total) {
-      out.bytes_[i] = 0;
-    } else if (start + 8 <= prefix) {
-      continue;
-    } else if (start >= prefix) {
-      out.bytes_[i] = 0;
-    } else {
-      const unsigned keep = prefix - start;
-      out.bytes_[i] = static_cast<std::uint8_t>(out.bytes_[i] & (0xffu << (8 - keep)));
-    }
+  const unsigned keep = std::min(prefix, bits());
+  std::size_t full = keep / 8;
+  if (const unsigned rest = keep % 8; rest != 0) {
+    out.bytes_[full] = static_cast<std::uint8_t>(out.bytes_[full] & (0xffu << (8 - rest)));
+    ++full;
   }
+  std::fill(out.bytes_.begin() + static_cast<std::ptrdiff_t>(full), out.bytes_.end(),
+            std::uint8_t{0});
   return out;
 }
 
@@ -158,9 +152,15 @@ void ClientKeyer::validate() const {
   }
 }
 
+IpNetwork IpNetwork::containing(const IpAddress& a, unsigned prefix) {
+  IpNetwork n;
+  n.prefix_ = std::min(prefix, a.bits());
+  n.base_ = a.masked(n.prefix_);
+  return n;
+}
+
 IpNetwork ClientKeyer::key(const IpAddress& a) const {
-  const unsigned p = a.is_v4() ? v4_prefix : v6_prefix;
-  return IpNetwork(a.masked(p), p);
+  return IpNetwork::containing(a, a.is_v4() ? v4_prefix : v6_prefix);
 }
 
 }  // namespace harden::policy

@@ -58,7 +58,7 @@ std::string source_name(const Resolution& res, const Policy& policy, Attr a) {
       return policy.rules()[static_cast<std::size_t>(s.rule)].selector.text();
     case Source::Kind::heuristic:
     case Source::Kind::builtin:
-      return s.detail;
+      return res.detail;
     case Source::Kind::none:
       return "built-in default";
   }

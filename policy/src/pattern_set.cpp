@@ -577,8 +577,9 @@ class Re2SetMatcher final : public FastMatcher {
 };
 
 bool printable_ascii(std::string_view s) {
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return is_printable(static_cast<unsigned char>(c)); });
+  bool ok = true;  // no early exit: the loop vectorizes
+  for (char c : s) ok &= is_printable(static_cast<unsigned char>(c));
+  return ok;
 }
 
 }  // namespace

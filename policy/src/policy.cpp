@@ -206,7 +206,7 @@ Resolution Policy::resolve(const Client& client, UnixTime now) const {
     unset &= ~take;
     for (; take != 0; take &= take - 1) {
       const auto a = static_cast<std::size_t>(std::countr_zero(take));
-      res.sources[a] = Source{Source::Kind::rule, r, {}};
+      res.sources[a] = Source{Source::Kind::rule, r};
     }
     if (unset == 0) break;
   }
@@ -255,7 +255,8 @@ Resolution Policy::resolve(const Client& client, UnixTime now) const {
     L.action = act;
     L.monitor_only = monitor;
     L.reason = reason;
-    res.sources[static_cast<std::size_t>(Attr::action)] = Source{kind, -1, std::move(detail)};
+    res.sources[static_cast<std::size_t>(Attr::action)] = Source{kind, -1};
+    res.detail = std::move(detail);
     res.sources[static_cast<std::size_t>(Attr::reason)] = res.source(Attr::action);
   };
   if (!named && L.missing_rdns != MissingRdnsMode::off) {

@@ -366,6 +366,18 @@ TEST(ClientKeyerTest, ConfiguredPrefixes) {
   EXPECT_EQ(full.key(IpAddress::parse("2001:db8::7")), IpNetwork::parse("2001:db8::7"));
 }
 
+TEST(IpNetworkTest, ContainingMasksAndClampsThePrefix) {
+  EXPECT_EQ(IpNetwork::containing(IpAddress::parse("192.0.2.255"), 25),
+            IpNetwork::parse("192.0.2.128/25"));
+  EXPECT_EQ(IpNetwork::containing(IpAddress::parse("192.0.2.7"), 0), IpNetwork::parse("0.0.0.0/0"));
+  EXPECT_EQ(IpNetwork::containing(IpAddress::parse("192.0.2.7"), 64),
+            IpNetwork::parse("192.0.2.7"));
+  EXPECT_EQ(IpNetwork::containing(IpAddress::parse("2001:db8:ffff::1"), 35),
+            IpNetwork::parse("2001:db8:e000::/35"));
+  EXPECT_EQ(IpNetwork::containing(IpAddress::parse("2001:db8::1"), 200),
+            IpNetwork::parse("2001:db8::1"));
+}
+
 TEST(ClientKeyerTest, ValidateBounds) {
   struct Case {
     unsigned v4;

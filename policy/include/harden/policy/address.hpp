@@ -64,6 +64,8 @@ class IpNetwork {
 
   // "192.0.2.0/24", "2001:db8::/48", or a bare address (full-length prefix).
   static IpNetwork parse(std::string_view text);
+  // The network of `prefix` bits (at most a's length) that holds `a`. No throw.
+  static IpNetwork containing(const IpAddress& a, unsigned prefix);
 
   const IpAddress& address() const { return base_; }
   unsigned prefix() const { return prefix_; }

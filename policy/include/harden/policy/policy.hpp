@@ -57,11 +57,11 @@ struct PolicyOptions {
   std::optional<RegexEngine> regex_engine;  // nullopt: fastest available
 };
 
-// Who set an effective value.
+// Who set an effective value (what fired, for a heuristic or built-in
+// check: Resolution::detail).
 struct Source {
   enum class Kind : std::uint8_t { none, rule, heuristic, builtin } kind = Kind::none;
   std::int32_t rule = -1;  // index into Policy::rules() when kind == rule
-  std::string detail;      // heuristic: what fired
 };
 
 struct Limits {
@@ -89,6 +89,9 @@ struct Resolution {
   // Every matching rule, most specific first (rarely more than a handful).
   boost::container::small_vector<std::int32_t, 6> matched;
   std::optional<DynamicRdnsHit> dialin_hit;
+  // When the action came from the heuristic or a built-in check: what fired
+  // ("dialin keyword: ...", "missing_rdns: client_resolve FAIL").
+  std::string detail;
 
   const Source& source(Attr a) const { return sources[static_cast<std::size_t>(a)]; }
 };
