@@ -78,18 +78,18 @@ namespace harden::policy {
 namespace {
 
 // Measured with bench_rdns on fqrdns.pcre (1,531 regexes, 4,000 host names,
-// RelWithDebInfo, a 2-vCPU VM shared with other builds, so noisy), ns per
-// host name, with the literal-suffix prefilter (1,447 regexes go through it,
-// 84 to the fast engine):
+// RelWithDebInfo, a 2-vCPU VM shared with other work, so noisy), ns per
+// host name, with the literal-suffix prefilter (1,521 regexes go through it,
+// 10 to the fast engine):
 //                     per name, median      first pass   compile
 //                     stream     repeated   after build  PatternSet
-//   Hyperscan          690-810    210-230    ~900         46-80 ms
-//   RE2::Set           660-820    200-210    1,300-2,800  12-28 ms
-//   PCRE2 one by one  ~34,000    ~14,500
-// Before it, with all regexes in the fast engine (same runs, same load):
-// Hyperscan 930-1,350 / 415-470, compiled in 1.2-2.2 s; RE2::Set
-// 1,080-1,820 / 220-250, first pass 21,000-30,000 (its DFA is built lazily).
-// The two are now about as fast; Hyperscan stays the default: it never
+//   Hyperscan          531-621    198-210    670-820      32-33 ms
+//   RE2::Set           491-581    184-197    1,050-1,220  13-14 ms
+//   PCRE2 one by one  ~34,000    ~14,300
+// With all regexes in the fast engine (no prefilter): Hyperscan
+// 930-1,350 / 415-470, compiled in 1.2-2.2 s; RE2::Set 1,080-1,820 /
+// 220-250, first pass 21,000-30,000 (its DFA is built lazily).
+// The two are about as fast; Hyperscan stays the default: it never
 // locks (RE2's DFA cache is shared by all threads behind a lock and reset
 // when its memory budget is spent) and costs the same from the first name on.
 constexpr RegexEngine kDefaultEngine = RegexEngine::hyperscan;

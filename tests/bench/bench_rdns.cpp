@@ -435,7 +435,7 @@ void summary(const std::vector<std::unique_ptr<PatternSet>>& sets) {
                        {},
                        {}});
   }
-  measure(methods, n, 5, 10);
+  measure(methods, n, 7, 10);
 
   std::printf("\n=== rDNS summary: %zu host names, %zu regexes in fqrdns.pcre ===\n", n,
               w.table.regex_count());
