@@ -135,28 +135,29 @@ std::string octets_text(const Octets& a) {
 // ---- four groups of digits ----
 
 struct Group {
-  std::size_t begin = 0, end = 0;
-  int value = -1;  // -1: more than 3 digits
+  std::size_t begin, end;
+  int value;  // -1: more than 3 digits
 };
 
 struct Groups {
-  std::array<Group, kMaxHostnameLength / 2 + 1> g;
+  std::array<Group, kMaxHostnameLength / 2 + 1> g;  // left uninitialized past `count`
   std::size_t count = 0;
+  std::size_t longest = 0;  // digits in the longest group
 };
 
 Groups digit_groups(std::string_view s) {
-  Groups out;
+  Groups out;  // g is filled up to count, never read past it
   for (std::size_t i = 0; i < s.size();) {
     if (!is_digit(s[i])) {
       ++i;
       continue;
     }
-    Group grp;
-    grp.begin = i;
+    Group grp{i, i, 0};
     int v = 0;
     while (i < s.size() && is_digit(s[i])) v = std::min(v * 10 + (s[i++] - '0'), 1000);
     grp.end = i;
     grp.value = grp.end - grp.begin <= 3 ? v : -1;
+    out.longest = std::max(out.longest, grp.end - grp.begin);
     out.g[out.count++] = grp;
   }
   return out;
@@ -207,6 +208,7 @@ std::string padded(std::uint8_t v) {
 
 std::optional<DynamicRdnsHit> digits_in_name(std::string_view s, const Groups& gs,
                                              const Octets& a) {
+  if (gs.longest < kMinPlainDigits) return std::nullopt;  // every form has 8+ digits
   std::array<std::string, 4> forms;  // padded, reversed padded, plain, reversed plain
   for (std::size_t j = 0; j < 4; ++j) {
     forms[0] += padded(a[j]);

@@ -63,9 +63,9 @@ class PatternSet {
   std::vector<std::uint32_t> match(std::string_view subject) const;
   // The same into `out` (its contents replaced; its capacity reused).
   void match(std::string_view subject, std::vector<std::uint32_t>& out) const;
-  // Whether regex `index` alone matches `subject` (PCRE2: JIT-compiled when
-  // the set was built with RegexEngine::pcre2 or PCRE2 holds that regex);
-  // false for an index out of range.
+  // Whether regex `index` alone matches `subject`, with PCRE2 (JIT-compiled
+  // when the set was built with RegexEngine::pcre2); false for an index out
+  // of range.
   bool matches(std::uint32_t index, std::string_view subject) const;
 
  private:
