@@ -13,22 +13,13 @@
 #include <vector>
 
 #include "harden/policy/error.hpp"
+#include "test_support.hpp"
 
 namespace harden::policy {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::PrintToString;
-
-template <class F>
-std::string policy_error_of(F&& f) {
-  try {
-    f();
-  } catch (const PolicyError& e) {
-    return e.what();
-  }
-  return "<no PolicyError thrown>";
-}
 
 std::array<std::uint8_t, 16> v6_bytes(std::initializer_list<std::uint16_t> groups) {
   std::array<std::uint8_t, 16> b{};

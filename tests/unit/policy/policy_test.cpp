@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "harden/policy/error.hpp"
+#include "test_support.hpp"
 
 namespace harden::policy {
 namespace {
@@ -30,16 +31,6 @@ using ::testing::HasSubstr;
 using ::testing::PrintToString;
 
 const UnixTime kNow{1'800'000'000s};
-
-template <class F>
-std::string policy_error_of(F&& f) {
-  try {
-    f();
-  } catch (const PolicyError& e) {
-    return e.what();
-  }
-  return "<no PolicyError thrown>";
-}
 
 Rule rule(std::string_view selector,
           std::initializer_list<std::pair<std::string_view, std::string_view>> attrs,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "harden/policy/error.hpp"
+#include "test_support.hpp"
 
 namespace harden::policy {
 namespace {
@@ -19,16 +20,6 @@ namespace {
 using std::chrono::seconds;
 using ::testing::HasSubstr;
 using ::testing::PrintToString;
-
-template <class F>
-std::string policy_error_of(F&& f) {
-  try {
-    f();
-  } catch (const PolicyError& e) {
-    return e.what();
-  }
-  return "<no PolicyError thrown>";
-}
 
 TEST(DurationTest, ParsesEveryUnit) {
   struct Case {

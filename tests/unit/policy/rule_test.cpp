@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "harden/policy/error.hpp"
+#include "test_support.hpp"
 
 namespace harden::policy {
 namespace {
@@ -17,16 +18,6 @@ using namespace std::chrono_literals;
 using std::chrono::sys_days;
 using ::testing::HasSubstr;
 using ::testing::PrintToString;
-
-template <class F>
-std::string policy_error_of(F&& f) {
-  try {
-    f();
-  } catch (const PolicyError& e) {
-    return e.what();
-  }
-  return "<no PolicyError thrown>";
-}
 
 // The table of rule.hpp, in its order.
 const std::vector<std::pair<Attr, std::string_view>>& table() {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "harden/policy/error.hpp"
+#include "test_support.hpp"
 
 namespace harden::policy {
 
@@ -29,16 +30,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::PrintToString;
-
-template <class F>
-std::string policy_error_of(F&& f) {
-  try {
-    f();
-  } catch (const PolicyError& e) {
-    return e.what();
-  }
-  return "<no PolicyError thrown>";
-}
 
 using Kind = Selector::Kind;
 
