@@ -45,11 +45,52 @@ struct ConnectionSlots {
   }
 };
 
-class ControlConnection : public std::enable_shared_from_this<ControlConnection> {
+// What both kinds of connection share: the socket, a timer that closes an
+// idle one, the slot it holds, and a last answer written before closing.
+template <class Derived, class Socket>
+class Connection : public std::enable_shared_from_this<Derived> {
+ public:
+  void close() {
+    boost::system::error_code ignored;
+    timer_.cancel();
+    sock_.shutdown(Socket::shutdown_both, ignored);
+    sock_.close(ignored);
+  }
+
+ protected:
+  Connection(Socket s, ConnectionSlots& slots)
+      : sock_(std::move(s)), timer_(sock_.get_executor()), slots_(slots) {}
+  ~Connection() { slots_.open.fetch_sub(1); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void arm_timer(std::chrono::steady_clock::duration idle) {
+    timer_.expires_after(idle);
+    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+      if (!ec) self->close();
+    });
+  }
+
+  void reply_and_close(std::string text) {
+    out_ = std::move(text);
+    asio::async_write(sock_, asio::buffer(out_),
+                      [self = this->shared_from_this()](boost::system::error_code, std::size_t) {
+                        self->close();
+                      });
+  }
+
+  Socket sock_;
+  asio::steady_timer timer_;
+  std::string out_;
+
+ private:
+  ConnectionSlots& slots_;
+};
+
+class ControlConnection : public Connection<ControlConnection, stream_protocol::socket> {
  public:
   ControlConnection(stream_protocol::socket s, ControlHooks& hooks, ConnectionSlots& slots)
-      : sock_(std::move(s)), timer_(sock_.get_executor()), hooks_(hooks), slots_(slots) {}
-  ~ControlConnection() { slots_.open.fetch_sub(1); }
+      : Connection(std::move(s), slots), hooks_(hooks) {}
 
   void start() {
     ucred cred{};
@@ -60,22 +101,15 @@ class ControlConnection : public std::enable_shared_from_this<ControlConnection>
     if (!ok) {
       if (hooks_.metrics) hooks_.metrics->bump(Metric::control_denied_total);
       spdlog::warn("control: refused peer uid {} gid {} pid {}", cred.uid, cred.gid, cred.pid);
-      reply_and_close(control_error_reply("permission denied"));
+      reply_and_close(control_error_reply("permission denied") + "\n");
       return;
     }
     read();
   }
 
  private:
-  void arm_timer() {
-    timer_.expires_after(kControlIdle);
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (!ec) self->close();
-    });
-  }
-
   void read() {
-    arm_timer();
+    arm_timer(kControlIdle);
     asio::async_read_until(sock_, buf_, '\n',
                            [self = shared_from_this()](boost::system::error_code ec,
                                                        std::size_t n) { self->on_line(ec, n); });
@@ -83,7 +117,7 @@ class ControlConnection : public std::enable_shared_from_this<ControlConnection>
 
   void on_line(boost::system::error_code ec, std::size_t n) {
     if (ec == asio::error::not_found) {  // the buffer filled up without a newline
-      reply_and_close(control_error_reply("request too long"));
+      reply_and_close(control_error_reply("request too long") + "\n");
       return;
     }
     if (ec) return close();
@@ -102,26 +136,8 @@ class ControlConnection : public std::enable_shared_from_this<ControlConnection>
                       });
   }
 
-  void reply_and_close(std::string text) {
-    out_ = std::move(text) + "\n";
-    asio::async_write(
-        sock_, asio::buffer(out_),
-        [self = shared_from_this()](boost::system::error_code, std::size_t) { self->close(); });
-  }
-
-  void close() {
-    boost::system::error_code ignored;
-    timer_.cancel();
-    sock_.shutdown(stream_protocol::socket::shutdown_both, ignored);
-    sock_.close(ignored);
-  }
-
-  stream_protocol::socket sock_;
-  asio::steady_timer timer_;
   asio::streambuf buf_{kMaxControlRequest + 1};
-  std::string out_;
   ControlHooks& hooks_;
-  ConnectionSlots& slots_;
 };
 
 // "GET /metrics HTTP/1.0" -> status line and body.
@@ -140,17 +156,13 @@ std::pair<std::string, std::string> http_answer(std::string_view head, const Con
   return {"200 OK", hooks.metrics_text ? hooks.metrics_text() : std::string()};
 }
 
-class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
+class HttpConnection : public Connection<HttpConnection, tcp::socket> {
  public:
   HttpConnection(tcp::socket s, ControlHooks& hooks, ConnectionSlots& slots)
-      : sock_(std::move(s)), timer_(sock_.get_executor()), hooks_(hooks), slots_(slots) {}
-  ~HttpConnection() { slots_.open.fetch_sub(1); }
+      : Connection(std::move(s), slots), hooks_(hooks) {}
 
   void start() {
-    timer_.expires_after(kHttpTimeout);
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (!ec) self->close();
-    });
+    arm_timer(kHttpTimeout);
     asio::async_read_until(sock_, buf_, "\r\n\r\n",
                            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
                              self->on_head(ec);
@@ -166,27 +178,14 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
                                                  "too large\n"}
            : http_answer(head, hooks_);
     const bool head_only = head.starts_with("HEAD ");
-    out_ = "HTTP/1.0 " + status + "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n" +
-           "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
-           (head_only ? std::string() : body);
-    asio::async_write(
-        sock_, asio::buffer(out_),
-        [self = shared_from_this()](boost::system::error_code, std::size_t) { self->close(); });
+    reply_and_close("HTTP/1.0 " + status +
+                    "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n" +
+                    "Content-Length: " + std::to_string(body.size()) +
+                    "\r\nConnection: close\r\n\r\n" + (head_only ? std::string() : body));
   }
 
-  void close() {
-    boost::system::error_code ignored;
-    timer_.cancel();
-    sock_.shutdown(tcp::socket::shutdown_both, ignored);
-    sock_.close(ignored);
-  }
-
-  tcp::socket sock_;
-  asio::steady_timer timer_;
   asio::streambuf buf_{kMaxHttpHead};
-  std::string out_;
   ControlHooks& hooks_;
-  ConnectionSlots& slots_;
 };
 
 // Removes a stale socket file at `path`; refuses a live one or a non-socket.
