@@ -124,9 +124,10 @@ TEST_P(RealMta, PoliteClientGetsThrough) {
 }
 
 // A client that talks before the greeting is refused, and the milter logs
-// it. sendmail answers 554; Postfix reads the early bytes itself (logging
-// "improper command pipelining") and then refuses the session on the
-// milter's 554 at connect.
+// it. sendmail answers 554; Postfix refuses the session on the milter's 554
+// at connect (and logs "improper command pipelining after CONNECT" too when
+// the early bytes were already there at its own peek right after accept: a
+// race with the client, so not asserted).
 TEST_P(RealMta, PregreetTalkerIsRejected) {
   set_default({{"greet_pause", std::to_string(kGreetPause.count())}});
   start();
@@ -141,13 +142,13 @@ TEST_P(RealMta, PregreetTalkerIsRejected) {
   EXPECT_THAT(lines.front(), HasSubstr("127.0.0.1"));
   EXPECT_THAT(lines.front(), HasSubstr("554"));
   if (GetParam() == "postfix") {
-    // Postfix peeks before asking the milter, reads the early bytes itself,
-    // and says so; the milter still sees them counted on smtpd's socket.
-    auto logged = [&](const std::string& what) {
-      return poll_until(5s, [&] { return mta_->log().find(what) != std::string::npos; });
-    };
-    EXPECT_TRUE(logged("improper command pipelining after CONNECT"));
-    EXPECT_TRUE(logged("milter-reject: CONNECT from unknown[127.0.0.1]: 554 5.7.1"));
+    // Even when Postfix has read the early bytes itself, the milter still
+    // sees them counted on smtpd's socket; the refusal is the milter's.
+    const bool logged = poll_until(5s, [&] {
+      return mta_->log().find("milter-reject: CONNECT from unknown[127.0.0.1]: 554 5.7.1") !=
+             std::string::npos;
+    });
+    EXPECT_TRUE(logged) << mta_->log();
   }
 }
 
