@@ -1,7 +1,7 @@
 // check_command.cpp - `hardenctl check IP`: what the policy does to one client.
 //
 //   check IP [--hostname NAME] [--resolve OK|FAIL|FORGED|TEMP] [--at TIME]
-//            [--exit-code] [--json]
+//            [--ipv4-prefix N] [--ipv6-prefix N] [--exit-code] [--json]
 //
 // Loads the snapshot the daemon would load, resolves the client once
 // (policy::Policy::resolve) and explains: the client key, every effective
@@ -26,6 +26,7 @@ using policy::Source;
 
 struct CheckOptions {
   std::string ip, hostname, resolve, at;
+  policy::ClientKeyer keyer;  // as the daemon's ipv4_prefix / ipv6_prefix
   CLI::Option* hostname_opt = nullptr;
   CLI::Option* resolve_opt = nullptr;
   CLI::Option* at_opt = nullptr;
@@ -255,7 +256,9 @@ int run_check(const Globals& g, const CheckOptions& o) {
   const policy::Client client = make_client(o);
   const policy::UnixTime at = o.at_opt->count() > 0 ? policy::parse_time(o.at) : now();
   const db::Store store = open_store(g, Access::read);
-  const auto snapshot = store.load_snapshot();
+  policy::PolicyOptions options;
+  options.keyer = o.keyer;
+  const auto snapshot = store.load_snapshot(options);
   const policy::Resolution r = snapshot->resolve(client, at);
   if (o.json) {
     print_json(std::cout, json_of(*snapshot, client, r, at));
@@ -270,10 +273,12 @@ int run_check(const Globals& g, const CheckOptions& o) {
 void add_check_command(CLI::App& app, Dispatch& d) {
   auto o = std::make_shared<CheckOptions>();
   CLI::App* sub = add_command(app, "check", "explain what the policy does to a client", R"(
-Shows the client key counters use (IPv4 /32, IPv6 /64), each effective limit
-and the rule that set it, every matching rule (most specific first), the
-dial-in heuristic and missing-rDNS outcome, and the verdict at connect.
-Host name, suffix and pattern rules match only a verified name (--resolve OK).
+Shows the client key counters use (IPv4 /32, IPv6 /64, or as the daemon's
+ipv4_prefix / ipv6_prefix: give the same with --ipv4-prefix / --ipv6-prefix),
+each effective limit and the rule that set it, every matching rule (most
+specific first), the dial-in heuristic and missing-rDNS outcome, and the
+verdict at connect. Host name, suffix and pattern rules match only a verified
+name (--resolve OK).
 
 Exit status: 0, or with --exit-code 1 when the verdict is block or tempfail.
 
@@ -281,7 +286,8 @@ Examples:
   hardenctl check 192.0.2.7
   hardenctl check 192.0.2.7 --hostname dsl-192-0-2-7.dyn.example.net
   hardenctl check 2001:db8::7 --hostname mail.example.org --resolve FORGED --json
-  hardenctl check 127.0.0.1 --at 2026-12-31 --exit-code)");
+  hardenctl check 127.0.0.1 --at 2026-12-31 --exit-code
+  hardenctl check 2001:db8::7 --ipv6-prefix 48)");
   sub->add_option("ip", o->ip, "client address (IPv4 or IPv6)")->required()->type_name("IP");
   o->hostname_opt =
       sub->add_option("--hostname", o->hostname, "the client's rDNS name")->type_name("NAME");
@@ -289,6 +295,16 @@ Examples:
                        ->type_name("OK|FAIL|FORGED|TEMP");
   o->at_opt =
       sub->add_option("--at", o->at, "evaluate at this UTC time (rule expiry)")->type_name("TIME");
+  sub->add_option("--ipv4-prefix", o->keyer.v4_prefix,
+                  "count IPv4 clients by their /N (8..32, default 32), as the daemon's "
+                  "ipv4_prefix")
+      ->type_name("N")
+      ->check(CLI::Range(8u, 32u).description(""));
+  sub->add_option("--ipv6-prefix", o->keyer.v6_prefix,
+                  "count IPv6 clients by their /N (16..128, default 64), as the daemon's "
+                  "ipv6_prefix")
+      ->type_name("N")
+      ->check(CLI::Range(16u, 128u).description(""));
   sub->add_flag("--exit-code", o->exit_code, "exit 1 if the verdict is block or tempfail");
   sub->add_flag("--json", o->json, "print JSON");
   on_run(sub, d, o, run_check);

@@ -83,6 +83,21 @@ TEST_F(HardenctlCheck, Ipv6ClientsAreCountedByTheirSlash64) {
   EXPECT_EQ(check({"::ffff:192.0.2.7"})["key"], "192.0.2.7/32");
 }
 
+// The daemon may count clients by other prefixes (ipv4_prefix, ipv6_prefix);
+// check mirrors it when told the same.
+TEST_F(HardenctlCheck, ClientKeyPrefixesAsTheDaemonIsConfigured) {
+  EXPECT_EQ(check({"192.0.2.77", "--ipv4-prefix", "24"})["key"], "192.0.2.0/24");
+  EXPECT_EQ(check({"2001:db8:1:2:3::7", "--ipv6-prefix", "48"})["key"], "2001:db8:1::/48");
+  EXPECT_EQ(check({"2001:db8:1:2:3::7", "--ipv6-prefix", "128"})["key"], "2001:db8:1:2:3::7/128");
+  EXPECT_EQ(check({"192.0.2.77", "--ipv6-prefix", "48"})["key"], "192.0.2.77/32");
+  for (const char* bad : {"7", "33", "-1", "x", "99999999999999999999", ""})
+    EXPECT_TRUE(is_usage_error(ctl({"check", "192.0.2.7", "--ipv4-prefix", bad}), "--ipv4-prefix"))
+        << bad;
+  for (const char* bad : {"15", "129", "64.5"})
+    EXPECT_TRUE(is_usage_error(ctl({"check", "::1", "--ipv6-prefix", bad}), "--ipv6-prefix"))
+        << bad;
+}
+
 TEST_F(HardenctlCheck, DialInNamesFromFqrdnsAreBlocked) {
   ASSERT_TRUE(succeeded(ctl({"import", "pcre", test_data("fqrdns.pcre").string()})));
   // Line 424: /^[a-z][0-9]{9}\.adsl\.alicedsl\.de$/ inside "if /cable|dsl|.../".
