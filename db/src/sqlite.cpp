@@ -170,6 +170,11 @@ void Transaction::commit() {
   if (done_) return;
   if (level_ == 1) {
     db_.exec("COMMIT");
+    // Copy the WAL into the database file now (passive: never waits, never
+    // blocks a reader; best effort), so the file alone holds every commit:
+    // a backup made with cp, or a reader that must fall back to an
+    // immutable open, misses nothing. A no-op outside WAL mode.
+    sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   } else {
     db_.exec("RELEASE harden_" + std::to_string(level_));
   }

@@ -504,6 +504,25 @@ TEST(StoreSnapshot, DataVersionChangesWhenAnotherConnectionCommits) {
   EXPECT_TRUE(reader.find(Selector::parse("192.0.2.7")));
 }
 
+// Every commit reaches the database file at once (a passive WAL checkpoint),
+// even while another connection (the daemon) keeps the store open: the file
+// alone, copied without its -wal, holds every rule.
+TEST(StoreSnapshot, CommittedWritesReachTheDatabaseFileAtOnce) {
+  TempDir dir;
+  const auto path = dir / "policy.db";
+  Store writer = Store::open(path);
+  Store reader = Store::open(path, Store::Mode::read_only);
+  writer.init_defaults();
+  writer.add(make_rule("192.0.2.7", {{"action", "block"}}));
+  EXPECT_TRUE(reader.find(Selector::parse("192.0.2.7")));
+  const auto copy = dir / "copy.db";
+  fs::copy_file(path, copy);
+  const Store alone = Store::open(copy, Store::Mode::read_only);
+  EXPECT_TRUE(alone.find(Selector::parse("192.0.2.7")));
+  EXPECT_TRUE(alone.initialized());
+  EXPECT_EQ(alone.rules().size(), writer.rules().size());
+}
+
 TEST(StoreOpen, MovedStoreKeepsWorking) {
   Store a = Store::open(":memory:");
   a.add(make_rule("192.0.2.7", {{"action", "block"}}));
