@@ -295,14 +295,13 @@ void LiteralSuffixIndex::collect(std::string_view subject, std::vector<std::uint
       const Edge* any = nullptr;
       if (*first == kAnyChar) any = &edges_[n.edges_begin], ++first;  // sorted first
       const char* hit = std::find(first, last, lower(subject[left - 1]));
-      std::size_t any_left = any ? follow(*any, subject, left) : std::string_view::npos;
-      const std::size_t exact_left =
-          hit != last
-              ? follow(edges_[static_cast<std::size_t>(hit - edge_char_.data())], subject, left)
-              : std::string_view::npos;
+      const Edge* exact =
+          hit != last ? &edges_[static_cast<std::size_t>(hit - edge_char_.data())] : nullptr;
+      const std::size_t any_left = any ? follow(*any, subject, left) : std::string_view::npos;
+      const std::size_t exact_left = exact ? follow(*exact, subject, left) : std::string_view::npos;
       if (exact_left != std::string_view::npos) {
         if (any_left != std::string_view::npos) pending.push_back({any->to, any_left});
-        node = edges_[static_cast<std::size_t>(hit - edge_char_.data())].to;
+        node = exact->to;
         left = exact_left;
       } else if (any_left != std::string_view::npos) {
         node = any->to;

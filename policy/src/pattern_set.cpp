@@ -23,9 +23,10 @@
 //   literal_suffix.hpp) is taken out: match() walks the subject from its end
 //   through a trie of those reversed suffixes and checks only the regexes
 //   whose suffix the subject ends with, each with PCRE2 (interpreted: see
-//   the constructor), under one candidate per name on average. 1,521 of the 1,531 regexes of
-//   fqrdns.pcre are matched this way; the fast engine gets the other 10 and, being small, is fast
-//   too (and compiles in ~30 ms). Not with RegexEngine::pcre2, which stays one regex after another.
+//   the constructor), under one candidate per name on average. 1,521 of the
+//   1,531 regexes of fqrdns.pcre are matched this way; the fast engine gets
+//   the other 10 and, being small, is fast too (and compiles in ~30 ms).
+//   Not with RegexEngine::pcre2, which stays one regex after another.
 //
 //   A subject holding any byte outside printable ASCII (0x20..0x7e) is matched
 //   by PCRE2 alone: "$" before a final newline, "\s" and VT, "." and CR,
