@@ -1,0 +1,204 @@
+// protocol.hpp - the milter side of the milter protocol (version 6, as
+// Postfix 3.x and sendmail 8.14+ speak it), sans I/O: bytes in, calls to a
+// handler and reply bytes out. The native engine (native_server.hpp) runs one
+// ProtocolSession per MTA connection; the libFuzzer target drives it too.
+//
+// SYNOPSIS
+//   struct H : ProtocolHandler { ... };                // the Engine side
+//   ProtocolSession s(handler, ProtocolOptions{});
+//   Feed f = s.feed(bytes);                           // as they arrive
+//   send(s.take_output());                            // reply packets, may be empty
+//   if (f.status == Feed::Status::pending) { ...later: s.complete(reply); feed({}) ... }
+//   if (f.status == Feed::Status::violation) { log to_string(f.violation); close; }
+//   if (f.status == Feed::Status::closed) close;      // QUIT
+//
+// WIRE FORMAT
+//   Every packet: a 4-byte big-endian length (command byte included), one
+//   command byte, the data. A length of 0, or above kMaxPacketLength
+//   (libmilter's MILTER_MAX_DATA_SIZE + the command byte), is a violation
+//   before any of its data is buffered.
+//
+// WHAT IS CHECKED (any failure: Feed::Status::violation, nothing more is
+// processed, the connection must be closed; the handler sees session_end)
+//   - OPTNEG first and once: version >= 2, at least 12 data bytes.
+//   - CONNECT: host name NUL-terminated, family one of U L 4 6, then (not U)
+//     a 2-byte port and a NUL-terminated address that ends the packet;
+//     a second CONNECT without QUIT_NC in between is out of order.
+//   - MACRO: a command byte, then NUL-terminated strings in name/value pairs
+//     (an odd count, as a NUL inside a value gives, is refused), names of
+//     1..kMaxMacroName bytes, values of at most kMaxMacroValue, at most
+//     kMaxMacros pairs per packet.
+//   - HELO, MAIL, RCPT, HEADER, UNKNOWN: NUL-terminated strings, the last
+//     ending the packet (MAIL/RCPT: at least one argument).
+//   - Order: nothing but OPTNEG before OPTNEG; HELO, MAIL, UNKNOWN only after
+//     CONNECT; RCPT, DATA, HEADER, EOH, BODY, EOM only inside a transaction
+//     (after MAIL, until EOM or ABORT); ABORT, MACRO, QUIT anywhere after
+//     OPTNEG; an unknown command byte is refused.
+//   - While a reply is pending (Feed::Status::pending) bytes are buffered, not
+//     processed, as libmilter reads one command at a time; at most
+//     ProtocolOptions::max_buffered bytes may wait (else buffer_overflow).
+//
+// MACROS
+//   Each MACRO packet replaces the list of its stage (the command byte it
+//   names). lookup() searches the stages from the latest back to connect,
+//   as smfi_getsymval does, and finds "j" as "{j}" and "{j}" as "j". An
+//   ABORT clears the mail-and-later stages; QUIT_NC clears every stage.
+//
+// REPLIES
+//   The handler answers CONNECT, HELO, MAIL, RCPT with a Response: a Reply
+//   now, or pending (the server completes it later with complete()). Every
+//   other command that expects a reply gets SMFIR_CONTINUE. Steps the milter
+//   negotiated SMFIP_NR_* for get no reply. A Reply of kind replycode is sent
+//   as SMFIR_REPLYCODE with "rcode[ xcode][ text]"; the first digit of rcode
+//   must be 4 or 5 (else it is sent as plain reject).
+//
+// THREAD SAFETY
+//   None: one session, one strand. Nothing here throws except std::bad_alloc.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace harden::milter {
+
+inline constexpr std::size_t kMaxPacketLength = 65535 + 1;  // MILTER_MAX_DATA_SIZE + command
+inline constexpr std::size_t kMaxMacros = 128;              // name/value pairs per packet
+inline constexpr std::size_t kMaxMacroName = 64;
+inline constexpr std::size_t kMaxMacroValue = 4096;
+
+enum class Violation : std::uint8_t {
+  zero_length,       // packet length 0 (no command byte)
+  oversized,         // packet length > kMaxPacketLength
+  unknown_command,   // command byte not in the protocol
+  malformed,         // a packet's data does not have its command's shape
+  odd_macros,        // MACRO strings not in name/value pairs
+  macro_limits,      // too many macros, a name or value too long, an empty name
+  out_of_order,      // a command the protocol state does not allow now
+  duplicate_connect, // CONNECT twice without QUIT_NC
+  bad_version,       // OPTNEG version < 2
+  buffer_overflow,   // more than max_buffered bytes waiting behind a pending reply
+};
+inline constexpr std::size_t kViolationKinds = 10;
+std::string_view to_string(Violation v);  // "odd_macros", ...
+
+// What the MTA offered in OPTNEG, and what the milter asks for in return.
+struct Negotiation {
+  std::uint32_t version = 0;
+  std::uint32_t actions = 0;   // SMFIF_*
+  std::uint32_t protocol = 0;  // SMFIP_*
+};
+
+// The macro lists the milter asks for (SMFIR_SETSYMLIST / optneg reply),
+// sent only when the MTA offered SMFIF_SETSYMLIST.
+struct SymList {
+  std::uint32_t stage = 0;  // SMFIM_CONNECT, SMFIM_ENVFROM, SMFIM_ENVRCPT, ...
+  std::string macros;       // space-separated, e.g. "{client_addr} {client_port}"
+};
+
+struct ProtocolOptions {
+  std::size_t max_buffered = 256 * 1024;  // input waiting behind a pending reply
+};
+
+struct Reply {
+  enum class Kind : std::uint8_t { continue_, accept, reject, tempfail, replycode };
+  Kind kind = Kind::continue_;
+  std::string rcode;  // replycode: "421"
+  std::string xcode;  // replycode: "4.3.2" or empty
+  std::string text;   // replycode: text or empty
+};
+
+// A handler's answer: a reply now, or later through ProtocolSession::complete.
+struct Response {
+  std::optional<Reply> reply;  // nullopt = pending
+  static Response now(Reply r) { return Response{std::move(r)}; }
+  static Response later() { return Response{std::nullopt}; }
+};
+
+enum class AddressFamily : char { unknown = 'U', local = 'L', inet = '4', inet6 = '6' };
+
+struct ConnectCommand {
+  std::string_view hostname;
+  AddressFamily family = AddressFamily::unknown;
+  std::uint16_t port = 0;
+  std::string_view address;  // empty for family unknown
+};
+
+class ProtocolSession;
+
+// The Engine side. string_views are valid only during the call.
+class ProtocolHandler {
+ public:
+  virtual ~ProtocolHandler() = default;
+  // What to ask for, given the MTA's offer (version is answered by the session).
+  virtual Negotiation negotiate(const Negotiation& offered, std::vector<SymList>& symlists) = 0;
+  virtual Response connect(const ProtocolSession& s, const ConnectCommand& c) = 0;
+  virtual Response helo(const ProtocolSession& s, std::string_view name) = 0;
+  virtual Response mail(const ProtocolSession& s, const std::vector<std::string_view>& args) = 0;
+  virtual Response rcpt(const ProtocolSession& s, const std::vector<std::string_view>& args) = 0;
+  // The message was aborted (ABORT), or ended (EOM).
+  virtual void message_end() = 0;
+  // The SMTP session ended: QUIT, QUIT_NC (a new one may follow on this
+  // connection), a violation, or the connection closing (the server calls
+  // ProtocolSession::close). Called at most once per CONNECT, and only after one.
+  virtual void session_end() = 0;
+};
+
+struct Feed {
+  enum class Status : std::uint8_t {
+    more,       // everything buffered was processed; feed more bytes
+    pending,    // a handler answered later(); call complete()
+    closed,     // QUIT: close the connection after sending the output
+    violation,  // see `violation`; close the connection
+  };
+  Status status = Status::more;
+  Violation violation = Violation::malformed;
+};
+
+class ProtocolSession {
+ public:
+  ProtocolSession(ProtocolHandler& handler, ProtocolOptions options = {});
+
+  // Appends `bytes` and processes whole packets until one is pending, QUIT,
+  // a violation, or the buffer is drained. After closed/violation, further
+  // calls return the same status and do nothing.
+  Feed feed(std::string_view bytes);
+  // Sends the pending reply and goes on with buffered packets.
+  Feed complete(const Reply& reply);
+  // The connection is gone: session_end() if a session is open. Idempotent.
+  void close();
+
+  // Reply bytes produced so far, and clears them.
+  std::string take_output();
+  bool has_output() const { return !out_.empty(); }
+
+  // The macro's value as the MTA last sent it, nullopt when not sent.
+  std::optional<std::string_view> lookup(std::string_view name) const;
+  const Negotiation& negotiated() const { return negotiated_; }
+  bool pending() const { return pending_ != 0; }
+  std::size_t buffered() const { return in_.size() - in_pos_; }
+
+ private:
+  // implementation-defined members below
+  Feed run();
+  ProtocolHandler& handler_;
+  ProtocolOptions options_;
+  std::string in_;
+  std::size_t in_pos_ = 0;
+  std::string out_;
+  Negotiation negotiated_{};
+  char pending_ = 0;  // command byte whose reply is pending, 0: none
+  Feed final_{};
+  bool done_ = false;
+  bool negotiated_done_ = false;
+  bool connected_ = false;
+  bool in_transaction_ = false;
+  // stage index -> name/value pairs (owned copies)
+  std::vector<std::vector<std::pair<std::string, std::string>>> macros_;
+};
+
+}  // namespace harden::milter
