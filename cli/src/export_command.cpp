@@ -33,6 +33,18 @@ int run_export(const Globals& g, const ExportOptions& o) {
   return kExitOk;
 }
 
+struct BackupOptions {
+  std::string file;
+};
+
+int run_backup(const Globals& g, const BackupOptions& o) {
+  const db::Store store = open_store(g, Access::read);
+  store.backup(o.file);
+  std::cout << fmt::format("backed up {} to {}\n", printable(store.path().string()),
+                           printable(o.file));
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_export_command(CLI::App& app, Dispatch& d) {
@@ -47,6 +59,23 @@ Examples:
   sub->add_option("-o,--output", o->output, "write to FILE (atomically) instead of standard output")
       ->type_name("FILE");
   on_run(sub, d, o, run_export);
+
+  auto b = std::make_shared<BackupOptions>();
+  CLI::App* bs = add_command(app, "backup", "write a consistent copy of the store", R"(
+Copies the store with SQLite's online backup API, safe while milter-harden and
+other writers run. FILE is replaced atomically (a temporary file beside it is
+synced, then renamed), and the copy is one file with no -wal to carry along.
+
+To push one policy to several hosts: back up, copy the file next to the store
+on each host, and rename it over the store there; the daemon reads the new
+file within reload_interval.
+
+Examples:
+  hardenctl backup /tmp/policy.db
+  scp /tmp/policy.db mx2:/var/lib/milter-harden/policy.db.new
+  ssh mx2 mv /var/lib/milter-harden/policy.db.new /var/lib/milter-harden/policy.db)");
+  bs->add_option("FILE", b->file, "where to write the copy")->required()->type_name("FILE");
+  on_run(bs, d, b, run_backup);
 }
 
 }  // namespace harden::cli

@@ -13,10 +13,14 @@
 // program's SQLite file is refused instead of being "migrated".
 #include "harden/db/store.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
+#include <filesystem>
 #include <system_error>
 
 #include "harden/policy/error.hpp"
@@ -183,8 +187,10 @@ Probe open_read_only(detail::StoreConnection& c, const fs::path& path) {
 }
 
 void enable_wal(detail::StoreConnection& c) {
-  int persist = 1;  // keep -wal/-shm after close: readers without write access need them
-  sqlite3_file_control(c.db.get(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+  // No SQLITE_FCNTL_PERSIST_WAL: the last connection to close checkpoints
+  // and deletes -wal and -shm. A -wal kept after close would be applied by
+  // SQLite to whatever file is later renamed over the store (it does not
+  // check which database a -wal belongs to).
   try {
     sql::Statement st(c.db, "PRAGMA journal_mode=WAL");
     st.run();
@@ -578,6 +584,56 @@ std::shared_ptr<const policy::Policy> Store::load_snapshot(const policy::PolicyO
 
 std::int64_t Store::data_version() const {
   return conn_->db.query_int("PRAGMA data_version");
+}
+
+void Store::backup(const std::filesystem::path& dest) const {
+  namespace fs = std::filesystem;
+  if (dest.empty()) throw DbError("backup: empty destination path");
+  std::error_code ec;
+  if (fs::exists(dest, ec) && fs::equivalent(dest, path_, ec))
+    throw DbError("backup: " + dest.string() + " is the store itself");
+  const fs::path dir = dest.has_parent_path() ? dest.parent_path() : fs::path(".");
+  const fs::path tmp =
+      dir / ("." + dest.filename().string() + ".tmp-" + std::to_string(::getpid()));
+  fs::remove(tmp, ec);
+  auto fail = [&](const std::string& why) {
+    fs::remove(tmp, ec);
+    fs::remove(tmp.string() + "-journal", ec);
+    throw DbError("backup to " + dest.string() + ": " + why);
+  };
+  sqlite3* out = nullptr;
+  if (sqlite3_open_v2(tmp.c_str(), &out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    const std::string why = out ? sqlite3_errmsg(out) : "cannot open";
+    sqlite3_close(out);
+    fail(why);
+  }
+  sqlite3_busy_timeout(out, kBusyTimeoutMs);
+  sqlite3_backup* b = sqlite3_backup_init(out, "main", conn_->db.get(), "main");
+  int rc = SQLITE_ERROR;
+  if (b) {
+    // All pages in one step: the copy is one consistent read of the source.
+    do {
+      rc = sqlite3_backup_step(b, -1);
+      if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) sqlite3_sleep(10);
+    } while (rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+    sqlite3_backup_finish(b);
+  }
+  std::string why = rc == SQLITE_DONE ? "" : sqlite3_errmsg(out);
+  // The source may be in WAL mode; the copy is read as a lone file.
+  if (why.empty() &&
+      sqlite3_exec(out, "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr) != SQLITE_OK)
+    why = sqlite3_errmsg(out);
+  sqlite3_close(out);
+  if (!why.empty()) fail(why);
+  const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    if (fd >= 0) ::close(fd);
+    fail("cannot sync the copy");
+  }
+  ::close(fd);
+  fs::rename(tmp, dest, ec);
+  if (ec) fail(ec.message());
 }
 
 }  // namespace harden::db

@@ -107,7 +107,7 @@ constexpr std::array kKeys{
     },
     [](const Config& c) { return format_duration(c.greet_pause_cap); }},
   ConfigKey{"reload_interval", ConfigType::duration, "duration (ms, s, m)", "2s", 100, 3'600'000, true,
-    "how often the store is polled for changes (PRAGMA data_version); 0: only on "
+    "how often the store file is checked for changes (a stat, no SQLite); 0: only on "
     "SIGHUP and hardenctl reload",
     [](Config& c, const ConfigKey& k, std::string_view v) {
       c.reload_interval = parse_duration(v, k);

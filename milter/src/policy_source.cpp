@@ -11,12 +11,9 @@ namespace harden::milter {
 namespace fs = std::filesystem;
 
 PolicySource::PolicySource(PolicySourceOptions options, Engine& engine, Metrics& metrics)
-    : options_(std::move(options)),
-      engine_(engine),
-      metrics_(metrics),
-      store_(open_store(options_.store, true)),
-      file_id_(file_id()) {
-  load("start-up");
+    : options_(std::move(options)), engine_(engine), metrics_(metrics), file_id_(file_id()) {
+  if (options_.store == ":memory:") store_ = open_store(options_.store, true);
+  load("start-up", true);
 }
 
 db::Store PolicySource::open_store(const fs::path& path, bool create) {
@@ -24,6 +21,10 @@ db::Store PolicySource::open_store(const fs::path& path, bool create) {
   std::error_code ec;
   const bool existed = memory ? false : fs::exists(path, ec);
   if (!create && !existed) throw db::DbError(path.string() + ": no such file");
+  // SQLite takes a zero-byte file for an empty database and would write a
+  // new schema into it: a store truncated or copied wrong is refused instead.
+  if (!memory && existed && fs::is_regular_file(path, ec) && fs::file_size(path, ec) == 0)
+    throw db::DbError(path.string() + ": empty file, not a policy store");
   if (!memory && !existed && path.has_parent_path() && !fs::exists(path.parent_path(), ec)) {
     fs::create_directories(path.parent_path(), ec);
     if (ec)
@@ -31,7 +32,10 @@ db::Store PolicySource::open_store(const fs::path& path, bool create) {
     fs::permissions(path.parent_path(),
                     fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec, ec);
   }
-  db::Store store = db::Store::open(path, db::Store::Mode::read_write);
+  // Start-up opens read-write (creates, migrates); a reload only reads, and
+  // may run after privileges were dropped.
+  db::Store store =
+      db::Store::open(path, create ? db::Store::Mode::read_write : db::Store::Mode::read_only);
   if (!existed && !store.initialized() && store.rules().empty()) {
     store.init_defaults();
     spdlog::info("policy store {} created with the default rules", path.string());
@@ -39,19 +43,46 @@ db::Store PolicySource::open_store(const fs::path& path, bool create) {
   return store;
 }
 
+namespace {
+
+std::int64_t mtime_ns(const struct stat& st) {
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
 PolicySource::FileId PolicySource::file_id() const {
   struct stat st {};
   if (options_.store == ":memory:" || ::stat(options_.store.c_str(), &st) != 0) return {};
-  return FileId{static_cast<std::uintmax_t>(st.st_dev), static_cast<std::uintmax_t>(st.st_ino)};
+  FileId id{static_cast<std::uintmax_t>(st.st_dev), static_cast<std::uintmax_t>(st.st_ino),
+            static_cast<std::uintmax_t>(st.st_size), mtime_ns(st)};
+  struct stat wal {};
+  // An empty -wal (a read-only connection cannot delete it) holds no commit.
+  if (::stat((options_.store.string() + "-wal").c_str(), &wal) == 0 && wal.st_size > 0) {
+    id.wal = true;
+    id.wal_size = static_cast<std::uintmax_t>(wal.st_size);
+    id.wal_mtime_ns = mtime_ns(wal);
+  }
+  return id;
 }
 
-void PolicySource::load(std::string_view why) {
-  // Remember the version even if this load fails: a broken store is not
-  // retried (and logged) every poll, only when it changes again.
-  if (!store_) store_ = open_store(options_.store, false);
-  data_version_ = store_->data_version();
+void PolicySource::load(std::string_view why, bool create) {
+  // The fingerprint is taken before the store is read: a commit made while
+  // it is read shows at the next poll. It is kept even if this load fails,
+  // so a broken store is not retried (and logged) every poll, only when it
+  // changes again.
+  file_id_ = file_id();
+  // A file store is open only while it is read: no connection of ours keeps
+  // a -wal next to the path, where it could be applied to a file renamed
+  // over the store (SQLite opens any -wal it finds beside a database).
+  std::optional<db::Store> opened;
+  if (!store_) opened = open_store(options_.store, create);
+  db::Store& store = store_ ? *store_ : *opened;
+  data_version_ = store.data_version();
   const auto current = engine_.policy();
-  auto snapshot = store_->load_snapshot(options_.policy, current.get());
+  auto snapshot = store.load_snapshot(options_.policy, current.get());
+  opened.reset();
+  if (create) file_id_ = file_id();  // start-up may have created the file
   const std::string warning = greet_pause_warning(*snapshot, options_.greet_pause_cap);
   if (!warning.empty()) spdlog::warn("{}", warning);
   rules_ = snapshot->rules().size();
@@ -63,14 +94,7 @@ void PolicySource::load(std::string_view why) {
 
 ReloadResult PolicySource::reload(std::string_view why) {
   try {
-    const FileId now = file_id();
-    if (!(now == file_id_)) {
-      // Close the old connection before opening the new file, so its WAL
-      // and shared-memory files are not taken for the new database's.
-      store_.reset();
-      file_id_ = now;
-    }
-    load(why);
+    load(why, false);
     return ReloadResult{true, "loaded " + std::to_string(rules_) + " rules", rules_};
   } catch (const std::exception& e) {
     metrics_.bump(Metric::reload_failure_total);
@@ -81,7 +105,7 @@ ReloadResult PolicySource::reload(std::string_view why) {
 
 bool PolicySource::poll() {
   try {
-    if (file_id() == file_id_ && (!store_ || store_->data_version() == data_version_)) return false;
+    if (store_ ? store_->data_version() == data_version_ : file_id() == file_id_) return false;
   } catch (const std::exception& e) {
     spdlog::warn("policy store poll failed: {}", e.what());
     return false;

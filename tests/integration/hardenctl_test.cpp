@@ -39,6 +39,7 @@ TEST_F(HardenctlBasics, EveryCommandHasHelpWithExamples) {
                                                        {"import", "pcre"},
                                                        {"import", "policy"},
                                                        {"export"},
+                                                       {"backup"},
                                                        {"check"}};
   for (auto args : commands) {
     args.push_back("--help");
@@ -201,6 +202,38 @@ TEST_F(HardenctlBasics, DbOptionWorksAfterTheCommand) {
 
 TEST_F(HardenctlBasics, EmptyDbPathIsAUsageError) {
   EXPECT_TRUE(is_usage_error(ctl_raw({"--db", "", "rule", "list"}), "--db"));
+}
+
+// Issue 8: a store moved over the old one with `mv` is read as the new file
+// (a persisted -wal of the old store was replayed onto it).
+TEST_F(HardenctlBasics, StoreReplacedByRenameIsReadAsTheNewFile) {
+  const auto other = dir() / "n.db";
+  ASSERT_TRUE(succeeded(ctl({"init"})));
+  ASSERT_TRUE(succeeded(ctl({"rule", "add", "192.0.2.50", "action=block"})));
+  ASSERT_TRUE(succeeded(ctl_at(other, {"init"})));
+  ASSERT_TRUE(succeeded(ctl_at(other, {"rule", "add", "192.0.2.60", "action=block"})));
+  std::filesystem::rename(other, db());
+  const ProcessResult r = ctl({"rule", "list"});
+  ASSERT_TRUE(succeeded(r));
+  EXPECT_NE(r.out.find("192.0.2.60"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("192.0.2.50"), std::string::npos) << r.out;
+}
+
+TEST_F(HardenctlBasics, BackupWritesAConsistentCopyThatReadsAlone) {
+  ASSERT_TRUE(succeeded(ctl({"init"})));
+  ASSERT_TRUE(succeeded(ctl({"rule", "add", "192.0.2.70", "action=block"})));
+  const auto copy = dir() / "sub" / "copy.db";
+  std::filesystem::create_directories(copy.parent_path());
+  ASSERT_TRUE(succeeded(ctl({"backup", copy.string()})));
+  EXPECT_FALSE(std::filesystem::exists(copy.string() + "-wal"));
+  const ProcessResult r = ctl_at(copy, {"rule", "list"});
+  ASSERT_TRUE(succeeded(r));
+  EXPECT_NE(r.out.find("192.0.2.70"), std::string::npos) << r.out;
+  // Again over the existing copy; the store itself is refused as destination.
+  ASSERT_TRUE(succeeded(ctl({"backup", copy.string()})));
+  EXPECT_TRUE(is_usage_error(ctl({"backup", db().string()}), "store itself"));
+  EXPECT_TRUE(is_usage_error(ctl({"backup", (dir() / "nodir" / "x.db").string()})));
+  EXPECT_TRUE(std::filesystem::equivalent(db(), db()));
 }
 
 }  // namespace

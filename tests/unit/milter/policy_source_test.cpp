@@ -114,6 +114,65 @@ TEST_F(PolicySourceTest, ReplacedStoreFileIsReopened) {
   EXPECT_EQ(src.rules(), db::Store::default_rules().size() + 1);
 }
 
+// The store a `mv` puts in place is the one read, by the daemon and by any
+// other reader, though the old store's -wal/-shm are left where they were
+// (issue 8: a persisted -wal was replayed onto the new file).
+void make_store(const fs::path& p, const std::string& blocked) {
+  db::Store s = db::Store::open(p);
+  s.init_defaults();
+  policy::Rule r;
+  r.selector = policy::Selector::parse(blocked);
+  r.attrs.set("action", "block");
+  s.add(r);
+}
+
+bool blocks(const policy::Policy& p, const std::string& ip) {
+  for (const auto& r : p.rules())
+    if (r.selector.text() == ip) return true;
+  return false;
+}
+
+TEST_F(PolicySourceTest, StoreRenamedOverTheOldOneIsReadAsTheNewFile) {
+  fs::create_directories(path_.parent_path());
+  make_store(path_, "192.0.2.50");
+  PolicySource src(options(), engine_, metrics_);
+  ASSERT_TRUE(blocks(*engine_.policy(), "192.0.2.50"));
+  const fs::path other = dir_ / "state" / "new.db";
+  make_store(other, "192.0.2.60");
+  fs::rename(other, path_);  // -wal and -shm of the old store, if any, stay
+  {
+    db::Store reader = db::Store::open(path_, db::Store::Mode::read_only);
+    bool found_new = false, found_old = false;
+    for (const auto& r : reader.rules()) {
+      found_new = found_new || r.selector.text() == "192.0.2.60";
+      found_old = found_old || r.selector.text() == "192.0.2.50";
+    }
+    EXPECT_TRUE(found_new);
+    EXPECT_FALSE(found_old);
+  }
+  EXPECT_TRUE(src.poll());
+  EXPECT_TRUE(blocks(*engine_.policy(), "192.0.2.60"));
+  EXPECT_FALSE(blocks(*engine_.policy(), "192.0.2.50"));
+  EXPECT_FALSE(src.poll());
+}
+
+TEST_F(PolicySourceTest, EmptyOrGarbageFileRenamedIntoPlaceIsRefused) {
+  PolicySource src(options(), engine_, metrics_);
+  const auto good = engine_.policy();
+  for (const std::string& content : {std::string(), std::string(8192, 'x')}) {
+    const fs::path tmp = dir_ / "state" / "bad.db";
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    std::fwrite(content.data(), 1, content.size(), f);
+    std::fclose(f);
+    fs::rename(tmp, path_);  // no -wal/-shm removed by hand
+    const auto failed = metrics_.get(Metric::reload_failure_total);
+    EXPECT_FALSE(src.poll() && metrics_.get(Metric::reload_failure_total) == failed);
+    EXPECT_EQ(metrics_.get(Metric::reload_failure_total), failed + 1);
+    EXPECT_EQ(engine_.policy(), good);
+    EXPECT_EQ(fs::file_size(path_), content.size()) << "the refused file was not written to";
+  }
+}
+
 TEST_F(PolicySourceTest, StoreThatDoesNotLoadRefusesStartUp) {
   { PolicySource first(options(), engine_, metrics_); }
   exec_sql(path_, "UPDATE rules SET max_rcpts = -4 WHERE selector = 'default'");

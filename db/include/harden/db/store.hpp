@@ -110,6 +110,13 @@ class Store {
   // PRAGMA data_version: changes when another connection commits.
   std::int64_t data_version() const;
 
+  // A consistent copy of the whole store at `dest`, made with SQLite's
+  // online backup API (safe while the daemon and other writers run): written
+  // to a temporary file beside `dest`, synced, then renamed over it, so
+  // `dest` is the old file or the whole copy, never half of one. The copy
+  // is a plain rollback-journal database with no -wal. Throws DbError.
+  void backup(const std::filesystem::path& dest) const;
+
  private:
   Store() = default;
   struct Conn;

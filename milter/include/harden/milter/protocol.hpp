@@ -72,16 +72,16 @@ inline constexpr std::size_t kMaxMacroName = 64;
 inline constexpr std::size_t kMaxMacroValue = 4096;
 
 enum class Violation : std::uint8_t {
-  zero_length,       // packet length 0 (no command byte)
-  oversized,         // packet length > kMaxPacketLength
-  unknown_command,   // command byte not in the protocol
-  malformed,         // a packet's data does not have its command's shape
-  odd_macros,        // MACRO strings not in name/value pairs
-  macro_limits,      // too many macros, a name or value too long, an empty name
-  out_of_order,      // a command the protocol state does not allow now
-  duplicate_connect, // CONNECT twice without QUIT_NC
-  bad_version,       // OPTNEG version < 2
-  buffer_overflow,   // more than max_buffered bytes waiting behind a pending reply
+  zero_length,        // packet length 0 (no command byte)
+  oversized,          // packet length > kMaxPacketLength
+  unknown_command,    // command byte not in the protocol
+  malformed,          // a packet's data does not have its command's shape
+  odd_macros,         // MACRO strings not in name/value pairs
+  macro_limits,       // too many macros, a name or value too long, an empty name
+  out_of_order,       // a command the protocol state does not allow now
+  duplicate_connect,  // CONNECT twice without QUIT_NC
+  bad_version,        // OPTNEG version < 2
+  buffer_overflow,    // more than max_buffered bytes waiting behind a pending reply
 };
 inline constexpr std::size_t kViolationKinds = 10;
 std::string_view to_string(Violation v);  // "odd_macros", ...
