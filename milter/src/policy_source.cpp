@@ -11,7 +11,7 @@ namespace harden::milter {
 namespace fs = std::filesystem;
 
 PolicySource::PolicySource(PolicySourceOptions options, Engine& engine, Metrics& metrics)
-    : options_(std::move(options)), engine_(engine), metrics_(metrics), file_id_(file_id()) {
+    : options_(std::move(options)), engine_(engine), metrics_(metrics) {
   if (options_.store == ":memory:") store_ = open_store(options_.store, true);
   load("start-up", true);
 }
