@@ -6,13 +6,14 @@
 #               every test: the dev build, then again under ASan+UBSan, then the
 #               multi-threaded ones (unit and milter protocol tests) under TSan
 #
-# Other targets: make build, make asan, make bench, make format, make deps, make clean.
+# Other targets: make build, make asan, make bench, make fuzz, make format, make deps,
+# make clean.
 
 SHELL := /bin/bash
 JOBS  ?= $(shell nproc)
 DB    ?= $(CURDIR)/var/policy.db
 
-.PHONY: run test deps build release asan tsan bench format format-check clean
+.PHONY: run test deps build release asan tsan bench fuzz-build fuzz-short fuzz format format-check clean
 
 deps:
 	@scripts/install-deps.sh
@@ -30,7 +31,7 @@ asan: deps
 	cmake --build --preset asan -j $(JOBS)
 
 # Only what the TSan run needs: the unit tests, the daemon and its protocol tests.
-TSAN_TARGETS := policy_unit_tests db_unit_tests milter_unit_tests milter_probe_tests \
+TSAN_TARGETS := policy_unit_tests db_unit_tests milter_unit_tests milter_probe_tests milter_codec_tests \
                 milter_protocol_tests milter_driver_tests null_milter milter-harden hardenctl
 tsan: deps
 	cmake --preset tsan >/dev/null
@@ -51,10 +52,33 @@ run: release
 	    --set control_socket=$(dir $(DB))control.sock; \
 	fi
 
-test: build asan tsan
+test: build asan tsan fuzz-build
 	ctest --preset dev --no-tests=error
 	ctest --preset asan --no-tests=error
 	ctest --preset tsan --no-tests=error -L 'unit|milter'
+	$(MAKE) --no-print-directory fuzz-short
+
+# libFuzzer (Debian clang) on the milter protocol session: the packet parser
+# and the state machine, with ASan+UBSan. fuzz-short (part of make test) runs
+# 300,000 inputs from the seed corpus; fuzz is the long run (FUZZ_RUNS, 10M by
+# default) over a corpus kept in build/fuzz/corpus between runs.
+FUZZ_DIR   := build/fuzz
+FUZZ_RUNS  ?= 10000000
+FUZZ_FLAGS := -max_len=4096 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/
+fuzz-build: deps
+	@mkdir -p $(FUZZ_DIR)/corpus
+	clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -Imilter/include milter/src/protocol.cpp tests/fuzz/fuzz_protocol.cpp \
+	  -o $(FUZZ_DIR)/fuzz_protocol
+	clang++ -std=c++20 -O1 tests/fuzz/make_seeds.cpp -o $(FUZZ_DIR)/make_seeds
+	$(FUZZ_DIR)/make_seeds $(FUZZ_DIR)/corpus
+
+fuzz-short: fuzz-build
+	@rm -rf $(FUZZ_DIR)/short && mkdir -p $(FUZZ_DIR)/short && cp $(FUZZ_DIR)/corpus/* $(FUZZ_DIR)/short/
+	$(FUZZ_DIR)/fuzz_protocol -runs=300000 -seed=1 $(FUZZ_FLAGS) $(FUZZ_DIR)/short
+
+fuzz: fuzz-build
+	$(FUZZ_DIR)/fuzz_protocol -runs=$(FUZZ_RUNS) $(FUZZ_FLAGS) $(FUZZ_DIR)/corpus
 
 bench: release
 	build/release/tests/bench/bench_rdns --benchmark_min_time=0.2

@@ -24,6 +24,7 @@ BUILD_PKGS=(
 # Tests and benchmarks.
 TEST_PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev  # make fuzz / fuzz-short: libFuzzer on the milter protocol session
   sqlite3                   # tests poke at stores with the sqlite3 shell
   m4                        # mtaconf tests: sendmail's cf/ files over generated .mc lines
   postfix                   # tests/integration/mta: a private Postfix instance (postfix -c DIR)

@@ -27,13 +27,21 @@
 //   - MACRO: a command byte, then NUL-terminated strings in name/value pairs
 //     (an odd count, as a NUL inside a value gives, is refused), names of
 //     1..kMaxMacroName bytes, values of at most kMaxMacroValue, at most
-//     kMaxMacros pairs per packet.
-//   - HELO, MAIL, RCPT, HEADER, UNKNOWN: NUL-terminated strings, the last
-//     ending the packet (MAIL/RCPT: at least one argument).
+//     kMaxMacros pairs per packet; no strings at all is an empty list. Postfix
+//     also sends macros for UNKNOWN, HEADER and BODY: checked, then dropped
+//     (libmilter drops them too); a byte that is no command is refused.
+//   - HELO, UNKNOWN: one NUL-terminated string; MAIL, RCPT: one or more;
+//     HEADER: two (name, value); DATA, EOH: no data; BODY, EOM: any bytes.
 //   - Order: nothing but OPTNEG before OPTNEG; HELO, MAIL, UNKNOWN only after
 //     CONNECT; RCPT, DATA, HEADER, EOH, BODY, EOM only inside a transaction
-//     (after MAIL, until EOM or ABORT); ABORT, MACRO, QUIT anywhere after
-//     OPTNEG; an unknown command byte is refused.
+//     (after MAIL, until EOM, ABORT, or a reply that ends it); ABORT, MACRO,
+//     QUIT, QUIT_NC anywhere after OPTNEG; an unknown command byte is refused.
+//     As in libmilter, MAIL or HELO inside a transaction ends it first
+//     (message_end), a reply other than continue to MAIL, DATA, HEADER, EOH or
+//     BODY ends it, and to RCPT only accept does.
+//   - Negotiation: actions and protocol flags are cut to what the MTA offered
+//     (sendmail refuses more); SMFIP_NOCONNECT and SMFIP_NOMAIL are never
+//     asked for, since the order rules above need CONNECT and MAIL.
 //   - While a reply is pending (Feed::Status::pending) bytes are buffered, not
 //     processed, as libmilter reads one command at a time; at most
 //     ProtocolOptions::max_buffered bytes may wait (else buffer_overflow).
@@ -130,6 +138,10 @@ struct ConnectCommand {
 
 class ProtocolSession;
 
+// The packet for `r` (SMFIR_CONTINUE, _ACCEPT, _REJECT, _TEMPFAIL or
+// _REPLYCODE), as the session sends it.
+std::string encode_reply(const Reply& r);
+
 // The Engine side. string_views are valid only during the call.
 class ProtocolHandler {
  public:
@@ -183,8 +195,18 @@ class ProtocolSession {
   std::size_t buffered() const { return in_.size() - in_pos_; }
 
  private:
-  // implementation-defined members below
   Feed run();
+  std::optional<Feed> dispatch(char cmd, std::string_view data);
+  std::optional<Feed> optneg(std::string_view data);
+  std::optional<Feed> macro(std::string_view data);
+  std::optional<Feed> connect(std::string_view data);
+  std::optional<Feed> respond(char cmd, const Response& r);
+  void apply(char cmd, const Reply& reply);  // send it, then its effect on the state
+  void send(char cmd, const Reply& reply);   // unless negotiated SMFIP_NR_* says no reply
+  Feed fail(Violation v);
+  void end_message();
+  void end_session();
+
   ProtocolHandler& handler_;
   ProtocolOptions options_;
   std::string in_;
@@ -197,7 +219,8 @@ class ProtocolSession {
   bool negotiated_done_ = false;
   bool connected_ = false;
   bool in_transaction_ = false;
-  // stage index -> name/value pairs (owned copies)
+  std::vector<std::string_view> args_;  // scratch: a packet's strings
+  // stage (SMFIM_*) -> name/value pairs (owned copies)
   std::vector<std::vector<std::pair<std::string, std::string>>> macros_;
 };
 
