@@ -11,6 +11,7 @@
 #include "harden/milter/adapter.hpp"
 #include "harden/milter/reply.hpp"
 #include "harden/mtaconf/macros.hpp"
+#include "session_glue.hpp"
 #include "session_state.hpp"
 
 namespace harden::milter {
@@ -96,10 +97,7 @@ sfsistat guarded(const char* where, F&& f) noexcept {
 // The ONE place a Decision becomes a reply: count, log, smfi_setreply, status.
 sfsistat respond(SMFICTX* ctx, const SessionState& st, const Decision& d, Stage stage) {
   MilterRuntime& rt = runtime();
-  rt.metrics.count_decision(d);
-  const std::string line = enforcement_line(d, st.log);
-  if (!line.empty()) spdlog::info("{}", line);
-  MilterReply r = to_milter_reply(d, stage);
+  MilterReply r = enforce(rt.metrics, st.log, d, stage);
   if (r.has_reply() &&
       smfi_setreply(ctx, r.rcode.data(), r.xcode.empty() ? nullptr : r.xcode.data(),
                     r.text.empty() ? nullptr : r.text.data()) != MI_SUCCESS) {
@@ -127,28 +125,13 @@ std::optional<policy::IpAddress> address_of(const sockaddr* sa, std::uint16_t& p
   return std::nullopt;
 }
 
-std::uint16_t port_of(const std::string& text) {
-  const auto ep = Endpoint::from_text("127.0.0.1", text);
-  return ep ? ep->port : 0;
-}
-
 ConnectInfo connect_info(SMFICTX* ctx, const char* hostname, const sockaddr* sa, GreetTarget& g) {
-  ConnectInfo info;
   std::uint16_t port = 0;
-  info.client = address_of(sa, port);
-  if (!info.client) info.client = policy::IpAddress::try_parse(macro(ctx, "{client_addr}"));
-  info.client_port = port != 0 ? port : port_of(macro(ctx, "{client_port}"));
-  info.client_name = macro(ctx, "{client_name}");
-  if (info.client_name.empty() && hostname)
-    info.client_name = std::string(hostname, strnlen(hostname, kMaxMacroLength));
-  info.client_ptr = macro(ctx, "{client_ptr}");
-  info.client_resolve = macro(ctx, "{client_resolve}");
-  // {if_addr} (sendmail) is the accepted socket's own address; {daemon_addr}
-  // may be the listener's wildcard. The probe copes with either.
-  std::string local = macro(ctx, "{if_addr}");
-  if (!policy::IpAddress::try_parse(local)) local = macro(ctx, "{daemon_addr}");
-  g = GreetTarget{std::move(local), macro(ctx, "{daemon_port}"), info.client, info.client_port};
-  return info;
+  const auto addr = address_of(sa, port);
+  const std::string_view host =
+      hostname ? std::string_view(hostname, strnlen(hostname, kMaxMacroLength)) : "";
+  return milter::connect_info([ctx](const char* name) { return macro(ctx, name); }, addr, port,
+                              host, g);
 }
 
 SessionState& new_state(SMFICTX* ctx, MilterRuntime& rt) {

@@ -113,6 +113,30 @@ constexpr std::array kKeys{
       c.reload_interval = parse_duration(v, k);
     },
     [](const Config& c) { return format_duration(c.reload_interval); }},
+  ConfigKey{"engine", ConfigType::choice, "native | libmilter", "native", 0, 0, false,
+    "who speaks the milter protocol: native (event-driven, timers for pauses, strict parser) "
+    "or libmilter (the reference engine, kept for one release)",
+    [](Config& c, const ConfigKey&, std::string_view v) {
+      c.engine = parse_choice<EngineKind>(
+          v, {{"native", EngineKind::native}, {"libmilter", EngineKind::libmilter}});
+    },
+    [](const Config& c) { return std::string(to_string(c.engine)); }},
+  ConfigKey{"allowed_peers", ConfigType::text, "networks (CIDR), comma-separated", "127.0.0.0/8,::1", 0, 0, false,
+    "native engine, inet sockets: MTA addresses allowed to connect; others are closed "
+    "before any byte is read",
+    [](Config& c, const ConfigKey&, std::string_view v) {
+      std::string norm;
+      for (const auto& n : parse_allowed_peers(v)) norm += (norm.empty() ? "" : ",") + n.to_string();
+      c.allowed_peers = norm;
+    },
+    [](const Config& c) { return c.allowed_peers; }},
+  ConfigKey{"max_connections", ConfigType::integer, "integer", "4000", 1, 1'000'000, false,
+    "native engine: MTA connections served at once; more are closed at accept (each "
+    "needs one file descriptor)",
+    [](Config& c, const ConfigKey& k, std::string_view v) {
+      c.max_connections = parse_integer(v, k);
+    },
+    [](const Config& c) { return std::to_string(c.max_connections); }},
 };
 // clang-format on
 
@@ -161,6 +185,10 @@ std::string scalar_of(const YAML::Node& value, std::string_view key) {
 }
 
 }  // namespace
+
+std::string_view to_string(EngineKind e) {
+  return e == EngineKind::native ? "native" : "libmilter";
+}
 
 std::string_view to_string(Mode m) {
   return m == Mode::enforce ? "enforce" : "monitor";

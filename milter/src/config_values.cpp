@@ -243,4 +243,24 @@ ListenSpec parse_listen_spec(std::string_view text) {
   return ListenSpec{std::string(host), config_values::parse_port(text.substr(colon + 1), text)};
 }
 
+std::vector<policy::IpNetwork> parse_allowed_peers(std::string_view text) {
+  std::vector<policy::IpNetwork> out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t end = text.find_first_of(", \t", i);
+    const std::string_view item = text.substr(i, end == std::string_view::npos ? end : end - i);
+    i = end == std::string_view::npos ? text.size() : end + 1;
+    if (item.empty()) continue;
+    if (out.size() >= 256) throw ConfigError("more than 256 networks");
+    try {
+      out.push_back(policy::IpNetwork::parse(item));
+    } catch (const std::exception&) {
+      throw ConfigError("'" + config_values::printable(item) +
+                        "' is not a network (CIDR) or address");
+    }
+  }
+  if (out.empty()) throw ConfigError("needs at least one network, e.g. 127.0.0.0/8");
+  return out;
+}
+
 }  // namespace harden::milter

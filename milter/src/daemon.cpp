@@ -17,6 +17,7 @@
 #include "harden/milter/engine.hpp"
 #include "harden/milter/logging.hpp"
 #include "harden/milter/metrics.hpp"
+#include "harden/milter/native_server.hpp"
 #include "harden/milter/policy_source.hpp"
 #include "harden/milter/pregreet.hpp"
 #include "harden/milter/privileges.hpp"
@@ -50,6 +51,15 @@ struct Daemon {
         engine, metrics,
         AdapterOptions{c.on_internal_error == InternalErrorAction::tempfail, c.greet_pause_cap},
         watch, waiter);
+    if (c.engine == EngineKind::native) {
+      NativeOptions n;
+      n.socket = c.socket;
+      n.max_connections = static_cast<std::size_t>(c.max_connections);
+      n.allowed_peers = parse_allowed_peers(c.allowed_peers);
+      n.greet_pause_cap = c.greet_pause_cap;
+      n.tempfail_on_internal_error = c.on_internal_error == InternalErrorAction::tempfail;
+      native = std::make_unique<NativeServer>(std::move(n), engine, metrics, probe);
+    }
   }
 
   const Config& cfg;
@@ -65,6 +75,7 @@ struct Daemon {
   std::unique_ptr<PolicySource> source;
   std::unique_ptr<DaemonService> service;
   std::unique_ptr<MilterRuntime> runtime;
+  std::unique_ptr<NativeServer> native;  // engine: native; else libmilter serves
   std::unique_ptr<ControlPlane> control;
   std::atomic<bool> stopping{false};
 };
@@ -92,6 +103,11 @@ void stop(Daemon& d, const char* why) {
   const auto open = d.metrics.get(Metric::sessions_open);
   spdlog::info("{}: stopping (open sessions: {})", why, open);
   d.waiter.cancel();  // greet pauses and throttle delays return now
+  if (d.native) {
+    d.native->stop(kShutdownGrace);
+    d.control->after(kShutdownGrace + kStopSlack, [&d] { force_exit(d); });
+    return;
+  }
   // smfi_stop() waits for the listener's lock (up to libmilter's 5 s accept
   // check); it runs on its own thread and is never waited for.
   std::thread([] { smfi_stop(); }).detach();
@@ -166,7 +182,23 @@ void drain_sessions(const Daemon& d) {
   }
 }
 
+int serve_native(Daemon& d) {
+  d.native->listen(d.account.uid, d.account.gid);
+  d.control = make_control(d);
+  d.control->bind(d.account.uid, d.account.gid);
+  drop_privileges(d.account);
+  d.control->start();
+  spdlog::info("ready: milter socket {} (native engine), store {}, control {}, metrics {}, mode {}",
+               d.cfg.socket, d.cfg.store,
+               d.cfg.control_socket.empty() ? "off" : d.cfg.control_socket,
+               d.cfg.metrics_listen.empty() ? "off" : d.cfg.metrics_listen, to_string(d.cfg.mode));
+  if (!d.stopping) d.native->run();
+  d.control->stop();
+  return 0;
+}
+
 int serve(Daemon& d) {
+  if (d.native) return serve_native(d);
   open_milter_socket(d.cfg, d.account);
   d.control = make_control(d);
   d.control->bind(d.account.uid, d.account.gid);

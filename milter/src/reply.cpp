@@ -78,6 +78,28 @@ MilterReply to_milter_reply(const Decision& d, Stage stage) {
   return r;
 }
 
+Reply to_protocol_reply(const MilterReply& r) {
+  Reply out;
+  switch (r.status) {
+    case SMFIS_ACCEPT:
+      out.kind = Reply::Kind::accept;
+      return out;
+    case SMFIS_REJECT:
+    case SMFIS_TEMPFAIL:
+      if (r.has_reply()) {
+        out.kind = Reply::Kind::replycode;
+        out.rcode = r.rcode;
+        out.xcode = r.xcode;
+        out.text = r.text;
+      } else {
+        out.kind = r.status == SMFIS_REJECT ? Reply::Kind::reject : Reply::Kind::tempfail;
+      }
+      return out;
+    default:
+      return out;  // continue
+  }
+}
+
 std::string MilterReply::to_string() const {
   std::string out = rcode;
   if (!xcode.empty()) out += " " + xcode;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <stdexcept>
@@ -37,6 +38,14 @@ MilterDaemon::MilterDaemon(std::filesystem::path dir, std::string binary)
   set("store", store().string());
   set("mode", "enforce");
   set("control_socket", (dir_ / "control.sock").string());
+  // The protocol suite runs once per engine (tests/integration/milter/CMakeLists.txt).
+  if (const char* e = std::getenv("HARDEN_TEST_ENGINE"); e && *e) set("engine", e);
+}
+
+std::string MilterDaemon::engine() const {
+  for (const auto& [k, v] : config_)
+    if (k == "engine") return v;
+  return "native";
 }
 
 MilterDaemon::~MilterDaemon() {

@@ -19,6 +19,9 @@
 // configured), and fails early, with the log in the message, if the daemon
 // exits instead.
 //
+// The engine is the daemon's default (native) unless the environment sets
+// HARDEN_TEST_ENGINE=libmilter (the protocol suite runs once per engine).
+//
 // Binaries: MILTER_HARDEN_PATH and HARDENCTL_PATH (compile definitions of
 // the support library) unless given.
 #pragma once
@@ -54,6 +57,8 @@ class MilterDaemon {
   std::filesystem::path config_path() const { return dir_ / "milter-harden.yaml"; }
   std::filesystem::path log_path() const { return dir_ / "milter.log"; }
   std::string socket() const;  // the socket spec in the config
+  // "native" or "libmilter": the config's engine; HARDEN_TEST_ENGINE sets it.
+  std::string engine() const;
   std::filesystem::path control_socket() const;
 
   // Creates the store with hardenctl init (default rule + loopback allows).

@@ -38,8 +38,28 @@ TEST(ConfigTest, DefaultsComeFromTheTable) {
   EXPECT_EQ(c.metrics_listen, "");
   EXPECT_EQ(c.greet_pause_cap, 9000ms);
   EXPECT_EQ(c.reload_interval, 2000ms);
+  EXPECT_EQ(c.engine, EngineKind::native);
+  EXPECT_EQ(c.allowed_peers, "127.0.0.0/8,::1");
+  EXPECT_EQ(c.max_connections, 4000u);
   // Every default is printed back exactly as the table writes it.
   for (const auto& k : config_keys()) EXPECT_EQ(k.get(c), k.default_value) << k.name;
+}
+
+TEST(ConfigTest, NativeEngineKeys) {
+  Config c = default_config();
+  set_config_value(c, "engine", "libmilter");
+  EXPECT_EQ(c.engine, EngineKind::libmilter);
+  set_config_value(c, "allowed_peers", "192.0.2.0/24, 2001:db8::/32 10.1.2.3");
+  EXPECT_EQ(c.allowed_peers, "192.0.2.0/24,2001:db8::/32,10.1.2.3");
+  EXPECT_EQ(parse_allowed_peers(c.allowed_peers).size(), 3u);
+  for (const char* bad : {"", ",", "192.0.2.1/24", "300.1.2.3", "localhost", "::1/129"})
+    EXPECT_THROW(set_config_value(c, "allowed_peers", bad), ConfigError) << bad;
+  EXPECT_THROW(set_config_value(c, "engine", "sendmail"), ConfigError);
+  EXPECT_THROW(set_config_value(c, "max_connections", "0"), ConfigError);
+  std::string many;
+  for (int i = 0; i < 300; ++i)
+    many += "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ",";
+  EXPECT_THROW(set_config_value(c, "allowed_peers", many), ConfigError);
 }
 
 TEST(ConfigTest, GoodValuesAreAccepted) {

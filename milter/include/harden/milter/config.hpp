@@ -26,8 +26,10 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "harden/milter/engine.hpp"
+#include "harden/policy/address.hpp"
 
 namespace harden::milter {
 
@@ -39,10 +41,12 @@ class ConfigError : public std::runtime_error {
 // What a callback does when our own code fails (on_internal_error).
 enum class InternalErrorAction : std::uint8_t { proceed, tempfail };  // "continue" | "tempfail"
 enum class LogLevel : std::uint8_t { trace, debug, info, warn, error, critical, off };
+enum class EngineKind : std::uint8_t { native, libmilter };
 
 std::string_view to_string(Mode m);
 std::string_view to_string(InternalErrorAction a);
 std::string_view to_string(LogLevel l);
+std::string_view to_string(EngineKind e);
 
 struct Config {
   std::string socket;  // libmilter socket spec
@@ -60,6 +64,9 @@ struct Config {
   std::string group;
   std::chrono::milliseconds greet_pause_cap{0};
   std::chrono::milliseconds reload_interval{0};  // 0: no data_version polling
+  EngineKind engine = EngineKind::native;
+  std::string allowed_peers;  // normalised: "127.0.0.0/8,::1/128"
+  std::uint64_t max_connections = 0;
 };
 
 struct ConfigKey;
@@ -119,5 +126,9 @@ struct ListenSpec {
   std::uint16_t port = 0;
 };
 ListenSpec parse_listen_spec(std::string_view text);
+
+// allowed_peers: networks or addresses separated by commas or spaces, at
+// least one, at most 256. Throws ConfigError naming the bad item.
+std::vector<policy::IpNetwork> parse_allowed_peers(std::string_view text);
 
 }  // namespace harden::milter

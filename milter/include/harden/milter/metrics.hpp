@@ -43,7 +43,17 @@
   X(reload_failure_total, counter, "policy reloads refused; the previous snapshot stayed")   \
   X(internal_errors_total, counter, "callbacks that failed and answered on_internal_error")  \
   X(control_requests_total, counter, "control socket requests served")                       \
-  X(control_denied_total, counter, "control socket connections refused (peer credentials)")
+  X(control_denied_total, counter, "control socket connections refused (peer credentials)")  \
+  X(milter_connections_open, gauge, "MTA connections open on the native engine")             \
+  X(milter_connections_refused_total, counter,                                               \
+    "MTA connections closed at accept: peer not in allowed_peers, or max_connections")       \
+  X(milter_accept_failures_total, counter,                                                   \
+    "accept() failures on the milter socket (descriptors or memory exhausted); backed off")  \
+  X(milter_idle_timeouts_total, counter, "MTA connections closed for silence (native)")      \
+  X(protocol_violations_total, counter,                                                      \
+    "MTA connections closed for a malformed or out-of-order milter packet (native)")         \
+  X(pregreet_probe_errors_total, counter,                                                    \
+    "pre-greeting probes that failed (netlink error); retried at the next tick")
 
 namespace harden::milter {
 

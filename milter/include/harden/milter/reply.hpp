@@ -5,6 +5,7 @@
 //   MilterReply r = to_milter_reply(decision, Stage::connect);
 //   // r.status is an SMFIS_* value; with r.has_reply() the adapter calls
 //   // smfi_setreply(ctx, r.rcode, r.xcode or NULL, r.text or NULL)
+//   Reply p = to_protocol_reply(r);       // the native engine sends this instead
 //   std::string line = enforcement_line(decision, client);   // "" when nothing to log
 //
 // REPLY RULES
@@ -31,6 +32,7 @@
 #include <string>
 #include <string_view>
 
+#include "harden/milter/protocol.hpp"
 #include "harden/policy/decision.hpp"
 
 namespace harden::milter {
@@ -51,6 +53,10 @@ struct MilterReply {
 enum class Stage : std::uint8_t { connect, envfrom, envrcpt };
 
 MilterReply to_milter_reply(const policy::Decision& d, Stage stage);
+// The same reply for the native engine (protocol.hpp): SMFIS_CONTINUE ->
+// continue, SMFIS_ACCEPT -> accept, a refusal with a code -> replycode with
+// the same text libmilter would send, without one -> reject / tempfail.
+Reply to_protocol_reply(const MilterReply& r);
 // Printable ASCII, '%' as "%%", no CR/LF, trimmed, at most kMaxReplyText bytes.
 std::string sanitize_reply_text(std::string_view text);
 

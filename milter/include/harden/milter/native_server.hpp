@@ -1,0 +1,100 @@
+// native_server.hpp - the native milter engine: the MTA side of the milter
+// protocol on Boost.Asio, one ProtocolSession (protocol.hpp) per MTA
+// connection, the Engine called inline.
+//
+// SYNOPSIS
+//   NativeServer srv(options, engine, metrics, probe);
+//   srv.listen(uid, gid);        // bind + listen, before dropping privileges
+//   std::thread t([&] { srv.run(); });   // returns once stopped and drained
+//   srv.stop(kShutdownGrace);    // any thread, idempotent
+//
+// HOW IT RUNS
+//   A fixed pool of io_context threads (options.threads, default the number
+//   of cores); each MTA connection lives on its own strand, so its commands
+//   are handled in order and never concurrently. Nothing blocks a thread: the
+//   greet pause and the bad-recipient delay are timers, and the pre-greeting
+//   probe runs for all paused sessions from one ticker (GREET PAUSE).
+//   Reading goes on while a reply is pending, so an MTA that gives up is seen
+//   at once (its session and its connection slot end there).
+//
+// LIMITS (no peer can exhaust memory or descriptors)
+//   - allowed_peers (inet sockets): a peer outside them is closed right after
+//     accept, before any byte is read; counted, logged once per minute.
+//   - max_connections: further connections are closed at accept; counted.
+//   - negotiate_timeout from accept to OPTNEG, idle_timeout between commands
+//     after it; max_buffered input behind a pending reply (protocol.hpp); at
+//     most one read buffer (16 KiB) and the replies to one read queued for
+//     writing (no new read while a write is in flight).
+//   - accept failures (EMFILE, ENFILE, ENOBUFS, ENOMEM) back off 100 ms and are
+//     counted, never spin and never stop the server.
+//   - a protocol violation (protocol.hpp) closes that one connection, is
+//     counted (protocol_violations_total) and logged once per kind.
+//
+// GREET PAUSE
+//   A session whose greet pause is due is handed to the GreetHub: one timer
+//   per session for the end of its pause, and one ticker (probe_interval) that
+//   probes every paused session's client (pregreet.hpp) and completes those
+//   that talked at once with the Engine's pregreet decision. A socket never
+//   found makes the pause a plain delay (counted, logged once); a socket
+//   found and then gone ends the pause at once; a probe error is counted and
+//   retried at the next tick.
+//
+// SHUTDOWN
+//   stop(): the listener closes, every greet pause and delay ends now
+//   (proceed), sessions get `grace` to end by themselves, then the rest of the
+//   connections are closed (the MTA applies its milter default action).
+//
+// THREAD SAFETY
+//   listen() before run(); stop() and connections() from any thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harden/milter/engine.hpp"
+#include "harden/milter/metrics.hpp"
+#include "harden/milter/pregreet.hpp"
+#include "harden/policy/address.hpp"
+
+namespace harden::milter {
+
+struct NativeOptions {
+  std::string socket = "inet:8894@127.0.0.1";  // as the config's `socket`
+  unsigned threads = 0;                        // 0: the number of cores
+  std::size_t max_connections = 4000;
+  std::chrono::milliseconds negotiate_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{30 * 60 * 1000};
+  std::size_t max_buffered = 256 * 1024;
+  std::vector<policy::IpNetwork> allowed_peers;  // inet: empty means loopback only
+  std::chrono::milliseconds probe_interval{100};
+  std::chrono::milliseconds greet_pause_cap{9000};
+  bool tempfail_on_internal_error = false;
+};
+
+class NativeServer {
+ public:
+  NativeServer(NativeOptions options, Engine& engine, Metrics& metrics, const Probe& probe);
+  ~NativeServer();
+  NativeServer(const NativeServer&) = delete;
+  NativeServer& operator=(const NativeServer&) = delete;
+
+  // Binds and listens; a unix socket is created mode 0660 and owned by
+  // uid:gid (its directory is created if missing). Throws std::runtime_error.
+  void listen(uid_t uid, gid_t gid);
+  // Runs the I/O threads until stop() has drained; returns after that.
+  void run();
+  void stop(std::chrono::milliseconds grace);
+  std::size_t connections() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace harden::milter

@@ -1,0 +1,749 @@
+// native_server.cpp - the native milter engine (see native_server.hpp).
+#include "harden/milter/native_server.hpp"
+
+#include <arpa/inet.h>
+#include <libmilter/mfapi.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "harden/milter/adapter.hpp"
+#include "harden/milter/config.hpp"
+#include "harden/milter/protocol.hpp"
+#include "harden/milter/reply.hpp"
+#include "session_glue.hpp"
+
+namespace harden::milter {
+namespace {
+
+namespace asio = boost::asio;
+using gproto = asio::generic::stream_protocol;
+using Strand = asio::strand<asio::io_context::executor_type>;
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr std::size_t kMaxMacro = 1024;
+constexpr milliseconds kAcceptBackoff{100};
+constexpr auto kLogEvery = std::chrono::minutes{1};
+
+// One log line per `every` for a recurring condition; counts what it skipped.
+class RateLimitedLog {
+ public:
+  template <class... Args>
+  void warn(fmt::format_string<Args...> f, Args&&... args) {
+    const auto now = SteadyClock::now();
+    std::lock_guard lock(mu_);
+    if (logged_ && now - last_ < kLogEvery) {
+      ++skipped_;
+      return;
+    }
+    const std::string msg = fmt::format(f, std::forward<Args>(args)...);
+    if (skipped_ > 0)
+      spdlog::warn("{} (and {} more like it in the last minute)", msg, skipped_);
+    else
+      spdlog::warn("{}", msg);
+    logged_ = true;
+    last_ = now;
+    skipped_ = 0;
+  }
+
+ private:
+  std::mutex mu_;
+  bool logged_ = false;
+  SteadyClock::time_point last_{};
+  std::uint64_t skipped_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// GreetHub: the greet pauses of every session, one prober for all of them.
+
+class GreetHub {
+ public:
+  using Done = std::function<void(const WatchResult&)>;
+
+  struct Ticket {
+    Ticket(asio::io_context& io, Endpoint m, Endpoint c, Done d)
+        : mta(m), client(c), done(std::move(d)), deadline_timer(io) {}
+    Endpoint mta;
+    Endpoint client;
+    Done done;
+    asio::steady_timer deadline_timer;
+    SteadyClock::time_point start{};
+    bool found = false;
+    bool degraded = false;
+    bool finished = false;
+    WatchResult result;
+  };
+
+  GreetHub(asio::io_context& io, const Probe& probe, milliseconds interval, Metrics& metrics)
+      : io_(io),
+        strand_(asio::make_strand(io)),
+        probe_(probe),
+        interval_(interval),
+        metrics_(metrics),
+        tick_(strand_) {}
+
+  std::shared_ptr<Ticket> watch(const Endpoint& mta, const Endpoint& client, milliseconds pause,
+                                Done done) {
+    auto t = std::make_shared<Ticket>(io_, mta, client, std::move(done));
+    asio::post(strand_, [this, t, pause] {
+      t->start = SteadyClock::now();
+      if (cancelled_) return finish(*t, WatchResult::Outcome::cancelled);
+      evaluate(*t);
+      if (t->finished) return;
+      tickets_.push_back(t);
+      t->deadline_timer.expires_after(pause);
+      t->deadline_timer.async_wait(asio::bind_executor(strand_, [this, t](auto ec) {
+        if (!ec) at_deadline(*t);
+      }));
+      if (!ticking_) arm_tick();
+    });
+    return t;
+  }
+
+  // The session is gone: forget its ticket without calling done.
+  void drop(const std::shared_ptr<Ticket>& t) {
+    asio::post(strand_, [t] {
+      t->finished = true;
+      t->deadline_timer.cancel();
+    });
+  }
+
+  // Shutdown: every pause ends now, as cancelled; later ones end at once.
+  void cancel_all() {
+    asio::post(strand_, [this] {
+      cancelled_ = true;
+      for (auto& t : tickets_)
+        if (!t->finished) finish(*t, WatchResult::Outcome::cancelled);
+      tickets_.clear();
+      tick_.cancel();
+    });
+  }
+
+ private:
+  void arm_tick() {
+    ticking_ = true;
+    tick_.expires_after(interval_);
+    tick_.async_wait([this](auto ec) {
+      ticking_ = false;
+      if (ec) return;
+      on_tick();
+    });
+  }
+
+  void on_tick() {
+    for (auto& t : tickets_)
+      if (!t->finished && !t->degraded) evaluate(*t);
+    std::erase_if(tickets_, [](const auto& t) { return t->finished; });
+    if (!tickets_.empty()) arm_tick();
+  }
+
+  void evaluate(Ticket& t) {
+    using Status = ProbeResult::Status;
+    t.result.last = probe_.probe(t.mta, t.client);
+    ++t.result.probes;
+    switch (t.result.last.status) {
+      case Status::talked:
+        finish(t, WatchResult::Outcome::talked);
+        break;
+      case Status::silent:
+        t.found = true;
+        if (t.result.last.local.port != 0) t.mta = t.result.last.local;
+        break;
+      case Status::not_found:
+        if (t.found)
+          finish(t, WatchResult::Outcome::vanished);
+        else
+          t.degraded = true;  // never seen: a plain delay until the deadline
+        break;
+      case Status::error:
+        metrics_.bump(Metric::pregreet_probe_errors_total);
+        break;
+    }
+  }
+
+  void at_deadline(Ticket& t) {
+    if (t.finished) return;
+    if (!t.degraded) evaluate(t);  // the last look, at the deadline
+    if (!t.finished)
+      finish(t, t.degraded ? WatchResult::Outcome::degraded : WatchResult::Outcome::silent);
+  }
+
+  void finish(Ticket& t, WatchResult::Outcome o) {
+    t.finished = true;
+    t.deadline_timer.cancel();
+    t.result.outcome = o;
+    t.result.waited = std::chrono::duration_cast<milliseconds>(SteadyClock::now() - t.start);
+    Done done = std::move(t.done);
+    if (done) done(t.result);
+  }
+
+  asio::io_context& io_;
+  Strand strand_;
+  const Probe& probe_;
+  milliseconds interval_;
+  Metrics& metrics_;
+  asio::steady_timer tick_;
+  bool ticking_ = false;
+  bool cancelled_ = false;
+  std::vector<std::shared_ptr<Ticket>> tickets_;
+};
+
+std::optional<policy::IpAddress> connect_address(const ConnectCommand& c) {
+  if (c.family != AddressFamily::inet && c.family != AddressFamily::inet6) return std::nullopt;
+  std::string_view a = c.address;
+  if (a.starts_with("IPv6:")) a.remove_prefix(5);  // sendmail's form
+  return policy::IpAddress::try_parse(a);
+}
+
+std::optional<policy::IpAddress> peer_address(const gproto::endpoint& ep) {
+  const sockaddr* sa = ep.data();
+  std::array<char, 64> buf{};
+  if (sa->sa_family == AF_INET) {
+    sockaddr_in in{};
+    std::memcpy(&in, sa, sizeof in);
+    if (inet_ntop(AF_INET, &in.sin_addr, buf.data(), buf.size()))
+      return policy::IpAddress::try_parse(buf.data());
+  } else if (sa->sa_family == AF_INET6) {
+    sockaddr_in6 in6{};
+    std::memcpy(&in6, sa, sizeof in6);
+    if (inet_ntop(AF_INET6, &in6.sin6_addr, buf.data(), buf.size()))
+      return policy::IpAddress::try_parse(buf.data());
+  }
+  return std::nullopt;
+}
+
+class Connection;
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+struct NativeServer::Impl {
+  Impl(NativeOptions o, Engine& e, Metrics& m, const Probe& p)
+      : opt(std::move(o)),
+        engine(e),
+        metrics(m),
+        spec(parse_socket_spec(opt.socket)),
+        hub(io, p, opt.probe_interval, m),
+        accept_timer(io),
+        grace_timer(io) {
+    if (opt.allowed_peers.empty()) {
+      opt.allowed_peers.push_back(policy::IpNetwork::parse("127.0.0.0/8"));
+      opt.allowed_peers.push_back(policy::IpNetwork::parse("::1/128"));
+    }
+  }
+
+  void accept();
+  void on_accept(gproto::socket sock);
+  void closed(Connection* c);
+  bool peer_allowed(const gproto::socket& sock);
+  void log_violation(Violation v, const std::string& peer);
+  void note_unavailable(std::string_view why);
+
+  NativeOptions opt;
+  Engine& engine;
+  Metrics& metrics;
+  SocketSpec spec;
+  asio::io_context io;
+  GreetHub hub;
+  std::optional<asio::basic_socket_acceptor<gproto>> acceptor;
+  asio::steady_timer accept_timer;
+  asio::steady_timer grace_timer;
+  std::atomic<bool> stopping{false};
+  mutable std::mutex reg_mu;
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> conns;
+  RateLimitedLog refused_log;
+  RateLimitedLog accept_log;
+  std::array<std::atomic<bool>, kViolationKinds> violation_logged{};
+  std::atomic<bool> unavailable_logged{false};
+};
+
+namespace {
+
+// One MTA connection: socket, protocol session, timers, the SMTP session's state.
+class Connection final : public std::enable_shared_from_this<Connection>, ProtocolHandler {
+ public:
+  using Impl = NativeServer::Impl;
+
+  Connection(Impl& srv, gproto::socket sock, std::string peer)
+      : srv_(srv),
+        sock_(std::move(sock)),
+        idle_(sock_.get_executor()),
+        delay_(sock_.get_executor()),
+        proto_(*this, ProtocolOptions{srv.opt.max_buffered}),
+        peer_(std::move(peer)) {}
+
+  void start() {
+    arm_idle(srv_.opt.negotiate_timeout);
+    read();
+  }
+
+  // From any thread: the server stops.
+  void stopping() {
+    asio::post(sock_.get_executor(), [self = shared_from_this()] {
+      if (self->delaying_) self->delay_.cancel();  // the delay handler completes now
+    });
+  }
+  void shut() {
+    asio::post(sock_.get_executor(), [self = shared_from_this()] { self->close(); });
+  }
+
+ private:
+  // --- I/O -----------------------------------------------------------------
+  void read() {
+    if (reading_ || closed_) return;
+    reading_ = true;
+    sock_.async_read_some(asio::buffer(rbuf_), [self = shared_from_this()](auto ec, std::size_t n) {
+      self->on_read(ec, n);
+    });
+  }
+
+  void on_read(const boost::system::error_code& ec, std::size_t n) {
+    reading_ = false;
+    if (closed_) return;
+    if (ec) return close();
+    arm_idle(srv_.opt.idle_timeout);
+    after(proto_.feed(std::string_view(rbuf_.data(), n)));
+  }
+
+  void after(const Feed& f) {
+    flush();
+    switch (f.status) {
+      case Feed::Status::more:
+      case Feed::Status::pending:
+        if (!writing_) read();
+        break;
+      case Feed::Status::closed:
+        quit_ = true;
+        if (!writing_) close();
+        break;
+      case Feed::Status::violation:
+        srv_.metrics.bump(Metric::protocol_violations_total);
+        srv_.log_violation(f.violation, peer_);
+        close();
+        break;
+    }
+  }
+
+  void flush() {
+    wbuf_ += proto_.take_output();
+    if (writing_ || wbuf_.empty() || closed_) return;
+    inflight_.swap(wbuf_);
+    wbuf_.clear();
+    writing_ = true;
+    asio::async_write(sock_, asio::buffer(inflight_),
+                      [self = shared_from_this()](auto ec, std::size_t) { self->on_write(ec); });
+  }
+
+  void on_write(const boost::system::error_code& ec) {
+    writing_ = false;
+    inflight_.clear();
+    if (closed_) return;
+    if (ec) return close();
+    if (!wbuf_.empty()) return flush();
+    if (quit_) return close();
+    read();
+  }
+
+  void arm_idle(milliseconds after) {
+    idle_.expires_after(after);
+    idle_.async_wait([self = shared_from_this()](auto ec) {
+      if (ec || self->closed_) return;
+      if (self->proto_.pending()) return self->arm_idle(self->srv_.opt.idle_timeout);
+      self->srv_.metrics.bump(Metric::milter_idle_timeouts_total);
+      self->close();
+    });
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    idle_.cancel();
+    delay_.cancel();
+    if (greet_) srv_.hub.drop(greet_);
+    greet_.reset();
+    proto_.close();  // session_end() if a session is open
+    boost::system::error_code ignored;
+    sock_.shutdown(gproto::socket::shutdown_both, ignored);
+    sock_.close(ignored);
+    srv_.closed(this);
+  }
+
+  // --- answers ---------------------------------------------------------------
+  Reply internal_error(const char* where, const char* what) {
+    srv_.metrics.bump(Metric::internal_errors_total);
+    spdlog::error("internal error in {}: {}; answering {}", where, what,
+                  srv_.opt.tempfail_on_internal_error ? "tempfail" : "continue");
+    Reply r;
+    if (srv_.opt.tempfail_on_internal_error) r.kind = Reply::Kind::tempfail;
+    return r;
+  }
+
+  template <class F>
+  Response guarded(const char* where, F&& f) {
+    try {
+      return f();
+    } catch (const std::exception& e) {
+      return Response::now(internal_error(where, e.what()));
+    } catch (...) {
+      return Response::now(internal_error(where, "unknown exception"));
+    }
+  }
+
+  Reply reply(const policy::Decision& d, Stage stage) {
+    return to_protocol_reply(enforce(srv_.metrics, st_.log, d, stage));
+  }
+
+  // A pending reply is due: the decision goes out, the session goes on.
+  void complete(const policy::Decision& d, Stage stage, const char* where) {
+    if (closed_) return;
+    Reply r;
+    try {
+      r = reply(d, stage);
+    } catch (const std::exception& e) {
+      r = internal_error(where, e.what());
+    }
+    after(proto_.complete(r));
+  }
+
+  // --- ProtocolHandler -------------------------------------------------------
+  Negotiation negotiate(const Negotiation& offered, std::vector<SymList>& lists) override {
+    Negotiation want;
+    want.version = offered.version;
+    want.actions = offered.actions & SMFIF_SETSYMLIST;
+    want.protocol = static_cast<std::uint32_t>(negotiated_protocol(offered.protocol));
+    if (want.actions & SMFIF_SETSYMLIST)
+      for (int stage : {SMFIM_CONNECT, SMFIM_ENVFROM, SMFIM_ENVRCPT}) {
+        std::string macros = macro_list_for(stage);
+        if (!macros.empty()) lists.push_back(SymList{static_cast<std::uint32_t>(stage), macros});
+      }
+    return want;
+  }
+
+  Response connect(const ProtocolSession& s, const ConnectCommand& c) override {
+    srv_.metrics.bump(Metric::sessions_total);
+    srv_.metrics.add(Metric::sessions_open, 1);
+    session_open_ = true;
+    st_ = SessionState{};
+    return guarded("connect", [&] {
+      const auto macro = [&s](const char* name) {
+        return std::string(s.lookup(name).value_or("").substr(0, kMaxMacro));
+      };
+      const ConnectInfo info =
+          connect_info(macro, connect_address(c), c.port, c.hostname, st_.greet);
+      st_.log = LogClient{info.client ? info.client->to_string() : "local", info.client_name};
+      const policy::Decision d = srv_.engine.connect(st_.session, info);
+      const milliseconds pause = std::clamp(milliseconds{st_.session.greet_pause()},
+                                            milliseconds{0}, srv_.opt.greet_pause_cap);
+      if (d.verdict != policy::Verdict::proceed || pause.count() == 0 || srv_.stopping)
+        return Response::now(reply(d, Stage::connect));
+      reply(d, Stage::connect);  // logs a "would reject" of monitor mode
+      start_greet(pause);
+      return Response::later();
+    });
+  }
+
+  void start_greet(milliseconds pause) {
+    srv_.metrics.bump(Metric::greet_pauses_total);
+    const GreetTarget& g = st_.greet;
+    const auto mta = Endpoint::from_text(g.daemon_addr, g.daemon_port);
+    std::optional<Endpoint> client;
+    if (g.client && g.client_port != 0) client = Endpoint{*g.client, g.client_port};
+    if (!mta || !client) {
+      srv_.note_unavailable(!mta ? "the MTA sends no usable {daemon_addr}/{daemon_port}"
+                                 : "the MTA sends no client port");
+      return delay(pause, policy::Decision{}, Stage::connect);
+    }
+    auto weak = weak_from_this();
+    const auto executor = sock_.get_executor();
+    greet_ = srv_.hub.watch(*mta, *client, pause, [weak, executor](const WatchResult& w) {
+      asio::post(executor, [weak, w] {
+        if (auto self = weak.lock()) self->greet_done(w);
+      });
+    });
+  }
+
+  void greet_done(const WatchResult& w) {
+    greet_.reset();
+    if (closed_) return;
+    policy::Decision d;
+    switch (w.outcome) {
+      case WatchResult::Outcome::talked: {
+        srv_.metrics.bump(Metric::pregreet_detections_total);
+        const std::uint64_t bytes = std::max<std::uint64_t>(w.last.bytes_received, w.last.rqueue);
+        try {
+          d = srv_.engine.pregreet(st_.session, std::max<std::uint64_t>(bytes, 1));
+        } catch (const std::exception& e) {
+          after(proto_.complete(internal_error("pregreet", e.what())));
+          return;
+        }
+        break;
+      }
+      case WatchResult::Outcome::degraded:
+        srv_.note_unavailable("socket " + w.last.local.to_string() + " not found: " + w.last.error);
+        break;
+      default:
+        break;
+    }
+    complete(d, Stage::connect, "pregreet");
+  }
+
+  // Answers `d` after `wait` (shortened to nothing when the server stops).
+  void delay(milliseconds wait, policy::Decision d, Stage stage) {
+    delaying_ = true;
+    delay_.expires_after(srv_.stopping ? milliseconds{0} : wait);
+    delay_.async_wait([self = shared_from_this(), d = std::move(d), stage](auto) {
+      self->delaying_ = false;
+      self->complete(d, stage, "delay");
+    });
+  }
+
+  Response helo(const ProtocolSession&, std::string_view) override {
+    return Response::now(Reply{});
+  }
+
+  Response mail(const ProtocolSession&, const std::vector<std::string_view>&) override {
+    return guarded("envfrom", [&] {
+      if (!session_open_) return Response::now(Reply{});
+      return Response::now(reply(srv_.engine.mail(st_.session), Stage::envfrom));
+    });
+  }
+
+  Response rcpt(const ProtocolSession& s, const std::vector<std::string_view>&) override {
+    return guarded("envrcpt", [&] {
+      if (!session_open_) return Response::now(Reply{});
+      const bool rejected = s.lookup("{rcpt_mailer}").value_or("") == "error";
+      const policy::Decision d = srv_.engine.rcpt(st_.session, rejected);
+      if (d.delay.count() > 0) {
+        srv_.metrics.bump(Metric::throttle_delays_total);
+        delay(std::chrono::duration_cast<milliseconds>(d.delay), d, Stage::envrcpt);
+        return Response::later();
+      }
+      return Response::now(reply(d, Stage::envrcpt));
+    });
+  }
+
+  void message_end() override { st_.session.rcpts_in_msg = 0; }
+
+  void session_end() override {
+    if (!session_open_) return;
+    session_open_ = false;
+    if (greet_) srv_.hub.drop(greet_);
+    greet_.reset();
+    delay_.cancel();
+    srv_.metrics.add(Metric::sessions_open, -1);
+    try {
+      srv_.engine.close(st_.session);
+    } catch (const std::exception& e) {
+      internal_error("close", e.what());
+    }
+  }
+
+  Impl& srv_;
+  gproto::socket sock_;
+  asio::steady_timer idle_;
+  asio::steady_timer delay_;
+  ProtocolSession proto_;
+  std::string peer_;
+  std::array<char, 16 * 1024> rbuf_{};
+  std::string wbuf_;
+  std::string inflight_;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool closed_ = false;
+  bool quit_ = false;
+  bool delaying_ = false;
+  bool session_open_ = false;
+  SessionState st_;
+  std::shared_ptr<GreetHub::Ticket> greet_;
+};
+
+}  // namespace
+
+void NativeServer::Impl::log_violation(Violation v, const std::string& peer) {
+  if (violation_logged[static_cast<std::size_t>(v)].exchange(true)) return;
+  spdlog::warn(
+      "milter protocol violation from {}: {}; connection closed (logged once per kind, "
+      "counted in milter_harden_protocol_violations_total)",
+      peer, to_string(v));
+}
+
+void NativeServer::Impl::note_unavailable(std::string_view why) {
+  metrics.bump(Metric::pregreet_unavailable_total);
+  if (!unavailable_logged.exchange(true))
+    spdlog::warn(
+        "pre-greeting detection unavailable: {}; greet pauses are plain delays "
+        "(logged once, counted in milter_harden_pregreet_unavailable_total)",
+        why);
+}
+
+bool NativeServer::Impl::peer_allowed(const gproto::socket& sock) {
+  if (spec.kind == SocketSpec::Kind::unix_path) return true;  // file permissions decide
+  boost::system::error_code ec;
+  const auto ep = sock.remote_endpoint(ec);
+  if (ec) return false;
+  const auto addr = peer_address(ep);
+  if (!addr) return false;
+  return std::any_of(opt.allowed_peers.begin(), opt.allowed_peers.end(),
+                     [&](const policy::IpNetwork& n) { return n.contains(*addr); });
+}
+
+void NativeServer::Impl::accept() {
+  if (stopping || !acceptor) return;
+  acceptor->async_accept(asio::make_strand(io),
+                         [this](const boost::system::error_code& ec, gproto::socket sock) {
+                           if (ec == asio::error::operation_aborted || stopping) return;
+                           if (ec) {
+                             metrics.bump(Metric::milter_accept_failures_total);
+                             accept_log.warn("milter socket: accept failed: {}; backing off {}ms",
+                                             ec.message(), kAcceptBackoff.count());
+                             accept_timer.expires_after(kAcceptBackoff);
+                             accept_timer.async_wait([this](auto e) {
+                               if (!e) accept();
+                             });
+                             return;
+                           }
+                           on_accept(std::move(sock));
+                           accept();
+                         });
+}
+
+void NativeServer::Impl::on_accept(gproto::socket sock) {
+  boost::system::error_code ec;
+  std::string peer = spec.kind == SocketSpec::Kind::unix_path ? "unix" : "?";
+  if (spec.kind != SocketSpec::Kind::unix_path) {
+    const auto ep = sock.remote_endpoint(ec);
+    if (const auto a = ec ? std::nullopt : peer_address(ep)) peer = a->to_string();
+  }
+  if (!peer_allowed(sock)) {
+    metrics.bump(Metric::milter_connections_refused_total);
+    refused_log.warn("milter socket: connection from {} refused: not in allowed_peers", peer);
+    sock.close(ec);
+    return;
+  }
+  std::shared_ptr<Connection> c;
+  {
+    std::lock_guard lock(reg_mu);
+    if (conns.size() >= opt.max_connections) {
+      metrics.bump(Metric::milter_connections_refused_total);
+      refused_log.warn("milter socket: connection from {} refused: max_connections ({}) open", peer,
+                       opt.max_connections);
+      sock.close(ec);
+      return;
+    }
+    c = std::make_shared<Connection>(*this, std::move(sock), std::move(peer));
+    conns.emplace(c.get(), c);
+  }
+  metrics.add(Metric::milter_connections_open, 1);
+  c->start();
+}
+
+void NativeServer::Impl::closed(Connection* c) {
+  bool last = false;
+  {
+    std::lock_guard lock(reg_mu);
+    if (conns.erase(c) == 0) return;
+    last = conns.empty();
+  }
+  metrics.add(Metric::milter_connections_open, -1);
+  if (last && stopping) asio::post(io, [this] { grace_timer.cancel(); });
+}
+
+NativeServer::NativeServer(NativeOptions options, Engine& engine, Metrics& metrics,
+                           const Probe& probe)
+    : impl_(std::make_unique<Impl>(std::move(options), engine, metrics, probe)) {}
+
+NativeServer::~NativeServer() = default;
+
+void NativeServer::listen(uid_t uid, gid_t gid) {
+  Impl& s = *impl_;
+  const SocketSpec& spec = s.spec;
+  gproto::endpoint ep;
+  if (spec.kind == SocketSpec::Kind::unix_path) {
+    std::error_code fec;
+    std::filesystem::create_directories(std::filesystem::path(spec.path).parent_path(), fec);
+    struct stat st {};
+    if (::lstat(spec.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(spec.path.c_str());
+    ep = asio::local::stream_protocol::endpoint(spec.path);
+  } else {
+    boost::system::error_code ec;
+    const auto addr = spec.host.empty() ? (spec.kind == SocketSpec::Kind::inet6
+                                               ? asio::ip::address(asio::ip::address_v6::any())
+                                               : asio::ip::address(asio::ip::address_v4::any()))
+                                        : asio::ip::make_address(spec.host, ec);
+    if (ec) throw std::runtime_error("socket " + s.opt.socket + ": bad address " + spec.host);
+    ep = asio::ip::tcp::endpoint(addr, spec.port);
+  }
+  try {
+    s.acceptor.emplace(s.io);
+    s.acceptor->open(ep.protocol());
+    if (spec.kind != SocketSpec::Kind::unix_path)
+      s.acceptor->set_option(asio::socket_base::reuse_address(true));
+    s.acceptor->bind(ep);
+    s.acceptor->listen(asio::socket_base::max_listen_connections);
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("socket " + s.opt.socket + ": cannot listen: " + e.code().message());
+  }
+  if (spec.kind == SocketSpec::Kind::unix_path &&
+      (::chmod(spec.path.c_str(), 0660) != 0 || ::chown(spec.path.c_str(), uid, gid) != 0))
+    throw std::runtime_error("socket " + s.opt.socket + ": cannot set owner/mode");
+}
+
+void NativeServer::run() {
+  Impl& s = *impl_;
+  asio::post(s.io, [&s] { s.accept(); });
+  unsigned n =
+      s.opt.threads != 0 ? s.opt.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < n; ++i) pool.emplace_back([&s] { s.io.run(); });
+  s.io.run();
+  for (auto& t : pool) t.join();
+  if (s.spec.kind == SocketSpec::Kind::unix_path) ::unlink(s.spec.path.c_str());
+}
+
+void NativeServer::stop(std::chrono::milliseconds grace) {
+  Impl& s = *impl_;
+  if (s.stopping.exchange(true)) return;
+  asio::post(s.io, [&s, grace] {
+    boost::system::error_code ec;
+    if (s.acceptor) s.acceptor->close(ec);
+    s.accept_timer.cancel();
+    s.hub.cancel_all();
+    std::vector<std::shared_ptr<Connection>> live;
+    {
+      std::lock_guard lock(s.reg_mu);
+      for (auto& [p, w] : s.conns)
+        if (auto c = w.lock()) live.push_back(std::move(c));
+    }
+    for (auto& c : live) c->stopping();
+    if (live.empty()) return;
+    s.grace_timer.expires_after(grace);
+    s.grace_timer.async_wait([&s](auto) {
+      std::vector<std::shared_ptr<Connection>> rest;
+      {
+        std::lock_guard lock(s.reg_mu);
+        for (auto& [p, w] : s.conns)
+          if (auto c = w.lock()) rest.push_back(std::move(c));
+      }
+      for (auto& c : rest) c->shut();
+    });
+  });
+}
+
+std::size_t NativeServer::connections() const {
+  std::lock_guard lock(impl_->reg_mu);
+  return impl_->conns.size();
+}
+
+}  // namespace harden::milter

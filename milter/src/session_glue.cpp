@@ -1,0 +1,46 @@
+// session_glue.cpp - see session_glue.hpp.
+#include "session_glue.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "harden/milter/pregreet.hpp"
+
+namespace harden::milter {
+namespace {
+
+constexpr std::size_t kMaxHostname = 1024;
+
+std::uint16_t port_of(const std::string& text) {
+  const auto ep = Endpoint::from_text("127.0.0.1", text);
+  return ep ? ep->port : 0;
+}
+
+}  // namespace
+
+ConnectInfo connect_info(const MacroLookup& macro, std::optional<policy::IpAddress> addr,
+                         std::uint16_t port, std::string_view hostname, GreetTarget& greet) {
+  ConnectInfo info;
+  info.client = addr;
+  if (!info.client) info.client = policy::IpAddress::try_parse(macro("{client_addr}"));
+  info.client_port = port != 0 ? port : port_of(macro("{client_port}"));
+  info.client_name = macro("{client_name}");
+  if (info.client_name.empty()) info.client_name = std::string(hostname.substr(0, kMaxHostname));
+  info.client_ptr = macro("{client_ptr}");
+  info.client_resolve = macro("{client_resolve}");
+  // {if_addr} (sendmail) is the accepted socket's own address; {daemon_addr}
+  // may be the listener's wildcard. The probe copes with either.
+  std::string local = macro("{if_addr}");
+  if (!policy::IpAddress::try_parse(local)) local = macro("{daemon_addr}");
+  greet = GreetTarget{std::move(local), macro("{daemon_port}"), info.client, info.client_port};
+  return info;
+}
+
+MilterReply enforce(Metrics& metrics, const LogClient& client, const policy::Decision& d,
+                    Stage stage) {
+  metrics.count_decision(d);
+  const std::string line = enforcement_line(d, client);
+  if (!line.empty()) spdlog::info("{}", line);
+  return to_milter_reply(d, stage);
+}
+
+}  // namespace harden::milter
