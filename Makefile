@@ -83,6 +83,8 @@ fuzz: fuzz-build
 bench: release
 	build/release/tests/bench/bench_rdns --benchmark_min_time=0.2
 	build/release/tests/bench/bench_milter
+	build/release/tests/bench/bench_greet_flood --sessions 2000
+	build/release/tests/bench/bench_greet_flood --sessions 2000 --engine libmilter
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
