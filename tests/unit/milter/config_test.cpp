@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "harden/policy/rule.hpp"
+
 namespace harden::milter {
 namespace {
 
@@ -37,6 +39,8 @@ TEST(ConfigTest, DefaultsComeFromTheTable) {
   EXPECT_EQ(c.control_socket, "/run/milter-harden/control.sock");
   EXPECT_EQ(c.metrics_listen, "");
   EXPECT_EQ(c.greet_pause_cap, 9000ms);
+  EXPECT_EQ(c.greet_pause_cap.count(),
+            policy::kDefaultGreetPauseCapMs);  // hardenctl check assumes it
   EXPECT_EQ(c.reload_interval, 2000ms);
   // Every default is printed back exactly as the table writes it.
   for (const auto& k : config_keys()) EXPECT_EQ(k.get(c), k.default_value) << k.name;

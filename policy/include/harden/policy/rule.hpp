@@ -43,6 +43,9 @@ std::string_view to_string(DialinMode m);
 std::string_view to_string(MissingRdnsMode m);
 
 inline constexpr std::uint32_t kMaxGreetPauseMs = 60'000;  // see README: below MTA timeouts
+// milter-harden's default greet_pause_cap (its config key table says "9s"; a
+// test holds them equal): hardenctl check assumes it when no daemon answers.
+inline constexpr std::uint32_t kDefaultGreetPauseCapMs = 9'000;
 inline constexpr std::size_t kMaxReasonLength = 200;
 inline constexpr std::size_t kMaxCommentLength = 500;
 
