@@ -59,6 +59,7 @@ test: build asan tsan
 bench: release
 	build/release/tests/bench/bench_rdns --benchmark_min_time=0.2
 	build/release/tests/bench/bench_milter
+	tests/bench/bench_check_batch.sh build/release/cli/hardenctl
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
