@@ -6,6 +6,8 @@
 //   db::Store s = open_store(g, Access::write, Need::initialized);
 //   Assignment a = split_assignment("conn_rate=10/1m");
 //   std::string text = read_input_file(path);  regular files only, bounded size
+//   auto in = open_input_stream("-");          FILE or stdin, streamed
+//   LineReader r(*in, 4096); r.next(line, too_long);   lines with bounded memory
 //   write_output_file(path, text);             atomic: temp file + rename
 //   std::string line = one_line(message);      control characters escaped
 //
