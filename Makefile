@@ -85,6 +85,7 @@ bench: release
 	build/release/tests/bench/bench_milter
 	build/release/tests/bench/bench_greet_flood --sessions 2000
 	build/release/tests/bench/bench_greet_flood --sessions 2000 --engine libmilter
+	tests/bench/bench_check_batch.sh build/release/cli/hardenctl
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

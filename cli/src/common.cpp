@@ -126,6 +126,41 @@ std::string read_input_file(const fs::path& path) {
   return read_bounded(in, path.string());
 }
 
+bool LineReader::next(std::string& line, bool& too_long) {
+  line.clear();
+  too_long = false;
+  std::streambuf* buf = in_.rdbuf();
+  bool any = false;
+  for (;;) {
+    const auto ch = buf->sbumpc();
+    if (ch == std::char_traits<char>::eof()) break;
+    any = true;
+    if (ch == '\n') break;
+    if (line.size() < max_len_) {
+      line += std::char_traits<char>::to_char_type(ch);
+    } else {
+      too_long = true;
+    }
+  }
+  if (!any) return false;
+  ++line_no_;
+  if (!too_long && !line.empty() && line.back() == '\r') line.pop_back();
+  return true;
+}
+
+std::unique_ptr<std::istream> open_input_stream(const std::string& path) {
+  if (path == "-") return std::make_unique<std::istream>(std::cin.rdbuf());
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) {
+    throw UsageError(fmt::format("cannot read {}: {}", path, ec ? ec.message() : "no such file"));
+  }
+  if (fs::is_directory(st)) throw UsageError(fmt::format("{} is a directory", path));
+  auto in = std::make_unique<std::ifstream>(path, std::ios::binary);
+  if (!*in) throw UsageError(fmt::format("cannot open {}: {}", path, errno_text(errno)));
+  return in;
+}
+
 void write_output_file(const fs::path& path, std::string_view text) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw UsageError(fmt::format("{} is a directory", path.string()));

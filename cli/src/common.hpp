@@ -6,6 +6,8 @@
 //   db::Store s = open_store(g, Access::write, Need::initialized);
 //   Assignment a = split_assignment("conn_rate=10/1m");
 //   std::string text = read_input_file(path);  regular files only, bounded size
+//   auto in = open_input_stream("-");          FILE or stdin, streamed
+//   LineReader r(*in, 4096); r.next(line, too_long);   lines with bounded memory
 //   write_output_file(path, text);             atomic: temp file + rename
 //   std::string line = one_line(message);      control characters escaped
 //
@@ -17,6 +19,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <istream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -67,6 +71,28 @@ Assignment split_assignment(std::string_view arg);
 // The whole content of a regular file of at most kMaxInputFileBytes.
 // Throws UsageError naming the path otherwise.
 std::string read_input_file(const std::filesystem::path& path);
+
+// A stream read line by line with bounded memory (check --batch): next()
+// gives each line without its newline (and a CR before it). A line longer
+// than `max_len` bytes comes back cut to max_len with `too_long` set; the
+// rest of it is skipped unread into memory.
+class LineReader {
+ public:
+  LineReader(std::istream& in, std::size_t max_len) : in_(in), max_len_(max_len) {}
+  // False at the end of the input (a last line without a newline counts).
+  bool next(std::string& line, bool& too_long);
+  std::size_t line_no() const { return line_no_; }
+  bool failed() const { return in_.bad(); }
+
+ private:
+  std::istream& in_;
+  std::size_t max_len_;
+  std::size_t line_no_ = 0;
+};
+
+// Opens FILE for reading, or stdin for "-": anything but a directory or a
+// missing file (pipes and /dev/stdin included). Throws UsageError.
+std::unique_ptr<std::istream> open_input_stream(const std::string& path);
 
 // Writes `text` to `path` via a temporary file in the same directory and a
 // rename, so `path` is either untouched or complete. Throws UsageError.

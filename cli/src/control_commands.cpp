@@ -178,7 +178,9 @@ void print_client(const json& r) {
   for (const auto& info : policy::attributes()) {  // in the table's order
     const auto it = limits.find(std::string(info.name));
     if (it != limits.end())
-      t.add({std::string(info.name), it->value("value", ""), it->value("source", "")});
+      // "text" (greet_pause: the pause held and why) where the daemon gives one.
+      t.add({std::string(info.name), it->value("text", it->value("value", "")),
+             it->value("source", "")});
   }
   t.print(std::cout, "  ");
 }

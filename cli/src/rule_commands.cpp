@@ -235,7 +235,9 @@ std::string attributes_help() {
     text += fmt::format("  {:<18} {:<28} {}{}\n", info.name, info.value_syntax, info.doc,
                         say_default_only ? " (default rule only)" : "");
   }
-  text += "Windows: 30s, 5m, 1h, 1d. Times (UTC): 2026-12-31, 2026-12-31T23:59:59Z.\n";
+  text +=
+      "Windows: 30s, 5m, 1h, 1d. Pauses: 2000 (bare digits are ms), 250ms, 2s, 1m.\n"
+      "Times (UTC): 2026-12-31, 2026-12-31T23:59:59Z.\n";
   text += R"(
 Selectors: default | 192.0.2.7 | 192.0.2.0/24 | 2001:db8::/48 | mx.example.org
   | .adsl.example.net (domain suffix) | /^dsl-[0-9-]+\./ (rDNS regex, case-insensitive)

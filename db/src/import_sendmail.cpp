@@ -6,11 +6,13 @@
 // (host name and its parent domains, then the address and its networks).
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <unordered_map>
 
 #include "harden/db/importers.hpp"
 #include "harden/policy/error.hpp"
+#include "harden/policy/text.hpp"
 #include "import_util.hpp"
 #include "text_util.hpp"
 
@@ -118,6 +120,11 @@ class AccessImporter {
         set(targets, Attr::conn_limit, what, [&](auto& a) { a.set(Attr::conn_limit, value); });
         return;
       case Tag::greet_pause:
+        // sendmail reads bare milliseconds; "2s" there is not 2000 ms, so the
+        // rule grammar's units are not taken here.
+        if (!policy::parse_decimal(value, UINT64_MAX)) {
+          fail(what + ": GreetPause value " + quote(value) + " is not a number of milliseconds");
+        }
         set(targets, Attr::greet_pause, what, [&](auto& a) { a.set(Attr::greet_pause, value); });
         return;
       case Tag::connect:

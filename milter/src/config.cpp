@@ -99,14 +99,14 @@ constexpr std::array kKeys{
     "when started as root: switch to this group (default: the user's) after binding",
     [](Config& c, const ConfigKey&, std::string_view v) { c.group = parse_account(v); },
     [](const Config& c) { return c.group; }},
-  ConfigKey{"greet_pause_cap", ConfigType::duration, "duration (ms, s)", "9s", 0, 60'000, false,
+  ConfigKey{"greet_pause_cap", ConfigType::duration, "duration (ms, s, m, h; bare digits: ms)", "9s", 0, 60'000, false,
     "longest greet pause held, whatever the policy says; keep it below the MTA's wait "
     "for the connect reply (sendmail T=R: 10s, Postfix milter_command_timeout 30s)",
     [](Config& c, const ConfigKey& k, std::string_view v) {
       c.greet_pause_cap = parse_duration(v, k);
     },
     [](const Config& c) { return format_duration(c.greet_pause_cap); }},
-  ConfigKey{"reload_interval", ConfigType::duration, "duration (ms, s, m)", "2s", 100, 3'600'000, true,
+  ConfigKey{"reload_interval", ConfigType::duration, "duration (ms, s, m, h; bare digits: ms)", "2s", 100, 3'600'000, true,
     "how often the store file is checked for changes (a stat, no SQLite); 0: only on "
     "SIGHUP and hardenctl reload",
     [](Config& c, const ConfigKey& k, std::string_view v) {

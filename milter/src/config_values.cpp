@@ -9,6 +9,8 @@
 #include <optional>
 
 #include "harden/policy/address.hpp"
+#include "harden/policy/error.hpp"
+#include "harden/policy/rate.hpp"
 #include "harden/policy/selector.hpp"
 
 namespace harden::milter {
@@ -32,8 +34,8 @@ constexpr std::array<Unit, 7> kSizeUnits{{{"", 1},
                                           {"MiB", 1ull << 20},
                                           {"G", 1ull << 30},
                                           {"GiB", 1ull << 30}}};
-constexpr std::array<Unit, 4> kDurationUnits{
-    {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}};
+// Far above every key's bound; keeps a parsed duration within milliseconds::rep.
+constexpr std::uint64_t kMaxDurationMs = 1ull << 53;
 
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
@@ -137,16 +139,14 @@ std::uint64_t parse_size(std::string_view v, const ConfigKey& k) {
 }
 
 milliseconds parse_duration(std::string_view v, const ConfigKey& k) {
-  const auto [n, unit] = split_number(v);
-  if (unit.empty() && n == 0 && (k.zero_off || k.min == 0)) return milliseconds{0};
-  for (const auto& u : kDurationUnits) {
-    if (u.name != unit) continue;
-    const std::uint64_t ms = scaled(v, n, u.factor);
-    check_bounds(v, ms, k);
-    return milliseconds{static_cast<milliseconds::rep>(ms)};
+  std::uint64_t ms = 0;
+  try {
+    ms = policy::parse_duration_ms(v, kMaxDurationMs);
+  } catch (const policy::PolicyError& e) {
+    throw ConfigError(e.what());
   }
-  if (unit.empty()) throw ConfigError("'" + printable(v) + "' needs a unit: ms, s, m or h");
-  throw ConfigError("'" + printable(v) + "': duration unit must be ms, s, m or h");
+  check_bounds(v, ms, k);
+  return milliseconds{static_cast<milliseconds::rep>(ms)};
 }
 
 std::string format_size(std::uint64_t bytes) {
@@ -158,7 +158,7 @@ std::string format_size(std::uint64_t bytes) {
 
 std::string format_duration(milliseconds d) {
   if (d.count() <= 0) return "0";
-  return with_largest_unit(static_cast<std::uint64_t>(d.count()), kDurationUnits);
+  return policy::format_duration_ms(static_cast<std::uint64_t>(d.count()));
 }
 
 std::string format_number(const ConfigKey& k, std::uint64_t n) {

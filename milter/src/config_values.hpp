@@ -34,10 +34,11 @@ E parse_choice(std::string_view v, std::initializer_list<std::pair<std::string_v
 bool parse_bool(std::string_view v);                                  // true|false|yes|no|on|off
 std::uint64_t parse_integer(std::string_view v, const ConfigKey& k);  // decimal, within bounds
 std::uint64_t parse_size(std::string_view v, const ConfigKey& k);  // 1048576, 512KiB, 256MiB, 1GiB
-std::chrono::milliseconds parse_duration(std::string_view v,
-                                         const ConfigKey& k);  // 500ms, 9s, 5m, 1h
-std::string format_size(std::uint64_t bytes);                  // largest exact unit: "256MiB"
-std::string format_duration(std::chrono::milliseconds d);      // largest exact unit: "9s"
+// policy::parse_duration_ms's grammar (500ms, 9s, 5m, 1h; bare digits are ms),
+// within the key's bounds.
+std::chrono::milliseconds parse_duration(std::string_view v, const ConfigKey& k);
+std::string format_size(std::uint64_t bytes);              // largest exact unit: "256MiB"
+std::string format_duration(std::chrono::milliseconds d);  // largest exact unit: "9s"
 // A bound of `k` in its own unit (size, duration or plain number).
 std::string format_number(const ConfigKey& k, std::uint64_t n);
 

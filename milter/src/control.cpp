@@ -132,7 +132,8 @@ std::string handle_control_line(std::string_view line, ControlService& svc) noex
   return R"({"ok":false,"error":"internal error"})";
 }
 
-json describe_client(Engine& engine, const ControlRequest& r, const policy::Clock& clock) {
+json describe_client(Engine& engine, const ControlRequest& r, const policy::Clock& clock,
+                     std::chrono::milliseconds greet_pause_cap) {
   const auto snapshot = engine.policy();
   if (!snapshot) throw ControlError("no policy loaded");
   if (!r.ip) throw ControlError("ip: missing");
@@ -147,6 +148,14 @@ json describe_client(Engine& engine, const ControlRequest& r, const policy::Cloc
     limits[std::string(info.name)] = {{"value", limit_value(res.limits, info.attr)},
                                       {"source", policy::source_name(res, *snapshot, info.attr)}};
   }
+  const policy::HeldPause pause = policy::held_greet_pause(res.limits.greet_pause, greet_pause_cap);
+  json& greet = limits["greet_pause"];
+  greet["value"] = std::to_string(pause.held_ms);
+  greet["held_ms"] = pause.held_ms;
+  greet["policy_ms"] = pause.policy_ms;
+  greet["cap_ms"] = pause.cap_ms;
+  greet["cut"] = pause.cut();
+  greet["text"] = policy::held_pause_text(pause);
   json counters = {{"known", false}};
   if (const auto st = engine.counters().inspect(res.key, clock.steady(), res.limits)) {
     counters = {{"known", true},

@@ -1,7 +1,9 @@
 // decision.cpp - the pure checks and the replies of DESIGN.md "Replies".
 #include "harden/policy/decision.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 
 namespace harden::policy {
 namespace {
@@ -152,6 +154,18 @@ Decision check_msg_rate(const Resolution& res, const Policy& policy, std::uint32
   return refuse(Verdict::tempfail, DecisionKind::msg_rate, "450", "4.7.1",
                 "Error: too many messages from " + res.key.to_string(),
                 source_name(res, policy, Attr::msg_rate), rate_figure("msg_rate", count, r));
+}
+
+HeldPause held_greet_pause(std::uint32_t policy_ms, std::chrono::milliseconds cap) {
+  const auto cap_ms = static_cast<std::uint32_t>(
+      std::clamp<std::chrono::milliseconds::rep>(cap.count(), 0, UINT32_MAX));
+  return HeldPause{policy_ms, cap_ms, std::min(policy_ms, cap_ms)};
+}
+
+std::string held_pause_text(const HeldPause& p) {
+  if (!p.cut()) return std::to_string(p.held_ms);
+  return std::to_string(p.held_ms) + " (policy " + std::to_string(p.policy_ms) +
+         ", cut to greet_pause_cap)";
 }
 
 }  // namespace harden::policy

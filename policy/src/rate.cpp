@@ -13,6 +13,13 @@ struct Unit {
 };
 constexpr Unit kUnits[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
 
+struct MsUnit {
+  std::string_view name;
+  std::uint64_t ms;
+};
+// Largest first: format_duration_ms picks the first exact one.
+constexpr MsUnit kMsUnits[] = {{"h", 3'600'000}, {"m", 60'000}, {"s", 1000}, {"ms", 1}};
+
 }  // namespace
 
 std::chrono::seconds parse_duration(std::string_view text) {
@@ -43,6 +50,43 @@ std::string format_duration(std::chrono::seconds d) {
     }
   }
   return std::to_string(d.count()) + "s";
+}
+
+std::uint64_t parse_duration_ms(std::string_view text, std::uint64_t max_ms) {
+  const auto bad = [&] {
+    return PolicyError("bad duration " + quote(text) +
+                       " (expected a whole number with unit ms, s, m or h, e.g. 2s or 250ms; "
+                       "bare digits are ms)");
+  };
+  const auto too_large = [&] {
+    return PolicyError("duration " + quote(text) + " is too large (at most " +
+                       format_duration_ms(max_ms) + ")");
+  };
+  std::size_t i = 0;
+  std::uint64_t n = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    const auto digit = static_cast<std::uint64_t>(text[i] - '0');
+    if (n > (UINT64_MAX - digit) / 10) throw too_large();
+    n = n * 10 + digit;
+  }
+  if (i == 0) throw bad();
+  const std::string_view unit = text.substr(i);
+  std::uint64_t factor = 0;
+  if (unit.empty()) factor = 1;  // bare digits: milliseconds
+  for (const auto& u : kMsUnits) {
+    if (u.name == unit) factor = u.ms;
+  }
+  if (factor == 0) throw bad();
+  if (n > max_ms / factor) throw too_large();
+  return n * factor;
+}
+
+std::string format_duration_ms(std::uint64_t ms) {
+  if (ms == 0) return "0";
+  for (const auto& u : kMsUnits) {
+    if (ms % u.ms == 0) return std::to_string(ms / u.ms) + std::string(u.name);
+  }
+  return std::to_string(ms) + "ms";
 }
 
 std::uint32_t parse_count(std::string_view text, std::string_view what, std::uint32_t max) {

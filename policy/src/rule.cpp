@@ -16,7 +16,7 @@ constexpr std::array<AttrInfo, kAttrCount> kAttributes{{
     {Attr::conn_rate, "conn_rate", "N/WINDOW or 0",
      "connections per client key per sliding window (e.g. 5/60s)", false},
     {Attr::conn_limit, "conn_limit", "N or 0", "open connections per client key", false},
-    {Attr::greet_pause, "greet_pause", "milliseconds or 0",
+    {Attr::greet_pause, "greet_pause", "ms (2000, 2s, 250ms) or 0",
      "hold the greeting this long; reject clients that talk first", false},
     {Attr::max_rcpts, "max_rcpts", "N or 0", "recipients per message (452 4.5.3 past it)", false},
     {Attr::bad_rcpt_throttle, "bad_rcpt_throttle", "N or 0",
@@ -45,6 +45,14 @@ E parse_enum(std::string_view attr, std::string_view value,
 constexpr std::array<std::string_view, 4> kActionNames{"limit", "allow", "block", "tempfail"};
 constexpr std::array<std::string_view, 3> kDialinNames{"off", "monitor", "block"};
 constexpr std::array<std::string_view, 4> kMissingNames{"off", "monitor", "tempfail", "block"};
+
+std::uint32_t parse_pause_attr(std::string_view name, std::string_view value) {
+  try {
+    return static_cast<std::uint32_t>(parse_duration_ms(value, kMaxGreetPauseMs));
+  } catch (const PolicyError& e) {
+    throw PolicyError(std::string(name) + ": " + e.what());
+  }
+}
 
 Rate parse_rate_attr(std::string_view name, std::string_view value) {
   try {
@@ -137,7 +145,7 @@ void Attributes::set(Attr a, std::string_view v) {
       conn_limit = parse_count(v, n);
       return;
     case Attr::greet_pause:
-      greet_pause = parse_count(v, n, kMaxGreetPauseMs);
+      greet_pause = parse_pause_attr(n, v);
       return;
     case Attr::max_rcpts:
       max_rcpts = parse_count(v, n);

@@ -37,6 +37,26 @@ TEST_F(HardenctlRule, AddSuffixBlockWithReasonKeepsTheTextExactly) {
       << list.out;
 }
 
+// greet_pause takes the duration grammar of the daemon's config; the store
+// keeps milliseconds and list/export print them as before.
+TEST_F(HardenctlRule, GreetPauseTakesDurationUnitsAndStoresMilliseconds) {
+  ASSERT_TRUE(succeeded(ctl({"rule", "add", "192.0.2.7", "greet_pause=2s"})));
+  EXPECT_EQ(rule_json("192.0.2.7")["attrs"]["greet_pause"], "2000");
+  ASSERT_TRUE(succeeded(ctl({"rule", "set", "192.0.2.7", "greet_pause=250ms"})));
+  EXPECT_EQ(rule_json("192.0.2.7")["attrs"]["greet_pause"], "250");
+  ASSERT_TRUE(succeeded(ctl({"rule", "set", "192.0.2.7", "greet_pause=1m"})));
+  EXPECT_EQ(rule_json("192.0.2.7")["attrs"]["greet_pause"], "60000");
+  EXPECT_NE(export_policy().find("greet_pause: 60000"), std::string::npos) << export_policy();
+  const std::string before = export_policy();
+  for (const std::string& bad :
+       std::vector<std::string>{"61s", "1.5s", "s", "10 s", "10sec", "-1s", "18446744073709551616",
+                                std::string(5000, '9')}) {
+    const ProcessResult r = ctl({"rule", "set", "192.0.2.7", "greet_pause=" + bad});
+    EXPECT_TRUE(is_usage_error(r, "greet_pause")) << bad.substr(0, 40) << r.err;
+  }
+  EXPECT_EQ(export_policy(), before);
+}
+
 TEST_F(HardenctlRule, SelectorsAreStoredInCanonicalForm) {
   ASSERT_TRUE(succeeded(ctl({"rule", "add", "MX.Example.ORG.", "conn_limit=9"})));
   ASSERT_TRUE(succeeded(ctl({"rule", "add", "2001:DB8:0:0::/48", "conn_limit=8"})));

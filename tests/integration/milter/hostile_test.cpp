@@ -115,7 +115,8 @@ TEST_F(HostileInput, PeerOutsideAllowedPeersIsClosedBeforeAnyByte) {
   const double before = metric("milter_harden_milter_connections_refused_total");
   MilterClient m = MilterClient::open(daemon().socket(), 5s);
   EXPECT_TRUE(m.wait_closed(5s));
-  EXPECT_EQ(metric("milter_harden_milter_connections_refused_total"), before + 1.0);
+  // >=: the readiness poll's own connection may be refused after `before` was read
+  EXPECT_GE(metric("milter_harden_milter_connections_refused_total"), before + 1.0);
   EXPECT_TRUE(daemon().wait_for_log("not in allowed_peers", 5s));
 }
 

@@ -184,6 +184,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"ClientConn:192.0.2.7 +5\n", "access:1:"},
         BadCase{"ClientConn:192.0.2.7 5 # five\n", "access:1:"},
         BadCase{"GreetPause:192.0.2.7 600000\n", "greet_pause"},
+        // sendmail reads bare ms: a rule-style unit would mean something else there.
+        BadCase{"GreetPause:192.0.2.7 2s\n",
+                "access:1: 'GreetPause:192.0.2.7': GreetPause value '2s'"},
         BadCase{"ClientRate:300.1.2.3 5\n", "access:1: bad IPv4 key '300.1.2.3'"},
         BadCase{"ClientRate:1.2.3.4.5 5\n", "bad IPv4 key"},
         BadCase{"ClientRate:192.168.01 5\n", "bad IPv4 key"},

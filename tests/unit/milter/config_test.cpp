@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "harden/policy/rule.hpp"
+
 namespace harden::milter {
 namespace {
 
@@ -37,6 +39,8 @@ TEST(ConfigTest, DefaultsComeFromTheTable) {
   EXPECT_EQ(c.control_socket, "/run/milter-harden/control.sock");
   EXPECT_EQ(c.metrics_listen, "");
   EXPECT_EQ(c.greet_pause_cap, 9000ms);
+  EXPECT_EQ(c.greet_pause_cap.count(),
+            policy::kDefaultGreetPauseCapMs);  // hardenctl check assumes it
   EXPECT_EQ(c.reload_interval, 2000ms);
   EXPECT_EQ(c.engine, EngineKind::native);
   EXPECT_EQ(c.allowed_peers, "127.0.0.0/8,::1");
@@ -93,6 +97,11 @@ TEST(ConfigTest, GoodValuesAreAccepted) {
            {"greet_pause_cap", "0", "0"},
            {"greet_pause_cap", "2500ms", "2500ms"},
            {"greet_pause_cap", "1m", "1m"},
+           {"greet_pause_cap", "9000", "9s"},  // bare digits are ms, as in rules
+           {"greet_pause_cap", "2500", "2500ms"},
+           {"greet_pause_cap", "0ms", "0"},
+           {"reload_interval", "1500", "1500ms"},
+           {"reload_interval", "1h", "1h"},
            {"reload_interval", "0", "0"},
            {"reload_interval", "500ms", "500ms"},
            {"reload_interval", "60s", "1m"},
@@ -128,11 +137,20 @@ TEST(ConfigTest, BadValuesAreRefusedWithOneLineNamingTheKey) {
            {"counter_memory_cap", "65GiB", "out of range 1MiB..64GiB"},
            {"counter_memory_cap", "2TB", "size unit must be KiB, MiB or GiB"},
            {"counter_memory_cap", "18446744073709551615GiB", "too large"},
-           {"greet_pause_cap", "9000", "needs a unit"},
            {"greet_pause_cap", "61s", "out of range 0..1m"},
-           {"greet_pause_cap", "9 s", "unit must be ms, s, m or h"},
+           {"greet_pause_cap", "60001", "out of range 0..1m"},
+           {"greet_pause_cap", "9 s", "greet_pause_cap: bad duration '9 s'"},
+           {"greet_pause_cap", "1.5s", "bad duration '1.5s'"},
+           {"greet_pause_cap", "s", "bad duration 's'"},
+           {"greet_pause_cap", "10sec", "bad duration '10sec'"},
+           {"greet_pause_cap", "-1s", "bad duration '-1s'"},
+           {"greet_pause_cap", "", "bad duration ''"},
+           {"greet_pause_cap", "99999999999999999999999", "is too large"},
+           {"greet_pause_cap", "18446744073709551615m", "is too large"},
+           {"greet_pause_cap", std::string(5000, '9'), "is too large"},
            {"reload_interval", "50ms", "out of range 0 or 100ms..1h"},
-           {"reload_interval", "2d", "unit must be"},
+           {"reload_interval", "50", "out of range 0 or 100ms..1h"},
+           {"reload_interval", "2d", "bad duration '2d'"},
            {"socket", "tcp:25@127.0.0.1", "is not unix:PATH, inet:PORT@HOST or inet6:PORT@HOST"},
            {"socket", "inet:0@127.0.0.1", "port must be 1..65535"},
            {"socket", "inet:70000@127.0.0.1", "port must be 1..65535"},

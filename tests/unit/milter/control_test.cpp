@@ -14,6 +14,7 @@ namespace {
 
 using nlohmann::json;
 using Command = ControlRequest::Command;
+using namespace std::chrono_literals;
 
 std::string parse_error(std::string_view line) {
   try {
@@ -126,12 +127,12 @@ TEST(DescribeClientTest, ShowsEffectiveLimitsWithSourcesAndLiveCounters) {
   auto counters = std::make_shared<db::LocalCounters>();
   Engine engine(EngineOptions{}, counters, clock);
   ControlRequest req = parse_control_request(R"({"cmd":"client","ip":"192.0.2.7"})");
-  EXPECT_THROW(describe_client(engine, req, clock), ControlError);  // no policy yet
+  EXPECT_THROW(describe_client(engine, req, clock, 9000ms), ControlError);  // no policy yet
   engine.set_policy(
       policy::Policy::build({make_rule("default", {{"conn_rate", "5/60s"}, {"max_rcpts", "25"}}),
                              make_rule("192.0.2.0/24", {{"conn_rate", "10/1m"}}),
                              make_rule(".example.org", {{"max_rcpts", "50"}})}));
-  json j = describe_client(engine, req, clock);
+  json j = describe_client(engine, req, clock, 9000ms);
   EXPECT_EQ(j["key"], "192.0.2.7");
   EXPECT_EQ(j["resolve"], "FAIL");
   EXPECT_EQ(j["counters"]["known"], false);
@@ -140,6 +141,8 @@ TEST(DescribeClientTest, ShowsEffectiveLimitsWithSourcesAndLiveCounters) {
   EXPECT_EQ(j["limits"]["max_rcpts"]["value"], "25");
   EXPECT_EQ(j["limits"]["max_rcpts"]["source"], "default");
   EXPECT_EQ(j["limits"].size(), policy::kAttrCount);
+  EXPECT_EQ(j["limits"]["greet_pause"]["value"], "0");
+  EXPECT_EQ(j["limits"]["greet_pause"]["cut"], false);
 
   Session a, b;
   engine.connect(a,
@@ -148,7 +151,7 @@ TEST(DescribeClientTest, ShowsEffectiveLimitsWithSourcesAndLiveCounters) {
                  ConnectInfo{policy::IpAddress::parse("192.0.2.7"), 2, "mx.example.org", "", "OK"});
   engine.close(b);
   req.hostname = "mx.example.org";
-  j = describe_client(engine, req, clock);
+  j = describe_client(engine, req, clock, 9000ms);
   EXPECT_EQ(j["resolve"], "OK");
   EXPECT_EQ(j["limits"]["max_rcpts"]["value"], "50");
   EXPECT_EQ(j["limits"]["max_rcpts"]["source"], ".example.org");
@@ -156,6 +159,29 @@ TEST(DescribeClientTest, ShowsEffectiveLimitsWithSourcesAndLiveCounters) {
   EXPECT_EQ(j["counters"]["conn_count"], 2);
   EXPECT_EQ(j["counters"]["open"], 1);
   engine.close(a);
+}
+
+// The daemon holds at most greet_pause_cap: "client" shows that, not the
+// policy's figure alone.
+TEST(DescribeClientTest, GreetPauseIsThePauseHeldCutToTheCap) {
+  policy::ManualClock clock;
+  Engine engine(EngineOptions{}, std::make_shared<db::LocalCounters>(), clock);
+  engine.set_policy(policy::Policy::build({make_rule("default", {{"greet_pause", "2000"}}),
+                                           make_rule("192.0.2.0/24", {{"greet_pause", "30s"}})}));
+  const ControlRequest req = parse_control_request(R"({"cmd":"client","ip":"192.0.2.7"})");
+  json g = describe_client(engine, req, clock, 9000ms)["limits"]["greet_pause"];
+  EXPECT_EQ(g["value"], "9000");
+  EXPECT_EQ(g["held_ms"], 9000);
+  EXPECT_EQ(g["policy_ms"], 30000);
+  EXPECT_EQ(g["cap_ms"], 9000);
+  EXPECT_EQ(g["cut"], true);
+  EXPECT_EQ(g["text"], "9000 (policy 30000, cut to greet_pause_cap)");
+  EXPECT_EQ(g["source"], "192.0.2.0/24");
+  g = describe_client(engine, parse_control_request(R"({"cmd":"client","ip":"198.51.100.1"})"),
+                      clock, 9000ms)["limits"]["greet_pause"];
+  EXPECT_EQ(g["value"], "2000");
+  EXPECT_EQ(g["cut"], false);
+  EXPECT_EQ(g["text"], "2000");
 }
 
 TEST(PeerCredentialsTest, RootOrTheDaemonsUserOrGroupOnly) {

@@ -20,7 +20,7 @@ using namespace std::chrono_literals;
 class ScriptedService final : public ControlService {
  public:
   json stats() override {
-    return {
+    json j = {
         {"ok", true},
         {"version", "0.1.0"},
         {"pid", 4242},
@@ -32,6 +32,8 @@ class ScriptedService final : public ControlService {
          {{"sessions_total", 12},
           {"sessions_open", 2},
           {"decisions", {{"conn_rate", {{"tempfail", 2}}}}}}}};
+    if (report_cap) j["greet_pause_cap_ms"] = 4000;
+    return j;
   }
   json client(const ControlRequest& r) override {
     return {
@@ -43,7 +45,15 @@ class ScriptedService final : public ControlService {
         {"limits",
          {{"max_rcpts", {{"value", "25"}, {"source", "default"}}},
           {"action", {{"value", "limit"}, {"source", "built-in default"}}},
-          {"conn_rate", {{"value", "10/1m"}, {"source", "192.0.2.0/24"}}}}},
+          {"conn_rate", {{"value", "10/1m"}, {"source", "192.0.2.0/24"}}},
+          {"greet_pause",
+           {{"value", "9000"},
+            {"source", "192.0.2.0/24"},
+            {"held_ms", 9000},
+            {"policy_ms", 30000},
+            {"cap_ms", 9000},
+            {"cut", true},
+            {"text", "9000 (policy 30000, cut to greet_pause_cap)"}}}}},
         {"counters",
          {{"known", true}, {"conn_count", 3}, {"open", 1}, {"rcpt_count", 0}, {"msg_count", 0}}}};
   }
@@ -51,6 +61,7 @@ class ScriptedService final : public ControlService {
     return {{"ok", true}, {"key", ip.to_string()}, {"flushed", ip.to_string() == "192.0.2.7"}};
   }
   json reload() override { return {{"ok", false}, {"error", "store is broken: rule 3"}}; }
+  bool report_cap = true;  // false: a daemon from before greet_pause_cap_ms
 };
 
 class HardenctlControlTest : public ::testing::Test {
@@ -113,6 +124,50 @@ TEST_F(HardenctlControlTest, ClientListsLimitsInTheAttributeTableOrder) {
   EXPECT_LT(action, conn_rate);
   EXPECT_LT(conn_rate, max_rcpts);
   EXPECT_NE(r.output.find("192.0.2.0/24"), std::string::npos);
+}
+
+// The pause the daemon holds, and why, as the daemon tells it.
+TEST_F(HardenctlControlTest, ClientShowsTheGreetPauseHeld) {
+  const auto r = hardenctl({"client", "192.0.2.7"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("\n  greet_pause  9000 (policy 30000, cut to greet_pause_cap)  "
+                          "192.0.2.0/24\n"),
+            std::string::npos)
+      << r.output;
+}
+
+// check without --greet-pause-cap asks the running daemon for its cap.
+TEST_F(HardenctlControlTest, CheckTakesTheGreetPauseCapFromTheDaemon) {
+  const std::string db = (dir_ / "policy.db").string();
+  ASSERT_EQ(testing::run({HARDENCTL_PATH, "--db", db, "init"}, 20s).exit_code, 0);
+  ASSERT_EQ(testing::run(
+                {HARDENCTL_PATH, "--db", db, "rule", "add", "192.0.2.0/24", "greet_pause=30s"}, 20s)
+                .exit_code,
+            0);
+  auto r = hardenctl({"--db", db, "check", "192.0.2.7", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  json j = json::parse(r.output);
+  EXPECT_EQ(j["limits"]["greet_pause"]["value"], "4000");
+  EXPECT_EQ(j["limits"]["greet_pause"]["cap_ms"], 4000);
+  EXPECT_EQ(j["greet_pause_cap"]["from"], "daemon");
+  EXPECT_EQ(j["greet_pause_cap"]["text"], "4s (from milter-harden at " + sock_ + ")");
+  r = hardenctl({"--db", db, "check", "192.0.2.7", "--brief"});
+  EXPECT_EQ(r.output,
+            "192.0.2.7 limit key=192.0.2.7/32 name=- resolve=FAIL rule=\"built-in default\" "
+            "greet_pause=4000 greet_pause_policy=30000\n");
+  // The option wins over the daemon.
+  r = hardenctl({"--db", db, "check", "192.0.2.7", "--json", "--greet-pause-cap", "5s"});
+  EXPECT_EQ(json::parse(r.output)["greet_pause_cap"]["from"], "option");
+  // A daemon that does not report its cap: the default, and why.
+  svc_.report_cap = false;
+  r = hardenctl({"--db", db, "check", "192.0.2.7", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  j = json::parse(r.output);
+  EXPECT_EQ(j["greet_pause_cap"]["from"], "default");
+  EXPECT_EQ(j["limits"]["greet_pause"]["value"], "9000");
+  EXPECT_NE(j["greet_pause_cap"]["text"].get<std::string>().find("does not report"),
+            std::string::npos)
+      << j;
 }
 
 TEST_F(HardenctlControlTest, FlushSaysWhetherTheClientWasKnown) {

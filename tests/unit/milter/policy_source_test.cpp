@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "harden/db/counters.hpp"
+#include "harden/milter/service.hpp"
 
 namespace harden::milter {
 namespace {
@@ -54,6 +55,19 @@ TEST_F(PolicySourceTest, MissingStoreIsCreatedAndSeeded) {
   EXPECT_EQ(engine_.policy()->default_rule().attrs.conn_limit, 3u);
   EXPECT_EQ(metrics_.get(Metric::reload_success_total), 1);
   EXPECT_FALSE(src.poll());
+}
+
+// hardenctl check reads the cap from "stats"; "client" shows the pause held.
+TEST_F(PolicySourceTest, TheServiceReportsTheGreetPauseCapAndThePauseHeld) {
+  PolicySource src({path_, policy::PolicyOptions{}, 4500ms}, engine_, metrics_);
+  EXPECT_EQ(src.greet_pause_cap(), 4500ms);
+  DaemonService svc(engine_, src, metrics_, clock_, policy::ClientKeyer{});
+  EXPECT_EQ(svc.stats()["greet_pause_cap_ms"], 4500);
+  exec_sql(path_, "UPDATE rules SET greet_pause = 30000 WHERE selector = 'default'");
+  src.reload("test");
+  const auto g = svc.client(parse_control_request(R"({"cmd":"client","ip":"192.0.2.7"})"));
+  EXPECT_EQ(g["limits"]["greet_pause"]["value"], "4500");
+  EXPECT_EQ(g["limits"]["greet_pause"]["text"], "4500 (policy 30000, cut to greet_pause_cap)");
 }
 
 TEST_F(PolicySourceTest, ChangesByAnotherConnectionArePickedUpByPoll) {

@@ -127,5 +127,23 @@ TEST_F(DecisionTest, UnlimitedNeverRefuses) {
   EXPECT_EQ(check_max_rcpts(r, *p, 1'000'000).verdict, Verdict::proceed);
 }
 
+TEST(HeldPauseTest, ThePolicyPauseIsCutToTheCap) {
+  using std::chrono::milliseconds;
+  const HeldPause cut = held_greet_pause(30'000, milliseconds{9000});
+  EXPECT_EQ(cut.policy_ms, 30'000u);
+  EXPECT_EQ(cut.cap_ms, 9000u);
+  EXPECT_EQ(cut.held_ms, 9000u);
+  EXPECT_TRUE(cut.cut());
+  EXPECT_EQ(held_pause_text(cut), "9000 (policy 30000, cut to greet_pause_cap)");
+  const HeldPause kept = held_greet_pause(2000, milliseconds{9000});
+  EXPECT_FALSE(kept.cut());
+  EXPECT_EQ(held_pause_text(kept), "2000");
+  EXPECT_EQ(held_pause_text(held_greet_pause(9000, milliseconds{9000})), "9000");
+  EXPECT_EQ(held_pause_text(held_greet_pause(0, milliseconds{0})), "0");
+  EXPECT_EQ(held_pause_text(held_greet_pause(2000, milliseconds{0})),
+            "0 (policy 2000, cut to greet_pause_cap)");
+  EXPECT_EQ(held_greet_pause(2000, milliseconds{-5}).held_ms, 0u);
+}
+
 }  // namespace
 }  // namespace harden::policy

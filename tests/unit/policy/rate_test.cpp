@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "harden/policy/error.hpp"
+#include "harden/policy/text.hpp"
 #include "test_support.hpp"
 
 namespace harden::policy {
@@ -114,6 +115,80 @@ TEST(DurationTest, FormatParseRoundTripOverTheRange) {
     EXPECT_EQ(parse_duration(format_duration(seconds{s})), seconds{s});
   }
   EXPECT_EQ(parse_duration(format_duration(kMaxWindow)), kMaxWindow);
+}
+
+// The one millisecond grammar of greet_pause and the daemon's duration keys.
+TEST(DurationMsTest, ParsesUnitsAndBareMilliseconds) {
+  struct Case {
+    const char* text;
+    std::uint64_t ms;
+  };
+  for (const Case& c : std::vector<Case>{{"0", 0},
+                                         {"0s", 0},
+                                         {"2000", 2000},
+                                         {"2000ms", 2000},
+                                         {"2s", 2000},
+                                         {"250ms", 250},
+                                         {"1m", 60'000},
+                                         {"1h", 3'600'000},
+                                         {"0060s", 60'000},
+                                         {"60000", 60'000}}) {
+    SCOPED_TRACE(c.text);
+    EXPECT_EQ(parse_duration_ms(c.text, 3'600'000), c.ms);
+  }
+  EXPECT_EQ(parse_duration_ms("18446744073709551615", UINT64_MAX), UINT64_MAX);
+}
+
+TEST(DurationMsTest, RefusesAnythingElseQuotingTheText) {
+  for (const std::string& text : std::vector<std::string>{"",
+                                                          "s",
+                                                          "ms",
+                                                          "-1",
+                                                          "-1s",
+                                                          "+1s",
+                                                          "1.5s",
+                                                          "1,5s",
+                                                          " 1s",
+                                                          "1s ",
+                                                          "10 s",
+                                                          "10sec",
+                                                          "10S",
+                                                          "10MS",
+                                                          "1d",
+                                                          "1e3",
+                                                          "0x10",
+                                                          "2s5",
+                                                          std::string("1\0s", 3),
+                                                          std::string("\x1b[31m1s")}) {
+    SCOPED_TRACE(PrintToString(text));
+    const std::string what = policy_error_of([&] { parse_duration_ms(text, 60'000); });
+    EXPECT_THAT(what, HasSubstr("bad duration"));
+    EXPECT_THAT(what, HasSubstr(quote(text)));
+  }
+}
+
+TEST(DurationMsTest, RefusesOverflowAndValuesAboveTheMaximum) {
+  for (const std::string& text : std::vector<std::string>{
+           "60001", "61s", "2m", "18446744073709551616", "18446744073709551615s",
+           "307445734561825861m", std::string(5000, '9'), std::string(5000, '9') + "ms"}) {
+    SCOPED_TRACE(text.substr(0, 40));
+    const std::string what = policy_error_of([&] { parse_duration_ms(text, 60'000); });
+    EXPECT_THAT(what, HasSubstr("is too large (at most 1m)"));
+    EXPECT_LT(what.size(), 200u);  // the quoted text is cut short
+  }
+  EXPECT_THAT(policy_error_of([&] { parse_duration_ms("18446744073709551615s", UINT64_MAX); }),
+              HasSubstr("too large"));
+}
+
+TEST(DurationMsTest, FormatsTheLargestExactUnitAndReadsBack) {
+  EXPECT_EQ(format_duration_ms(0), "0");
+  EXPECT_EQ(format_duration_ms(9000), "9s");
+  EXPECT_EQ(format_duration_ms(2500), "2500ms");
+  EXPECT_EQ(format_duration_ms(60'000), "1m");
+  EXPECT_EQ(format_duration_ms(90'000), "90s");
+  EXPECT_EQ(format_duration_ms(7'200'000), "2h");
+  for (std::uint64_t ms : {1ull, 999ull, 1000ull, 59'999ull, 60'000ull, 3'600'000ull})
+    EXPECT_EQ(parse_duration_ms(format_duration_ms(ms), 3'600'000), ms);
 }
 
 TEST(CountTest, ParsesWithinBounds) {

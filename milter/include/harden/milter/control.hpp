@@ -3,7 +3,7 @@
 // SYNOPSIS
 //   ControlRequest r = parse_control_request(line);      // throws ControlError
 //   std::string reply = handle_control_line(line, svc);  // never throws; one JSON line
-//   nlohmann::json j = describe_client(engine, ip, hostname, clock);
+//   nlohmann::json j = describe_client(engine, req, clock, greet_pause_cap);
 //
 // PROTOCOL
 //   A unix stream socket (control_socket, mode 0660). The peer must be root,
@@ -16,6 +16,7 @@
 //
 //   request                                      reply (besides "ok": true)
 //   {"cmd":"stats"}                              version, pid, uptime_seconds, mode,
+//                                                greet_pause_cap_ms (the config's cap),
 //                                                policy {store, rules, loaded_at,
 //                                                data_version}, counters {entries,
 //                                                capacity, memory_bytes, evictions},
@@ -25,6 +26,11 @@
 //   {"cmd":"client","ip":"192.0.2.7",            hostname, resolve, limits {<attribute>:
 //    "hostname":"mx.example.org"}                {value, source}}, counters {known,
 //                                                conn_count, open, rcpt_count, msg_count}
+//                                                limits.greet_pause: value is the pause
+//                                                HELD (the policy's cut to greet_pause_cap),
+//                                                beside held_ms, policy_ms, cap_ms, cut and
+//                                                text ("9000 (policy 30000, cut to
+//                                                greet_pause_cap)")
 //   {"cmd":"flush","ip":"192.0.2.7"}             key, flushed (false: not in the table)
 //   {"cmd":"reload"}                             message, rules
 //
@@ -39,6 +45,7 @@
 //   control thread).
 #pragma once
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -83,7 +90,10 @@ std::string handle_control_line(std::string_view line, ControlService& svc) noex
 
 // Effective limits (with the rule each came from) and live counters of the
 // client. Throws ControlError when no policy is loaded.
-nlohmann::json describe_client(Engine& engine, const ControlRequest& r, const policy::Clock& clock);
+// greet_pause is the pause held (cut to `greet_pause_cap`), with the policy's
+// figure and the cap beside it.
+nlohmann::json describe_client(Engine& engine, const ControlRequest& r, const policy::Clock& clock,
+                               std::chrono::milliseconds greet_pause_cap);
 
 // {"ok":false,"error":msg} as one line.
 std::string control_error_reply(std::string_view msg);

@@ -68,6 +68,7 @@ class PolicySource {
   std::int64_t loaded_unix() const { return loaded_unix_; }
   std::int64_t data_version() const { return data_version_; }
   const std::filesystem::path& path() const { return options_.store; }
+  std::chrono::milliseconds greet_pause_cap() const { return options_.greet_pause_cap; }
 
   // Rules whose greet_pause exceeds the cap, as log-ready text; "" if none.
   static std::string greet_pause_warning(const policy::Policy& p, std::chrono::milliseconds cap);

@@ -85,6 +85,20 @@ Decision check_bad_rcpt_throttle(const Resolution& res, const Policy& policy, st
 Decision check_rcpt_rate(const Resolution& res, const Policy& policy, std::uint32_t count);
 Decision check_msg_rate(const Resolution& res, const Policy& policy, std::uint32_t count);
 
+// The greet pause the daemon holds: the policy's greet_pause cut to the
+// daemon's greet_pause_cap (config key; the policy allows up to 60 s, an MTA
+// waits less). `hardenctl check` and the control socket's "client" answer
+// show it so, never the policy's figure alone.
+struct HeldPause {
+  std::uint32_t policy_ms = 0;  // what the policy asks
+  std::uint32_t cap_ms = 0;     // greet_pause_cap
+  std::uint32_t held_ms = 0;    // min(policy, cap)
+  bool cut() const { return held_ms < policy_ms; }
+};
+HeldPause held_greet_pause(std::uint32_t policy_ms, std::chrono::milliseconds cap);
+// "2000", or "9000 (policy 30000, cut to greet_pause_cap)".
+std::string held_pause_text(const HeldPause& p);
+
 // The selector text of the rule behind attribute `a` of `res` (or the
 // heuristic's description), for logs and `hardenctl check`.
 std::string source_name(const Resolution& res, const Policy& policy, Attr a);

@@ -1,4 +1,5 @@
-// rate.hpp - durations ("60s", "5m", "1h", "1d") and rates ("5/60s").
+// rate.hpp - durations ("60s", "5m", "1h", "1d"), millisecond durations
+// ("2s", "250ms", "2000") and rates ("5/60s").
 //
 // A rate is N events per window. N == 0 means unlimited, as in sendmail's
 // access map ("ClientRate:127.0.0.1 0"). Parsing is strict: digits only, no
@@ -21,6 +22,17 @@ inline constexpr std::chrono::seconds kMaxWindow{7 * 24 * 3600};
 std::chrono::seconds parse_duration(std::string_view text);
 // Shortest exact text: 60s -> "1m", 90s -> "90s", 3600s -> "1h".
 std::string format_duration(std::chrono::seconds d);
+
+// The one duration grammar of pauses and intervals, in rule values
+// (greet_pause) and in the daemon's config (greet_pause_cap, reload_interval):
+// a whole number and a unit, "250ms", "2s", "1m", "1h", or bare digits meaning
+// milliseconds ("2000"). No sign, space, fraction or other unit. Returns
+// milliseconds; throws PolicyError quoting the text when it does not parse or
+// exceeds max_ms (overflow included). Callers check their own lower bounds.
+std::uint64_t parse_duration_ms(std::string_view text, std::uint64_t max_ms);
+// Shortest exact text with the largest unit: 9000 -> "9s", 2500 -> "2500ms",
+// 60000 -> "1m", 0 -> "0". parse_duration_ms reads it back.
+std::string format_duration_ms(std::uint64_t ms);
 
 // A non-negative decimal within [0, max]. Throws PolicyError naming `what`.
 std::uint32_t parse_count(std::string_view text, std::string_view what,

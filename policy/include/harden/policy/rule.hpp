@@ -8,7 +8,7 @@
 //   action             limit|allow|block|tempfail  allow lifts every limit; block = 550, tempfail =
 //   450/421 conn_rate          N/WINDOW or 0               connections per client key per sliding
 //   window conn_limit         N or 0                      open connections per client key
-//   greet_pause        milliseconds or 0           hold the greeting, reject talkers
+//   greet_pause        ms (2000, 2s, 250ms, 1m)    hold the greeting, reject talkers (0: none)
 //   max_rcpts          N or 0                      recipients per message
 //   bad_rcpt_throttle  N or 0                      after N rejected rcpts, slow each further RCPT
 //   rcpt_rate          N/WINDOW or 0               recipients per client key per window
@@ -43,6 +43,9 @@ std::string_view to_string(DialinMode m);
 std::string_view to_string(MissingRdnsMode m);
 
 inline constexpr std::uint32_t kMaxGreetPauseMs = 60'000;  // see README: below MTA timeouts
+// milter-harden's default greet_pause_cap (its config key table says "9s"; a
+// test holds them equal): hardenctl check assumes it when no daemon answers.
+inline constexpr std::uint32_t kDefaultGreetPauseCapMs = 9'000;
 inline constexpr std::size_t kMaxReasonLength = 200;
 inline constexpr std::size_t kMaxCommentLength = 500;
 
@@ -79,7 +82,7 @@ struct Attributes {
   std::optional<Action> action;
   std::optional<Rate> conn_rate;
   std::optional<std::uint32_t> conn_limit;
-  std::optional<std::uint32_t> greet_pause;  // ms
+  std::optional<std::uint32_t> greet_pause;  // ms; set() takes parse_duration_ms text
   std::optional<std::uint32_t> max_rcpts;
   std::optional<std::uint32_t> bad_rcpt_throttle;
   std::optional<Rate> rcpt_rate;
