@@ -10,9 +10,14 @@
 //   talked     -> Engine::pregreet(bytes): 554 5.7.1 (or "would reject" in monitor)
 //   silent     -> proceed after the whole pause
 //   degraded   -> the socket is not visible from here (macros missing, other
-//                 host or network namespace, proxy): the pause was a plain
-//                 delay; logged once per daemon ("pre-greeting detection
-//                 unavailable: ...") and counted in pregreet_unavailable_total
+//                 host or network namespace, proxy), or every probe of this
+//                 pause failed: the pause was a plain delay; counted in
+//                 pregreet_unavailable_total, logged when detection stops
+//                 working ("pre-greeting detection unavailable: ...", again at
+//                 most once a minute while it stays so) and when a later
+//                 session sees its socket again ("... available again")
+//   Failed probes (no netlink socket, a timeout) are retried on the next
+//   tick, counted in pregreet_probe_errors_total, logged at most once a minute.
 //   vanished   -> the client went away: proceed, close follows
 //   cancelled  -> shutdown: proceed at once
 // `pause` is the client's greet_pause cut to greet_pause_cap, which must stay

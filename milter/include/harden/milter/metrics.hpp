@@ -38,6 +38,13 @@
   X(pregreet_detections_total, counter, "clients that talked before the greeting")           \
   X(pregreet_unavailable_total, counter,                                                     \
     "greet pauses held as a plain delay because the client's socket was not visible")        \
+  X(pregreet_probe_errors_total, counter,                                                    \
+    "pre-greeting probes that failed (netlink error, no socket); retried on the next tick")  \
+  X(accept_failures_total, counter,                                                          \
+    "accept() on the milter socket failed for lack of file descriptors")                     \
+  X(accept_shed_total, counter,                                                              \
+    "milter connections closed at accept for lack of file descriptors")                      \
+  X(open_files_limit, gauge, "the soft RLIMIT_NOFILE in force (raised to the hard limit)")   \
   X(throttle_delays_total, counter, "RCPT replies delayed by bad_rcpt_throttle")             \
   X(reload_success_total, counter, "policy snapshots loaded and put in force")               \
   X(reload_failure_total, counter, "policy reloads refused; the previous snapshot stayed")   \
