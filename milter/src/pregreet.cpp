@@ -669,28 +669,40 @@ WatchResult PregreetWatch::watch(const Endpoint& mta_local, const Endpoint& clie
 
 DetectionHealth::DetectionHealth(std::chrono::milliseconds relog) : relog_(relog) {}
 
+namespace {
+
+// True (and `last` set to now) when nothing was said within `relog`.
+bool due(std::optional<policy::SteadyTime>& last, policy::SteadyTime now,
+         std::chrono::milliseconds relog) {
+  if (last && now - *last < relog) return false;
+  last = now;
+  return true;
+}
+
+}  // namespace
+
 DetectionHealth::Note DetectionHealth::unavailable(policy::SteadyTime now) {
   std::lock_guard lock(mutex_);
   ++plain_delays_;
+  unavailable_ = true;
   Note n;
-  if (!unavailable_ || !unavailable_logged_ || now - *unavailable_logged_ >= relog_) {
+  if (due(unavailable_logged_, now, relog_)) {
     n.log = true;
     n.count = plain_delays_;
-    unavailable_logged_ = now;
     plain_delays_ = 0;
   }
-  unavailable_ = true;
   return n;
 }
 
-DetectionHealth::Note DetectionHealth::available(policy::SteadyTime) {
+DetectionHealth::Note DetectionHealth::available(policy::SteadyTime now) {
   std::lock_guard lock(mutex_);
   Note n;
-  if (unavailable_) {
+  if (!unavailable_) return n;
+  unavailable_ = false;
+  if (due(available_logged_, now, relog_)) {
     n.log = true;
-    n.count = plain_delays_;  // plain delays since the last "unavailable" line
+    n.count = plain_delays_;  // plain delays not yet reported
     plain_delays_ = 0;
-    unavailable_ = false;
   }
   return n;
 }
@@ -699,10 +711,9 @@ DetectionHealth::Note DetectionHealth::probe_errors(policy::SteadyTime now, unsi
   std::lock_guard lock(mutex_);
   errors_ += count;
   Note n;
-  if (count > 0 && (!errors_logged_ || now - *errors_logged_ >= relog_)) {
+  if (count > 0 && due(errors_logged_, now, relog_)) {
     n.log = true;
     n.count = errors_;
-    errors_logged_ = now;
     errors_ = 0;
   }
   return n;

@@ -481,7 +481,7 @@ TEST(RealProbeResources, ProbesWorkWhenTheProcessIsOutOfDescriptors) {
   EXPECT_EQ(r.bytes_received, 14u);
 }
 
-TEST(DetectionHealth, LogsTheSpellStartItsEndAndAtMostOncePerRelog) {
+TEST(DetectionHealth, SaysUnavailableAndAvailableAgainAtMostOncePerRelog) {
   DetectionHealth h{60s};
   policy::ManualClock clock;
   EXPECT_FALSE(h.available(clock.steady()).log);  // nothing to end
@@ -489,16 +489,22 @@ TEST(DetectionHealth, LogsTheSpellStartItsEndAndAtMostOncePerRelog) {
   clock.advance(1s);
   EXPECT_FALSE(h.unavailable(clock.steady()).log);
   EXPECT_FALSE(h.unavailable(clock.steady()).log);
+  EXPECT_TRUE(h.is_unavailable());
+  const auto back = h.available(clock.steady());  // not latched: the next session says so
+  EXPECT_TRUE(back.log);
+  EXPECT_EQ(back.count, 2u);
+  EXPECT_FALSE(h.is_unavailable());
+  EXPECT_FALSE(h.available(clock.steady()).log);
+  // Flapping within a minute is not a line per session...
+  EXPECT_FALSE(h.unavailable(clock.steady()).log);
+  EXPECT_TRUE(h.is_unavailable());
+  EXPECT_FALSE(h.available(clock.steady()).log);
+  EXPECT_FALSE(h.unavailable(clock.steady()).log);
+  // ...but a minute later it is said again, with what was not reported.
   clock.advance(60s);
   const auto again = h.unavailable(clock.steady());
   EXPECT_TRUE(again.log);
   EXPECT_EQ(again.count, 3u);
-  EXPECT_TRUE(h.is_unavailable());
-  const auto back = h.available(clock.steady());
-  EXPECT_TRUE(back.log);
-  EXPECT_FALSE(h.is_unavailable());
-  EXPECT_FALSE(h.available(clock.steady()).log);
-  EXPECT_TRUE(h.unavailable(clock.steady()).log);  // a new spell is said at once
 }
 
 TEST(DetectionHealth, ProbeErrorsAreRateLimited) {

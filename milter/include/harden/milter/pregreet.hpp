@@ -253,12 +253,13 @@ class PregreetWatch {
 };
 
 // Whether pre-greeting detection works, as the sessions find it, and when
-// that is worth a log line: the first plain-delay pause after detection
-// worked (or at start), again at most every `relog` while it stays
-// unavailable, and the first pause that sees its socket again. Never
-// latched: every session probes, so detection that comes back (a flood
-// over, descriptors free again) is noticed by the next session. Failed
-// probes are rate-limited the same way. No I/O: the caller logs.
+// that is worth a log line: a plain-delay pause ("unavailable") and the
+// first pause that sees its socket after such ones ("available again"),
+// each at most once per `relog`, with the number of plain delays not yet
+// reported. Never latched: every session probes, so detection that comes
+// back (a flood over, descriptors free again) is noticed by the next
+// session. Failed probes are rate-limited the same way. No I/O: the caller
+// logs.
 class DetectionHealth {
  public:
   struct Note {
@@ -278,6 +279,7 @@ class DetectionHealth {
   std::chrono::milliseconds relog_;
   bool unavailable_ = false;
   std::optional<policy::SteadyTime> unavailable_logged_;
+  std::optional<policy::SteadyTime> available_logged_;
   std::uint64_t plain_delays_ = 0;  // since the last line about them
   std::optional<policy::SteadyTime> errors_logged_;
   std::uint64_t errors_ = 0;
