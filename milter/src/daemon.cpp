@@ -247,6 +247,7 @@ int run_daemon(const Config& cfg) {
     rc = serve(*d);
   } catch (const std::exception& e) {
     spdlog::critical("cannot start: {}", e.what());
+    install_accept_guard(nullptr, nullptr, -1, 0);
     if (d) {
       d->waiter.cancel();
       if (d->control) d->control->stop();

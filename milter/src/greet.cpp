@@ -36,7 +36,7 @@ void note_probe_errors(MilterRuntime& rt, const WatchResult& w) {
     spdlog::warn(
         "pre-greeting probe failed: {}; retried on the next tick ({} failed probes since the "
         "last line; counted in milter_harden_pregreet_probe_errors_total)",
-        w.last.status == ProbeResult::Status::error ? w.last.error : "transient", note.count);
+        w.probe_error, note.count);
 }
 
 // The greet pause without a probe: wait, interruptibly.

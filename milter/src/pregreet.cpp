@@ -652,6 +652,7 @@ WatchResult PregreetWatch::watch(const Endpoint& mta_local, const Endpoint& clie
       if (result.last.local.port != 0) where = result.last.local;
     } else if (status == Status::error) {
       ++result.probe_errors;  // retried on the next tick
+      result.probe_error = result.last.error;
     } else if (found) {
       return finish(std::move(result), Outcome::vanished, start, waiter_.now());
     } else {

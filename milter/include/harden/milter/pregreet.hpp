@@ -219,6 +219,7 @@ struct WatchResult {
   std::chrono::milliseconds waited{0};
   unsigned probes = 0;
   unsigned probe_errors = 0;  // probes that failed (Status::error) and were retried
+  std::string probe_error;    // why the last of those failed
   ProbeResult last;           // the probe that decided, or the last one made
 };
 
