@@ -147,6 +147,24 @@ TEST_F(FdLimit, FloodPastTheLimitIsAnsweredOrClosedAtAcceptAndDetectionKeepsWork
   start();
   EXPECT_TRUE(daemon().wait_for_log("open files: limit 256", 5s)) << daemon().log();
   const Mta mta;
+  int warm_up = 0;
+#if defined(__SANITIZE_ADDRESS__)
+  // This project builds ASan together with UBSan. UBSan checks the dynamic
+  // type of a virtual call the first time it meets it, and that check writes
+  // to a pipe it opens: with no descriptor left it reports a false "invalid
+  // vptr" and stops the daemon. One slammer before the flood lets it meet the
+  // greet-pause path (Probe, Waiter) first. Other builds skip this, so there
+  // the first probe of the daemon's life happens at the limit.
+  {
+    SmtpConnection early = mta.connect("127.0.0.7");
+    ASSERT_EQ(::send(early.client.get(), "EHLO early\r\n", 12, MSG_NOSIGNAL), 12);
+    MilterClient m = MilterClient::open(daemon().socket(), timeout_);
+    m.negotiate();
+    EXPECT_REFUSED(send_connect(m, early), "554", "5.7.1");
+    m.quit();
+    warm_up = 1;
+  }
+#endif
 
   // A slammer's milter connection is made before the flood, its CONNECT
   // comes while the daemon has no descriptor left.
@@ -220,7 +238,7 @@ TEST_F(FdLimit, FloodPastTheLimitIsAnsweredOrClosedAtAcceptAndDetectionKeepsWork
 
   EXPECT_EQ(metric("milter_harden_accept_shed_total"), static_cast<double>(refused));
   EXPECT_GE(metric("milter_harden_accept_failures_total"), static_cast<double>(refused));
-  EXPECT_EQ(metric("milter_harden_pregreet_detections_total"), 2.0);
+  EXPECT_EQ(metric("milter_harden_pregreet_detections_total"), 2.0 + warm_up);
   EXPECT_EQ(metric("milter_harden_pregreet_unavailable_total"), 0.0);
   EXPECT_EQ(metric("milter_harden_open_files_limit"), 256.0);
   EXPECT_TRUE(daemon().running());
