@@ -31,7 +31,7 @@ asan: deps
 	cmake --build --preset asan -j $(JOBS)
 
 # Only what the TSan run needs: the unit tests, the daemon and its protocol tests.
-TSAN_TARGETS := policy_unit_tests db_unit_tests milter_unit_tests milter_probe_tests milter_codec_tests \
+TSAN_TARGETS := policy_unit_tests db_unit_tests milter_unit_tests milter_probe_tests milter_codec_tests milter_fd_tests \
                 milter_protocol_tests milter_driver_tests null_milter milter-harden hardenctl
 tsan: deps
 	cmake --preset tsan >/dev/null

@@ -214,6 +214,9 @@ struct ControlPlane::Impl {
   asio::io_context io{1};
   asio::signal_set signals{io, SIGHUP, SIGTERM, SIGINT};
   asio::steady_timer poll_timer{io};
+  asio::steady_timer control_retry{io}, metrics_retry{io};
+  static constexpr std::chrono::milliseconds kAcceptRetry{100};
+  bool accept_failing = false;  // the control thread's own
   std::optional<stream_protocol::acceptor> control;
   std::optional<tcp::acceptor> metrics;
   std::thread thread;
@@ -242,10 +245,27 @@ struct ControlPlane::Impl {
     metrics->listen();
   }
 
+  // A failed accept (out of file descriptors) is retried after a pause, not
+  // at once: the listener stays readable and the thread would spin. Logged
+  // once until an accept succeeds again.
+  void retry_accept(const boost::system::error_code& ec, asio::steady_timer& timer,
+                    void (Impl::*again)()) {
+    if (!accept_failing)
+      spdlog::warn("control plane: accept failed ({}); retrying every {} ms", ec.message(),
+                   kAcceptRetry.count());
+    accept_failing = true;
+    timer.expires_after(kAcceptRetry);
+    timer.async_wait([this, again](boost::system::error_code tec) {
+      if (!tec) (this->*again)();
+    });
+  }
+
   void accept_control() {
     control->async_accept([this](boost::system::error_code ec, stream_protocol::socket s) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec && control_slots.take())
+      if (ec) return retry_accept(ec, control_retry, &Impl::accept_control);
+      accept_failing = false;
+      if (control_slots.take())
         std::make_shared<ControlConnection>(std::move(s), hooks, control_slots)->start();
       accept_control();
     });
@@ -254,7 +274,9 @@ struct ControlPlane::Impl {
   void accept_metrics() {
     metrics->async_accept([this](boost::system::error_code ec, tcp::socket s) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec && http_slots.take())
+      if (ec) return retry_accept(ec, metrics_retry, &Impl::accept_metrics);
+      accept_failing = false;
+      if (http_slots.take())
         std::make_shared<HttpConnection>(std::move(s), hooks, http_slots)->start();
       accept_metrics();
     });

@@ -10,11 +10,14 @@
 #include <filesystem>
 #include <memory>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "harden/db/counters.hpp"
 #include "harden/milter/adapter.hpp"
 #include "harden/milter/control_plane.hpp"
 #include "harden/milter/engine.hpp"
+#include "harden/milter/fd_limits.hpp"
 #include "harden/milter/logging.hpp"
 #include "harden/milter/metrics.hpp"
 #include "harden/milter/native_server.hpp"
@@ -23,6 +26,7 @@
 #include "harden/milter/privileges.hpp"
 #include "harden/milter/service.hpp"
 #include "listener_wake.hpp"
+#include "milter_accept.hpp"
 
 namespace harden::milter {
 namespace {
@@ -33,8 +37,9 @@ std::atomic<bool> g_signals_parked{false};
 // sessions outlive the shutdown grace, the process exits without tearing
 // this down under their feet.
 struct Daemon {
-  explicit Daemon(const Config& c)
+  Daemon(const Config& c, NofileLimit l)
       : cfg(c),
+        nofile(std::move(l)),
         account(resolve_account(c.user, c.group)),
         keyer{c.ipv4_prefix, c.ipv6_prefix},
         counters(std::make_shared<db::LocalCounters>(db::LocalCountersOptions{
@@ -58,18 +63,22 @@ struct Daemon {
       n.allowed_peers = parse_allowed_peers(c.allowed_peers);
       n.greet_pause_cap = c.greet_pause_cap;
       n.tempfail_on_internal_error = c.on_internal_error == InternalErrorAction::tempfail;
+      n.accept_guard = &accept_guard;
+      n.nofile = nofile.soft;
       native = std::make_unique<NativeServer>(std::move(n), engine, metrics, probe);
     }
   }
 
   const Config& cfg;
+  NofileLimit nofile;
   Account account;
   policy::ClientKeyer keyer;
   policy::SystemClock clock;
   Metrics metrics;
   std::shared_ptr<db::LocalCounters> counters;
   Engine engine;
-  PregreetProbe probe;
+  PregreetProbe probe;  // opens its netlink sockets now, before any session
+  AcceptGuard accept_guard;
   SystemWaiter waiter;
   PregreetWatch watch;
   std::unique_ptr<PolicySource> source;
@@ -154,6 +163,37 @@ void open_milter_socket(const Config& cfg, const Account& a) {
     throw std::runtime_error("socket " + cfg.socket + ": cannot set owner/mode");
 }
 
+// The descriptor limit and what it allows, said once at start.
+void log_capacity(Daemon& d) {
+  const NofileLimit& l = d.nofile;
+  d.metrics.add(Metric::open_files_limit, static_cast<std::int64_t>(l.soft));
+  const std::uint64_t sessions = session_capacity(l.soft, d.probe.sockets_open());
+  if (!l.error.empty())
+    spdlog::warn("open files: soft limit {} not raised to the hard limit {}: {}", l.soft, l.hard,
+                 l.error);
+  spdlog::info(
+      "open files: limit {} (soft was {}, hard {}); capacity {} concurrent milter sessions "
+      "(one descriptor each; {} kept for the listener, control, metrics, store, logs and {} "
+      "probe sockets)",
+      l.soft, l.before, l.hard, sessions, kFixedDescriptors, d.probe.sockets_open());
+  if (!d.accept_guard.reserve_held())
+    spdlog::warn("open files: no reserve descriptor; accept failures will only back off");
+}
+
+// libmilter's listener is the only listening socket right after
+// smfi_opensocket (the control plane binds later): guard its accept().
+void guard_milter_accept(Daemon& d) {
+  const std::vector<int> listening = listening_sockets();
+  if (listening.size() != 1) {
+    spdlog::warn(
+        "cannot tell libmilter's listening socket ({} listening sockets): accept failures "
+        "for lack of descriptors stay libmilter's (silent retries)",
+        listening.size());
+    return;
+  }
+  install_accept_guard(&d.accept_guard, &d.metrics, listening.front(), d.nofile.soft);
+}
+
 void check_signal_hook() {
   if (!libmilter_signals_parked())
     spdlog::warn(
@@ -183,6 +223,7 @@ void drain_sessions(const Daemon& d) {
 }
 
 int serve_native(Daemon& d) {
+  log_capacity(d);
   d.native->listen(d.account.uid, d.account.gid);
   d.control = make_control(d);
   d.control->bind(d.account.uid, d.account.gid);
@@ -200,6 +241,8 @@ int serve_native(Daemon& d) {
 int serve(Daemon& d) {
   if (d.native) return serve_native(d);
   open_milter_socket(d.cfg, d.account);
+  guard_milter_accept(d);
+  log_capacity(d);
   d.control = make_control(d);
   d.control->bind(d.account.uid, d.account.gid);
   drop_privileges(d.account);
@@ -234,10 +277,12 @@ int run_daemon(const Config& cfg) {
   int rc = 1;
   try {
     spdlog::info("milter-harden starting: socket {}, store {}", cfg.socket, cfg.store);
-    d = std::make_unique<Daemon>(cfg);
+    NofileLimit nofile = raise_nofile_limit();  // before anything is opened
+    d = std::make_unique<Daemon>(cfg, std::move(nofile));
     rc = serve(*d);
   } catch (const std::exception& e) {
     spdlog::critical("cannot start: {}", e.what());
+    install_accept_guard(nullptr, nullptr, -1, 0);
     if (d) {
       d->waiter.cancel();
       if (d->control) d->control->stop();
@@ -251,6 +296,7 @@ int run_daemon(const Config& cfg) {
     std::_Exit(rc);  // their threads still use *d: do not destroy it
   }
   install_runtime(nullptr);
+  install_accept_guard(nullptr, nullptr, -1, 0);
   spdlog::info("stopped");
   return rc;
 }

@@ -12,11 +12,31 @@ using std::chrono::milliseconds;
 
 void note_unavailable(MilterRuntime& rt, std::string_view why) {
   rt.metrics.bump(Metric::pregreet_unavailable_total);
-  if (!rt.pregreet_unavailable_logged.exchange(true))
+  const auto note = rt.pregreet_health.unavailable(rt.waiter.now());
+  if (note.log)
     spdlog::warn(
-        "pre-greeting detection unavailable: {}; greet pauses are plain delays "
-        "(logged once, counted in milter_harden_pregreet_unavailable_total)",
-        why);
+        "pre-greeting detection unavailable: {}; greet pauses are plain delays until a "
+        "client's socket is seen again ({} such pauses since the last line; counted in "
+        "milter_harden_pregreet_unavailable_total)",
+        why, note.count);
+}
+
+void note_available(MilterRuntime& rt) {
+  const auto note = rt.pregreet_health.available(rt.waiter.now());
+  if (note.log)
+    spdlog::info("pre-greeting detection available again (after {} plain-delay pauses)",
+                 note.count);
+}
+
+void note_probe_errors(MilterRuntime& rt, const WatchResult& w) {
+  if (w.probe_errors == 0) return;
+  rt.metrics.add(Metric::pregreet_probe_errors_total, w.probe_errors);
+  const auto note = rt.pregreet_health.probe_errors(rt.waiter.now(), w.probe_errors);
+  if (note.log)
+    spdlog::warn(
+        "pre-greeting probe failed: {}; retried on the next tick ({} failed probes since the "
+        "last line; counted in milter_harden_pregreet_probe_errors_total)",
+        w.probe_error, note.count);
 }
 
 // The greet pause without a probe: wait, interruptibly.
@@ -46,18 +66,25 @@ policy::Decision hold_greeting(MilterRuntime& rt, SessionState& st, milliseconds
     return policy::Decision{};
   }
   const WatchResult w = rt.watch.watch(*mta, *client, pause);
+  note_probe_errors(rt, w);
   switch (w.outcome) {
     case WatchResult::Outcome::talked: {
+      note_available(rt);
       rt.metrics.bump(Metric::pregreet_detections_total);
       const std::uint64_t bytes = std::max<std::uint64_t>(w.last.bytes_received, w.last.rqueue);
       return rt.engine.pregreet(st.session, std::max<std::uint64_t>(bytes, 1));
     }
     case WatchResult::Outcome::degraded:
-      note_unavailable(rt, "socket " + mta->to_string() + " <- " + client->to_string() +
-                               " not found: " + w.last.error);
+      note_unavailable(rt,
+                       "socket " + mta->to_string() + " <- " + client->to_string() +
+                           (w.last.status == ProbeResult::Status::error ? " could not be probed: "
+                                                                        : " not found: ") +
+                           w.last.error);
       break;
     case WatchResult::Outcome::silent:
     case WatchResult::Outcome::vanished:
+      note_available(rt);
+      break;
     case WatchResult::Outcome::cancelled:
       break;
   }

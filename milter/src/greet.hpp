@@ -10,11 +10,16 @@
 //   talked     -> Engine::pregreet(bytes): 554 5.7.1 (or "would reject" in monitor)
 //   silent     -> proceed after the whole pause
 //   degraded   -> the socket is not visible from here (macros missing, other
-//                 host or network namespace, proxy): the pause was a plain
-//                 delay; logged once per daemon ("pre-greeting detection
-//                 unavailable: ...") and counted in pregreet_unavailable_total
+//                 host or network namespace, proxy), or every probe of this
+//                 pause failed: the pause was a plain delay; counted in
+//                 pregreet_unavailable_total, logged ("pre-greeting detection
+//                 unavailable: ...") at most once a minute; the next session
+//                 that sees its socket logs "... available again" (also at
+//                 most once a minute): the state is re-checked, not latched
 //   vanished   -> the client went away: proceed, close follows
 //   cancelled  -> shutdown: proceed at once
+// Failed probes (no netlink socket, a timeout) are retried on the next tick,
+// counted in pregreet_probe_errors_total, logged at most once a minute.
 // `pause` is the client's greet_pause cut to greet_pause_cap, which must stay
 // below the MTA's wait for the connect reply (sendmail T=R:, default 10 s;
 // Postfix milter_command_timeout, default 30 s).

@@ -245,6 +245,7 @@ struct NativeServer::Impl {
   }
 
   void accept();
+  void accept_failed(const boost::system::error_code& ec);
   void on_accept(gproto::socket sock);
   void closed(Connection* c);
   bool peer_allowed(const gproto::socket& sock);
@@ -601,22 +602,45 @@ bool NativeServer::Impl::peer_allowed(const gproto::socket& sock) {
 
 void NativeServer::Impl::accept() {
   if (stopping || !acceptor) return;
-  acceptor->async_accept(asio::make_strand(io),
-                         [this](const boost::system::error_code& ec, gproto::socket sock) {
-                           if (ec == asio::error::operation_aborted || stopping) return;
-                           if (ec) {
-                             metrics.bump(Metric::milter_accept_failures_total);
-                             accept_log.warn("milter socket: accept failed: {}; backing off {}ms",
-                                             ec.message(), kAcceptBackoff.count());
-                             accept_timer.expires_after(kAcceptBackoff);
-                             accept_timer.async_wait([this](auto e) {
-                               if (!e) accept();
-                             });
-                             return;
-                           }
-                           on_accept(std::move(sock));
-                           accept();
-                         });
+  acceptor->async_accept(
+      asio::make_strand(io), [this](const boost::system::error_code& ec, gproto::socket sock) {
+        if (ec == asio::error::operation_aborted || stopping) return;
+        if (ec) return accept_failed(ec);
+        if (opt.accept_guard) {
+          const AcceptRecovery r = opt.accept_guard->accepted();
+          if (r.ended_burst)  // the words of the libmilter engine (milter_accept.cpp)
+            spdlog::info(
+                "file descriptors available again: {} accept failures in {} ms, {} milter "
+                "connections closed at accept",
+                r.failures, r.lasted.count(), r.shed_count);
+        }
+        on_accept(std::move(sock));
+        accept();
+      });
+}
+
+void NativeServer::Impl::accept_failed(const boost::system::error_code& ec) {
+  metrics.bump(Metric::accept_failures_total);
+  milliseconds wait = kAcceptBackoff;
+  if (opt.accept_guard && is_out_of_descriptors(ec.value())) {
+    const AcceptFailure f = opt.accept_guard->out_of_descriptors(acceptor->native_handle());
+    if (f.shed) metrics.bump(Metric::accept_shed_total);
+    if (f.first_in_burst)
+      spdlog::warn(
+          "out of file descriptors (limit {}): new milter connections are closed at accept "
+          "until sessions end (the MTA applies its milter default action); counted in "
+          "milter_harden_accept_failures_total and accept_shed_total",
+          opt.nofile);
+    wait = f.backoff;
+  } else {
+    accept_log.warn("milter socket: accept failed: {}; backing off {}ms", ec.message(),
+                    kAcceptBackoff.count());
+  }
+  if (wait.count() == 0) return accept();
+  accept_timer.expires_after(wait);
+  accept_timer.async_wait([this](auto e) {
+    if (!e) accept();
+  });
 }
 
 void NativeServer::Impl::on_accept(gproto::socket sock) {

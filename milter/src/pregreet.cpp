@@ -232,20 +232,80 @@ class NetlinkSocket {
 
 }  // namespace
 
+// The probe's netlink sockets: opened at construction and kept. A probe
+// borrows one (waiting while all are in use); a socket whose exchange did not
+// end cleanly is closed and replaced at once (close first, so the replacement
+// reuses its descriptor even when the process is out of them); a slot whose
+// socket could not be opened is opened again by the next probe that finds
+// no idle socket.
 class PregreetProbe::Pool {
  public:
-  explicit Pool(std::size_t max_idle) : max_idle_(max_idle) {}
+  explicit Pool(std::size_t count) : count_(std::max<std::size_t>(count, 1)) {
+    for (std::size_t i = 0; i < count_; ++i) {
+      std::string error;
+      if (auto s = open_socket(error)) {
+        idle_.push_back(std::move(s));
+      } else {
+        ++missing_;
+      }
+    }
+  }
 
-  // A socket from the pool or a new one; nullptr with `error` set on failure.
-  std::unique_ptr<NetlinkSocket> acquire(std::string& error) {
-    {
-      std::lock_guard lock(mutex_);
+  // A socket, or nullptr with `error` set (none could be opened, or all
+  // stayed busy until `deadline`).
+  std::unique_ptr<NetlinkSocket> acquire(Clock::time_point deadline, std::string& error) {
+    std::unique_lock lock(mutex_);
+    for (;;) {
       if (!idle_.empty()) {
         auto s = std::move(idle_.back());
         idle_.pop_back();
         return s;
       }
+      if (missing_ > 0) {
+        --missing_;
+        lock.unlock();
+        auto s = open_socket(error);
+        if (s) return s;
+        lock.lock();
+        ++missing_;
+        return nullptr;
+      }
+      if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+          missing_ == 0) {
+        error = "all " + std::to_string(count_) + " netlink sock_diag sockets busy";
+        return nullptr;
+      }
     }
+  }
+
+  // `clean`: the last exchange ended as the protocol says; otherwise the
+  // socket may hold a stale answer and is replaced.
+  void release(std::unique_ptr<NetlinkSocket> s, bool clean) {
+    if (!clean) {
+      s.reset();
+      std::string error;
+      s = open_socket(error);
+    }
+    {
+      std::lock_guard lock(mutex_);
+      if (s) {
+        idle_.push_back(std::move(s));
+      } else {
+        ++missing_;
+      }
+    }
+    cv_.notify_one();
+  }
+
+  std::size_t open_now() const {
+    std::lock_guard lock(mutex_);
+    return count_ - missing_;
+  }
+
+  std::uint32_t next_seq() { return seq_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+ private:
+  static std::unique_ptr<NetlinkSocket> open_socket(std::string& error) {
     const int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
     if (fd < 0) {
       error = "netlink sock_diag socket: " + errno_text(errno);
@@ -254,18 +314,11 @@ class PregreetProbe::Pool {
     return std::make_unique<NetlinkSocket>(fd);
   }
 
-  // Only sockets whose last exchange ended cleanly come back here.
-  void release(std::unique_ptr<NetlinkSocket> s) {
-    std::lock_guard lock(mutex_);
-    if (idle_.size() < max_idle_) idle_.push_back(std::move(s));
-  }
-
-  std::uint32_t next_seq() { return seq_.fetch_add(1, std::memory_order_relaxed) + 1; }
-
- private:
-  std::mutex mutex_;
+  const std::size_t count_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
   std::vector<std::unique_ptr<NetlinkSocket>> idle_;
-  std::size_t max_idle_;
+  std::size_t missing_ = 0;  // slots without a socket (open failed)
   std::atomic<std::uint32_t> seq_{0};
 };
 
@@ -440,7 +493,7 @@ ProbeResult failed(std::string why) {
 }  // namespace
 
 PregreetProbe::PregreetProbe(ProbeOptions options)
-    : options_(options), pool_(std::make_unique<Pool>(options.pool_size)) {}
+    : options_(options), pool_(std::make_unique<Pool>(options.sockets)) {}
 
 PregreetProbe::~PregreetProbe() = default;
 
@@ -450,24 +503,31 @@ ProbeResult PregreetProbe::probe(const Endpoint& mta_local, const Endpoint& clie
   if (!mta_local.is_wildcard() && mta_local.address.is_v4() != client.address.is_v4())
     return not_found(mta_local, client, "(address families differ)");
   std::string open_error;
-  auto sock = pool_->acquire(open_error);
+  auto sock = pool_->acquire(Clock::now() + options_.timeout, open_error);
   if (!sock) return failed(std::move(open_error));
   std::vector<DiagReply> matches;
   for (const Query& q : plan_queries(mta_local, client)) {
     Exchange ex = run_query(*sock, q, client, pool_->next_seq(), options_.timeout);
-    if (!ex.failure.empty()) return failed(std::move(ex.failure));  // socket dropped
+    if (!ex.failure.empty()) {
+      pool_->release(std::move(sock), false);  // replaced
+      return failed(std::move(ex.failure));
+    }
     if (ex.kernel_errno != 0 && ex.kernel_errno != ENOENT) {
-      pool_->release(std::move(sock));
+      pool_->release(std::move(sock), true);
       return failed("sock_diag: " + errno_text(ex.kernel_errno));
     }
     for (const DiagReply& r : ex.replies)
       if (is_this_connection(r, mta_local, client)) matches.push_back(r);
     if (!q.dump && !matches.empty()) break;  // the exact lookup found it
   }
-  pool_->release(std::move(sock));
+  pool_->release(std::move(sock), true);
   if (matches.size() > 1) return not_found(mta_local, client, "(several sockets match)");
   if (matches.empty()) return not_found(mta_local, client, "(other host or network namespace?)");
   return result_of(matches.front());
+}
+
+std::size_t PregreetProbe::sockets_open() const {
+  return pool_->open_now();
 }
 
 std::optional<Endpoint> Endpoint::from_text(std::string_view address,
@@ -590,18 +650,79 @@ WatchResult PregreetWatch::watch(const Endpoint& mta_local, const Endpoint& clie
     if (status == Status::silent) {
       found = true;
       if (result.last.local.port != 0) where = result.last.local;
-    } else if (found && status == Status::not_found) {
+    } else if (status == Status::error) {
+      ++result.probe_errors;  // retried on the next tick
+      result.probe_error = result.last.error;
+    } else if (found) {
       return finish(std::move(result), Outcome::vanished, start, waiter_.now());
-    } else if (!found) {
+    } else {
       return plain_delay(start, deadline, std::move(result));
     }
     const auto now = waiter_.now();
-    if (now >= deadline) return finish(std::move(result), Outcome::silent, start, now);
+    if (now >= deadline)
+      return finish(std::move(result), found ? Outcome::silent : Outcome::degraded, start, now);
     const auto ticks = (now - start) / interval_ + 1;  // next tick on the grid, never in the past
     const auto next = std::min<policy::SteadyTime>(start + ticks * interval_, deadline);
     if (!waiter_.wait_until(next))
       return finish(std::move(result), Outcome::cancelled, start, waiter_.now());
   }
+}
+
+DetectionHealth::DetectionHealth(std::chrono::milliseconds relog) : relog_(relog) {}
+
+namespace {
+
+// True (and `last` set to now) when nothing was said within `relog`.
+bool due(std::optional<policy::SteadyTime>& last, policy::SteadyTime now,
+         std::chrono::milliseconds relog) {
+  if (last && now - *last < relog) return false;
+  last = now;
+  return true;
+}
+
+}  // namespace
+
+DetectionHealth::Note DetectionHealth::unavailable(policy::SteadyTime now) {
+  std::lock_guard lock(mutex_);
+  ++plain_delays_;
+  unavailable_ = true;
+  Note n;
+  if (due(unavailable_logged_, now, relog_)) {
+    n.log = true;
+    n.count = plain_delays_;
+    plain_delays_ = 0;
+  }
+  return n;
+}
+
+DetectionHealth::Note DetectionHealth::available(policy::SteadyTime now) {
+  std::lock_guard lock(mutex_);
+  Note n;
+  if (!unavailable_) return n;
+  unavailable_ = false;
+  if (due(available_logged_, now, relog_)) {
+    n.log = true;
+    n.count = plain_delays_;  // plain delays not yet reported
+    plain_delays_ = 0;
+  }
+  return n;
+}
+
+DetectionHealth::Note DetectionHealth::probe_errors(policy::SteadyTime now, unsigned count) {
+  std::lock_guard lock(mutex_);
+  errors_ += count;
+  Note n;
+  if (count > 0 && due(errors_logged_, now, relog_)) {
+    n.log = true;
+    n.count = errors_;
+    errors_ = 0;
+  }
+  return n;
+}
+
+bool DetectionHealth::is_unavailable() const {
+  std::lock_guard lock(mutex_);
+  return unavailable_;
 }
 
 }  // namespace harden::milter

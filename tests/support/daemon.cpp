@@ -107,7 +107,9 @@ void MilterDaemon::start(std::chrono::milliseconds within) {
   write_config();
   const std::string sock = socket();
   if (sock.starts_with("unix:")) std::filesystem::remove(sock.substr(5));
-  child_ = Child::spawn({binary_, "--config", config_path().string()}, log_to(log_path()));
+  SpawnOptions opts = log_to(log_path());
+  opts.nofile = nofile_;
+  child_ = Child::spawn({binary_, "--config", config_path().string()}, opts);
   std::string last_error;
   // Ready means every endpoint configured: the milter socket takes
   // connections, the control socket exists, the metrics port listens.

@@ -5,6 +5,7 @@
 //   TempDir dir;
 //   MilterDaemon d(dir.path());                // store dir/policy.db, socket unix:dir/milter.sock
 //   d.set("mode", "monitor");                   // any config key, written as YAML
+//   d.set_nofile_limit(256);                    // RLIMIT_NOFILE soft = hard for the daemon
 //   harden::db::Store::open(d.store()) ...      // or d.hardenctl({"rule", "add", ...})
 //   d.start();                                  // spawns, waits until the socket takes connections
 //   Session s = Session::start(d.socket(), peer, 5s);
@@ -28,6 +29,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -51,6 +53,8 @@ class MilterDaemon {
   // socket, store, mode enforce, control_socket dir/control.sock.
   void set(const std::string& key, const std::string& value);
   void unset(const std::string& key);
+  // The daemon's RLIMIT_NOFILE, soft and hard (0: inherited), from the next start().
+  void set_nofile_limit(std::uint64_t n) { nofile_ = n; }
 
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path store() const { return dir_ / "policy.db"; }
@@ -96,6 +100,7 @@ class MilterDaemon {
   std::string binary_;
   std::vector<std::pair<std::string, std::string>> config_;
   Child child_;
+  std::uint64_t nofile_ = 0;
 };
 
 }  // namespace harden::testing

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -38,6 +39,14 @@ using Clock = std::chrono::steady_clock;
     ::dup2(out, 2);
   }
   for (const auto& [k, v] : opts.env) ::setenv(k.c_str(), v.c_str(), 1);
+  if (opts.nofile > 0) {
+    const rlimit rl{static_cast<rlim_t>(opts.nofile), static_cast<rlim_t>(opts.nofile)};
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+      const std::string msg = "setrlimit: " + std::string(std::strerror(errno)) + "\n";
+      (void)!::write(2, msg.data(), msg.size());
+      ::_exit(127);
+    }
+  }
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));

@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -36,6 +37,8 @@ struct SpawnOptions {
   // calls setsid(), which fails in a process group leader); it must do so
   // at once, since stopping it signals the group of its pid.
   bool new_process_group = true;
+  // > 0: the child's RLIMIT_NOFILE, soft and hard, set before exec.
+  std::uint64_t nofile = 0;
 };
 // Output to `log`, nothing else changed.
 inline SpawnOptions log_to(const std::filesystem::path& log) {

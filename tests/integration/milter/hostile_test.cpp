@@ -111,7 +111,7 @@ TEST_F(HostileInput, PeerOutsideAllowedPeersIsClosedBeforeAnyByte) {
   if (daemon().engine() != "native") GTEST_SKIP() << "allowed_peers is a native engine setting";
   daemon().set("socket", "inet:" + std::to_string(free_tcp_port()) + "@127.0.0.1");
   daemon().set("allowed_peers", "192.0.2.0/24");  // not loopback: we are refused
-  start();  // its readiness poll was refused too
+  start();                                        // its readiness poll was refused too
   const double before = metric("milter_harden_milter_connections_refused_total");
   MilterClient m = MilterClient::open(daemon().socket(), 5s);
   EXPECT_TRUE(m.wait_closed(5s));

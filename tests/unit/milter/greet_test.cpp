@@ -17,6 +17,11 @@ class ScriptedProbe final : public Probe {
   ProbeResult probe(const Endpoint&, const Endpoint&) const override {
     ++calls;
     ProbeResult r;
+    if (calls <= errors_first) {
+      r.status = ProbeResult::Status::error;
+      r.error = "netlink sock_diag socket: Too many open files";
+      return r;
+    }
     r.status = status;
     r.bytes_received = calls >= talk_after ? 17 : 0;
     if (status == ProbeResult::Status::silent && calls >= talk_after)
@@ -26,6 +31,7 @@ class ScriptedProbe final : public Probe {
   }
   ProbeResult::Status status = ProbeResult::Status::silent;
   unsigned talk_after = 1000;
+  unsigned errors_first = 0;  // the first calls fail (no netlink socket)
   mutable unsigned calls = 0;
 };
 
@@ -121,7 +127,56 @@ TEST_F(GreetTest, InvisibleSocketDegradesToAPlainDelayCountedEachTimeLoggedOnce)
     engine_.close(st.session);
   }
   EXPECT_EQ(metrics_.get(Metric::pregreet_unavailable_total), 2);
-  EXPECT_TRUE(rt_.pregreet_unavailable_logged.load());
+  EXPECT_TRUE(rt_.pregreet_health.is_unavailable());
+}
+
+// Not latched: the next session that sees its socket ends the spell.
+TEST_F(GreetTest, DetectionIsRecheckedBySessionsAfterAnUnavailableSpell) {
+  probe_.status = ProbeResult::Status::not_found;
+  SessionState first = connect();
+  hold_greeting(rt_, first, 1000ms);
+  engine_.close(first.session);
+  ASSERT_TRUE(rt_.pregreet_health.is_unavailable());
+  probe_.status = ProbeResult::Status::silent;
+  probe_.talk_after = probe_.calls + 2;
+  SessionState second = connect();
+  EXPECT_EQ(hold_greeting(rt_, second, 1000ms).verdict, policy::Verdict::reject);
+  engine_.close(second.session);
+  EXPECT_FALSE(rt_.pregreet_health.is_unavailable());
+  EXPECT_EQ(metrics_.get(Metric::pregreet_detections_total), 1);
+}
+
+// A probe that fails (no netlink socket) costs that tick, not the session's
+// detection: the next tick probes again and catches the talker.
+TEST_F(GreetTest, FailedProbesAreRetriedOnTheNextTickAndCounted) {
+  probe_.errors_first = 3;
+  probe_.talk_after = 5;
+  SessionState st = connect();
+  const auto start = clock_.steady();
+  const policy::Decision d = hold_greeting(rt_, st, 3000ms);
+  EXPECT_EQ(d.verdict, policy::Verdict::reject);
+  EXPECT_EQ(clock_.steady() - start, 400ms);  // probes at 0, 100, 200 failed; 300 silent; 400
+  EXPECT_EQ(metrics_.get(Metric::pregreet_probe_errors_total), 3);
+  EXPECT_EQ(metrics_.get(Metric::pregreet_unavailable_total), 0);
+  engine_.close(st.session);
+}
+
+// Every probe of the pause failed: that one session's pause is a plain
+// delay, counted; the next session probes again and is not affected.
+TEST_F(GreetTest, ProbeFailuresThroughAWholePauseDegradeOnlyThatSession) {
+  probe_.errors_first = 11;  // 0, 100, ..., 1000: the whole first pause
+  SessionState first = connect();
+  const auto start = clock_.steady();
+  EXPECT_EQ(hold_greeting(rt_, first, 1000ms).verdict, policy::Verdict::proceed);
+  EXPECT_EQ(clock_.steady() - start, 1000ms);
+  engine_.close(first.session);
+  EXPECT_EQ(metrics_.get(Metric::pregreet_probe_errors_total), 11);
+  EXPECT_EQ(metrics_.get(Metric::pregreet_unavailable_total), 1);
+  probe_.talk_after = probe_.calls + 1;
+  SessionState second = connect();
+  EXPECT_EQ(hold_greeting(rt_, second, 1000ms).verdict, policy::Verdict::reject);
+  engine_.close(second.session);
+  EXPECT_EQ(metrics_.get(Metric::pregreet_unavailable_total), 1);
 }
 
 TEST_F(GreetTest, MissingMacrosMeanAPlainDelayWithoutProbing) {

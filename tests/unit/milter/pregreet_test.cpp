@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -432,6 +433,92 @@ TEST(RealProbeResources, SequentialProbesReuseOneSocket) {
   EXPECT_EQ(after, probe_fd_floor);  // no descriptor leaked
 }
 
+// The lowest descriptor number free now.
+int lowest_free_fd() {
+  const int fd = ::dup(0);
+  ::close(fd);
+  return fd;
+}
+
+TEST(RealProbeResources, SocketsAreOpenedAtConstructionAndKept) {
+  auto c = connect_pair(AF_INET, "127.0.0.1", AF_INET, "127.0.0.1");
+  const int before = lowest_free_fd();
+  PregreetProbe probe{ProbeOptions{100ms, 3}};
+  EXPECT_EQ(probe.sockets_open(), 3u);
+  const int floor = lowest_free_fd();
+  EXPECT_GE(floor, before + 3);
+  std::vector<std::thread> threads;
+  std::atomic<int> errors{0};
+  for (int t = 0; t < 6; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 100; ++i)
+        if (probe.probe(c.mta_local, c.client_side).status != Status::silent) ++errors;
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(lowest_free_fd(), floor);  // no probe opened a socket of its own
+  EXPECT_EQ(probe.sockets_open(), 3u);
+}
+
+// The process is out of descriptors (soft limit at the lowest free one): the
+// sockets opened at construction still answer, and a slammer is still seen.
+TEST(RealProbeResources, ProbesWorkWhenTheProcessIsOutOfDescriptors) {
+  auto c = connect_pair(AF_INET, "127.0.0.1", AF_INET, "127.0.0.1");
+  send_all(c.client.get(), "EHLO slammer\r\n");
+  wait_for_unread(c.server.get(), 14);
+  PregreetProbe probe;
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free_fd());
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  const int probe_dup = ::dup(0);  // proves the limit bites
+  const auto r = probe.probe(c.mta_local, c.client_side);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  EXPECT_EQ(probe_dup, -1);
+  if (probe_dup >= 0) ::close(probe_dup);
+  EXPECT_EQ(r.status, Status::talked) << r.error;
+  EXPECT_EQ(r.bytes_received, 14u);
+}
+
+TEST(DetectionHealth, SaysUnavailableAndAvailableAgainAtMostOncePerRelog) {
+  DetectionHealth h{60s};
+  policy::ManualClock clock;
+  EXPECT_FALSE(h.available(clock.steady()).log);  // nothing to end
+  EXPECT_TRUE(h.unavailable(clock.steady()).log);
+  clock.advance(1s);
+  EXPECT_FALSE(h.unavailable(clock.steady()).log);
+  EXPECT_FALSE(h.unavailable(clock.steady()).log);
+  EXPECT_TRUE(h.is_unavailable());
+  const auto back = h.available(clock.steady());  // not latched: the next session says so
+  EXPECT_TRUE(back.log);
+  EXPECT_EQ(back.count, 2u);
+  EXPECT_FALSE(h.is_unavailable());
+  EXPECT_FALSE(h.available(clock.steady()).log);
+  // Flapping within a minute is not a line per session...
+  EXPECT_FALSE(h.unavailable(clock.steady()).log);
+  EXPECT_TRUE(h.is_unavailable());
+  EXPECT_FALSE(h.available(clock.steady()).log);
+  EXPECT_FALSE(h.unavailable(clock.steady()).log);
+  // ...but a minute later it is said again, with what was not reported.
+  clock.advance(60s);
+  const auto again = h.unavailable(clock.steady());
+  EXPECT_TRUE(again.log);
+  EXPECT_EQ(again.count, 3u);
+}
+
+TEST(DetectionHealth, ProbeErrorsAreRateLimited) {
+  DetectionHealth h{60s};
+  policy::ManualClock clock;
+  EXPECT_FALSE(h.probe_errors(clock.steady(), 0).log);
+  EXPECT_TRUE(h.probe_errors(clock.steady(), 2).log);
+  EXPECT_FALSE(h.probe_errors(clock.steady(), 5).log);
+  clock.advance(60s);
+  const auto n = h.probe_errors(clock.steady(), 1);
+  EXPECT_TRUE(n.log);
+  EXPECT_EQ(n.count, 6u);
+}
+
 // ---------------------------------------------------------------------------
 // The watch, with a fake probe and a manual clock
 
@@ -548,8 +635,14 @@ INSTANTIATE_TEST_SUITE_P(
         WatchCase{"pause_off", talks_at(0ms), 0ms, 100ms, Outcome::silent, 0ms, 0},
         WatchCase{"not_found_is_a_plain_delay", [](auto) { return only(Status::not_found); },
                   2000ms, 100ms, Outcome::degraded, 2000ms, 1},
-        WatchCase{"error_first_is_a_plain_delay", [](auto) { return only(Status::error); }, 2000ms,
-                  100ms, Outcome::degraded, 2000ms, 1},
+        WatchCase{"errors_throughout_are_retried_then_degraded",
+                  [](auto) { return only(Status::error); }, 2000ms, 100ms, Outcome::degraded,
+                  2000ms, 21},
+        WatchCase{"error_first_is_retried_and_the_talker_caught",
+                  [](std::chrono::milliseconds elapsed) {
+                    return elapsed < 200ms ? only(Status::error) : talks_at(300ms)(elapsed);
+                  },
+                  2000ms, 100ms, Outcome::talked, 300ms, 4},
         WatchCase{"socket_gone_after_found",
                   [](std::chrono::milliseconds elapsed) {
                     return only(elapsed >= 500ms ? Status::not_found : Status::silent);

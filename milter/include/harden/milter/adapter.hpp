@@ -62,8 +62,8 @@ struct MilterRuntime {
   Metrics& metrics;
   AdapterOptions options;
   const PregreetWatch& watch;
-  Waiter& waiter;  // throttle delays; cancelled at shutdown
-  std::atomic<bool> pregreet_unavailable_logged{false};
+  Waiter& waiter;                   // throttle delays; cancelled at shutdown
+  DetectionHealth pregreet_health;  // when to log "pre-greeting detection unavailable"
   // Callbacks running now, and run so far: shutdown waits for quiet.
   std::atomic<int> callbacks_active{0};
   std::atomic<std::uint64_t> callbacks_run{0};

@@ -4,12 +4,16 @@
 //   return run_daemon(config);   // from main(); exit code
 //
 // START-UP (any failure: one line on stderr, exit 1, nothing left running)
-//   1. logging; the account to switch to (user/group) is looked up
+//   1. logging; the soft RLIMIT_NOFILE is raised to the hard limit
+//      (fd_limits.hpp); the account to switch to (user/group) is looked up
 //   2. the policy store is opened (created and seeded if missing) and the
 //      first snapshot loaded; a store that does not load refuses start-up
-//   3. counters, engine, pre-greeting probe, metrics
-//   4. sockets: the milter socket (libmilter, smfi_opensocket), the control
-//      socket, the metrics endpoint; then privileges are dropped
+//   3. counters, engine, pre-greeting probe (its netlink sockets are opened
+//      now), the reserve descriptor, metrics
+//   4. sockets: the milter socket (libmilter, smfi_opensocket; its accept()
+//      is guarded from then on, milter_accept.hpp), the control socket, the
+//      metrics endpoint; the limit and the session capacity are logged; then
+//      privileges are dropped
 //   5. the control thread starts (signals, control socket, metrics, the
 //      data_version poll) and libmilter serves (smfi_main)
 //

@@ -38,6 +38,13 @@
   X(pregreet_detections_total, counter, "clients that talked before the greeting")           \
   X(pregreet_unavailable_total, counter,                                                     \
     "greet pauses held as a plain delay because the client's socket was not visible")        \
+  X(pregreet_probe_errors_total, counter,                                                    \
+    "pre-greeting probes that failed (netlink error, no socket); retried on the next tick")  \
+  X(accept_failures_total, counter,                                                          \
+    "accept() on the milter socket failed for lack of file descriptors")                     \
+  X(accept_shed_total, counter,                                                              \
+    "milter connections closed at accept for lack of file descriptors")                      \
+  X(open_files_limit, gauge, "the soft RLIMIT_NOFILE in force (raised to the hard limit)")   \
   X(throttle_delays_total, counter, "RCPT replies delayed by bad_rcpt_throttle")             \
   X(reload_success_total, counter, "policy snapshots loaded and put in force")               \
   X(reload_failure_total, counter, "policy reloads refused; the previous snapshot stayed")   \
@@ -47,14 +54,9 @@
   X(milter_connections_open, gauge, "MTA connections open on the native engine")             \
   X(milter_connections_refused_total, counter,                                               \
     "MTA connections closed at accept: peer not in allowed_peers, or max_connections")       \
-  X(milter_accept_failures_total, counter,                                                   \
-    "accept() failures on the milter socket (descriptors or memory exhausted); backed off")  \
   X(milter_idle_timeouts_total, counter, "MTA connections closed for silence (native)")      \
   X(protocol_violations_total, counter,                                                      \
-    "MTA connections closed for a malformed or out-of-order milter packet (native)")         \
-  X(pregreet_probe_errors_total, counter,                                                    \
-    "pre-greeting probes that failed (netlink error); retried at the next tick")
-
+    "MTA connections closed for a malformed or out-of-order milter packet (native)")
 namespace harden::milter {
 
 enum class Metric : std::uint8_t {

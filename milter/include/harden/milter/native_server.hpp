@@ -25,8 +25,11 @@
 //     after it; max_buffered input behind a pending reply (protocol.hpp); at
 //     most one read buffer (16 KiB) and the replies to one read queued for
 //     writing (no new read while a write is in flight).
-//   - accept failures (EMFILE, ENFILE, ENOBUFS, ENOMEM) back off 100 ms and are
-//     counted, never spin and never stop the server.
+//   - accept failures never spin and never stop the server: out of
+//     descriptors (EMFILE, ENFILE), the AcceptGuard's reserve takes one
+//     pending connection and closes it at once (accept_shed_total), and the
+//     burst is logged at its start and end; other failures back off 100 ms.
+//     Both are counted (accept_failures_total).
 //   - a protocol violation (protocol.hpp) closes that one connection, is
 //     counted (protocol_violations_total) and logged once per kind.
 //
@@ -57,6 +60,7 @@
 #include <vector>
 
 #include "harden/milter/engine.hpp"
+#include "harden/milter/fd_limits.hpp"
 #include "harden/milter/metrics.hpp"
 #include "harden/milter/pregreet.hpp"
 #include "harden/policy/address.hpp"
@@ -74,6 +78,10 @@ struct NativeOptions {
   std::chrono::milliseconds probe_interval{100};
   std::chrono::milliseconds greet_pause_cap{9000};
   bool tempfail_on_internal_error = false;
+  // Out of descriptors at accept: shed one pending connection with its
+  // reserve (fd_limits.hpp); nullptr: back off only.
+  AcceptGuard* accept_guard = nullptr;
+  std::uint64_t nofile = 0;  // the soft RLIMIT_NOFILE, for the log
 };
 
 class NativeServer {

@@ -4,7 +4,8 @@
 // SYNOPSIS
 //   auto mta = Endpoint::from_text(daemon_addr, daemon_port);   // MTA's side
 //   auto cli = Endpoint::from_text(client_addr, client_port);   // client's side
-//   PregreetProbe probe;                         // one per daemon, thread-safe
+//   PregreetProbe probe;                         // one per daemon, thread-safe; opens its
+//                                                // few netlink sockets now, at start
 //   ProbeResult r = probe.probe(*mta, *cli);     // talked|silent|not_found|error
 //
 //   SystemWaiter waiter;                         // one per daemon; cancel() on SIGTERM
@@ -12,6 +13,10 @@
 //   WatchResult w = watch.watch(*mta, *cli, greet_pause);
 //       // talked (as soon as seen) | silent (full pause) | degraded (plain
 //       // delay, socket not visible) | vanished | cancelled
+//
+//   DetectionHealth health;                      // one per daemon: when to log
+//   if (health.unavailable(now).log) ...         // a pause held as a plain delay
+//   if (health.available(now).log) ...           // detection works again
 //
 // WHAT IT ASKS THE KERNEL
 //   One NETLINK_SOCK_DIAG request (SOCK_DIAG_BY_FAMILY, inet_diag_req_v2,
@@ -74,12 +79,22 @@
 //   The greet pause must stay below the MTA's wait for the connect reply
 //   (Postfix milter_command_timeout, 30 s; sendmail T=R:, 10 s by default).
 //
+// DESCRIPTORS
+//   The probe owns ProbeOptions::sockets netlink sockets (4), opened when it
+//   is constructed, i.e. at daemon start, before any flood, and kept: a probe
+//   never needs a descriptor of its own, so a process out of descriptors
+//   still detects slammers. A socket whose exchange did not finish cleanly
+//   is closed and replaced at once (closed first, so the replacement takes
+//   its descriptor number); if that fails (out of descriptors) the slot is
+//   opened again by a later probe, and until then the probes that find no
+//   socket fail (Status::error), which the watch retries on the next tick.
+//
 // THREAD SAFETY
 //   PregreetProbe::probe and PregreetWatch::watch may be called from many
-//   threads at once (libmilter does). Each probe borrows a netlink socket
-//   from a small pool under a mutex; a socket whose exchange did not finish
-//   cleanly is closed, never reused. SystemWaiter::cancel wakes every waiter.
-//   Data plane: nothing here throws except std::bad_alloc.
+//   threads at once (libmilter does). Each probe borrows one of the probe's
+//   sockets under a mutex, waiting (up to ProbeOptions::timeout) while all
+//   are in use. SystemWaiter::cancel wakes every waiter. DetectionHealth
+//   takes a mutex. Data plane: nothing here throws except std::bad_alloc.
 #pragma once
 
 #include <chrono>
@@ -141,10 +156,12 @@ class Probe {
 };
 
 struct ProbeOptions {
-  // Upper bound on one request/response exchange with the kernel.
+  // Upper bound on one request/response exchange with the kernel, and
+  // on the wait for a free socket when all are in use.
   std::chrono::milliseconds timeout{100};
-  // Idle netlink sockets kept for reuse; more are opened when needed.
-  std::size_t pool_size = 16;
+  // Netlink sockets opened at construction and kept (at least 1). A probe
+  // never opens one of its own: more probes at once wait for a free one.
+  std::size_t sockets = 4;
 };
 
 class PregreetProbe final : public Probe {
@@ -155,6 +172,8 @@ class PregreetProbe final : public Probe {
   PregreetProbe& operator=(const PregreetProbe&) = delete;
 
   ProbeResult probe(const Endpoint& mta_local, const Endpoint& client) const override;
+  // Sockets open now (options.sockets unless some could not be opened).
+  std::size_t sockets_open() const;
 
  private:
   class Pool;
@@ -191,21 +210,27 @@ struct WatchResult {
   enum class Outcome {
     talked,     // talk seen; returned as soon as it was
     silent,     // whole pause waited, nothing seen (last probe at the deadline)
-    degraded,   // socket never visible: the pause was a plain delay
+    degraded,   // socket never seen (not visible, or every probe failed):
+                // the pause was a plain delay
     vanished,   // socket found, then gone (client reset): returned at once
     cancelled,  // the waiter was cancelled (shutdown)
   };
   Outcome outcome = Outcome::silent;
   std::chrono::milliseconds waited{0};
   unsigned probes = 0;
-  ProbeResult last;  // the probe that decided, or the last one made
+  unsigned probe_errors = 0;  // probes that failed (Status::error) and were retried
+  std::string probe_error;    // why the last of those failed
+  ProbeResult last;           // the probe that decided, or the last one made
 };
 
 std::string_view to_string(WatchResult::Outcome o);
 
 // Waits up to greet_pause, probing at start, every `interval` after it and
 // once more at the deadline; returns as soon as the client talks. A pause of
-// 0 returns silent at once without probing. After the first probe has found
+// 0 returns silent at once without probing. A probe that fails
+// (Status::error: no netlink socket, a timeout) is counted in probe_errors
+// and retried on the next tick; only not_found before the socket was ever
+// seen turns the rest of the pause into a plain delay at once. After the first probe has found
 // the socket, later probes ask for its exact local address (cheap even when
 // mta_local was a wildcard).
 class PregreetWatch {
@@ -226,6 +251,39 @@ class PregreetWatch {
   const Probe& probe_;
   Waiter& waiter_;
   std::chrono::milliseconds interval_;
+};
+
+// Whether pre-greeting detection works, as the sessions find it, and when
+// that is worth a log line: a plain-delay pause ("unavailable") and the
+// first pause that sees its socket after such ones ("available again"),
+// each at most once per `relog`, with the number of plain delays not yet
+// reported. Never latched: every session probes, so detection that comes
+// back (a flood over, descriptors free again) is noticed by the next
+// session. Failed probes are rate-limited the same way. No I/O: the caller
+// logs.
+class DetectionHealth {
+ public:
+  struct Note {
+    bool log = false;         // say it now
+    std::uint64_t count = 0;  // events of this kind since the last line about them
+  };
+
+  explicit DetectionHealth(std::chrono::milliseconds relog = std::chrono::seconds{60});
+
+  Note unavailable(policy::SteadyTime now);  // a pause held as a plain delay
+  Note available(policy::SteadyTime now);    // a pause that saw its socket
+  Note probe_errors(policy::SteadyTime now, unsigned n);
+  bool is_unavailable() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::chrono::milliseconds relog_;
+  bool unavailable_ = false;
+  std::optional<policy::SteadyTime> unavailable_logged_;
+  std::optional<policy::SteadyTime> available_logged_;
+  std::uint64_t plain_delays_ = 0;  // since the last line about them
+  std::optional<policy::SteadyTime> errors_logged_;
+  std::uint64_t errors_ = 0;
 };
 
 }  // namespace harden::milter
