@@ -40,7 +40,8 @@ tsan: deps
 # As root: the daemon's embedded defaults (store /var/lib/milter-harden/policy.db,
 # control socket /run/milter-harden/control.sock). Otherwise the store and the
 # control socket live under var/ in the checkout. Either way the milter listens
-# on inet:8894@127.0.0.1 and the store is created and seeded if missing.
+# on unix:/run/milter-harden/milter.sock (non-root: var/milter.sock) and the store is created
+# and seeded if missing.
 run: release
 	@if [ "$$(id -u)" = 0 ]; then \
 	  echo "make run: milter-harden on its embedded defaults (Ctrl-C stops)"; \
@@ -49,7 +50,7 @@ run: release
 	  mkdir -p $(dir $(DB)); \
 	  echo "make run: milter-harden with store $(DB) (Ctrl-C stops)"; \
 	  exec build/release/milter/milter-harden --store $(DB) \
-	    --set control_socket=$(dir $(DB))control.sock; \
+	    --set control_socket=$(dir $(DB))control.sock --set socket=unix:$(dir $(DB))milter.sock; \
 	fi
 
 test: build asan tsan fuzz-build

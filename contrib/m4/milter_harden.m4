@@ -5,8 +5,8 @@ dnl #
 dnl # Install: copy into sendmail's cf/feature/ (Debian: /usr/share/sendmail/cf/feature/),
 dnl # then in sendmail.mc, after the other FEATURE() lines:
 dnl #
-dnl #   FEATURE(`milter_harden')                    socket inet:8894@127.0.0.1, F=T
-dnl #   FEATURE(`milter_harden', `unix:/run/milter-harden/milter.sock')
+dnl #   FEATURE(`milter_harden')                    socket unix:/run/milter-harden/milter.sock, F=T
+dnl #   FEATURE(`milter_harden', `inet:8894@127.0.0.1')
 dnl #   FEATURE(`milter_harden', `unix:/run/milter-harden/milter.sock', `R')
 dnl #
 dnl # The first argument is the milter socket in sendmail's S= form (unix:/PATH,
@@ -22,7 +22,7 @@ dnl #
 VERSIONID(`$Id: milter_harden.m4 (milter-harden) $')
 divert(-1)
 
-ifelse(len(X`'_ARG_), `1', `define(`_MILTER_HARDEN_SOCKET_', `inet:8894@127.0.0.1')',
+ifelse(len(X`'_ARG_), `1', `define(`_MILTER_HARDEN_SOCKET_', `unix:/run/milter-harden/milter.sock')',
 	`define(`_MILTER_HARDEN_SOCKET_', _ARG_)')
 ifelse(len(X`'_ARG2_), `1', `define(`_MILTER_HARDEN_F_', `T')', `define(`_MILTER_HARDEN_F_', _ARG2_)')
 ifdef(`confMILTER_HARDEN_TIMEOUTS', `',

@@ -22,8 +22,10 @@ constexpr std::uint64_t kGiB = 1u << 30;
 
 // clang-format off
 constexpr std::array kKeys{
-  ConfigKey{"socket", ConfigType::text, "unix:PATH | inet:PORT@HOST | inet6:PORT@HOST", "inet:8894@127.0.0.1", 0, 0, false,
-    "milter socket the MTA connects to (Postfix smtpd_milters, sendmail INPUT_MAIL_FILTER S=)",
+  ConfigKey{"socket", ConfigType::text, "unix:PATH | inet:PORT@HOST | inet6:PORT@HOST", "unix:/run/milter-harden/milter.sock", 0, 0, false,
+    "milter socket the MTA connects to (Postfix smtpd_milters, sendmail INPUT_MAIL_FILTER S=); "
+    "a unix socket is mode 0660 in a directory created 0750, both the daemon's user and "
+    "group: add the MTA's user to that group",
     [](Config& c, const ConfigKey&, std::string_view v) {
       parse_socket_spec(v);
       c.socket = std::string(v);

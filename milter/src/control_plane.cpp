@@ -21,6 +21,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "harden/milter/privileges.hpp"
+
 namespace harden::milter {
 namespace {
 
@@ -223,12 +225,7 @@ struct ControlPlane::Impl {
 
   void bind_control(uid_t uid, gid_t gid) {
     const std::string& path = options.control_socket;
-    const std::filesystem::path dir = std::filesystem::path(path).parent_path();
-    std::error_code fec;
-    if (!dir.empty() && !std::filesystem::exists(dir, fec)) {
-      std::filesystem::create_directories(dir, fec);
-      if (fec) throw std::runtime_error("control_socket " + path + ": " + fec.message());
-    }
+    make_socket_directory(path, uid, gid);
     clear_socket_path(path);
     control.emplace(io, stream_protocol::endpoint(path));
     if (::chmod(path.c_str(), 0660) != 0 || ::chown(path.c_str(), uid, gid) != 0)

@@ -148,8 +148,7 @@ void open_milter_socket(const Config& cfg, const Account& a) {
   const SocketSpec spec = parse_socket_spec(cfg.socket);
   g_milter_conn = cfg.socket;
   if (spec.kind == SocketSpec::Kind::unix_path) {
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(spec.path).parent_path(), ec);
+    make_socket_directory(spec.path, a.uid, a.gid);
   }
   smfiDesc desc = milter_descriptor();
   if (smfi_setconn(g_milter_conn.data()) != MI_SUCCESS || smfi_setbacklog(128) != MI_SUCCESS ||

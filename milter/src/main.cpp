@@ -58,7 +58,8 @@ void wire(CLI::App& app, Options& o) {
   app.add_flag("--print-config-table", o.print_table, "print the key table (Markdown) and exit");
   app.set_version_flag("-V,--version", std::string("milter-harden ") + HARDEN_VERSION);
   app.footer(
-      "Without options it runs on the embedded defaults (socket inet:8894@127.0.0.1,\n"
+      "Without options it runs on the embedded defaults (socket "
+      "unix:/run/milter-harden/milter.sock,\n"
       "store /var/lib/milter-harden/policy.db, created and seeded if missing).\n"
       "SIGHUP reloads the policy; SIGTERM stops. See milter/README.md.");
 }

@@ -19,6 +19,7 @@
 
 #include "harden/milter/adapter.hpp"
 #include "harden/milter/config.hpp"
+#include "harden/milter/privileges.hpp"
 #include "harden/milter/protocol.hpp"
 #include "harden/milter/reply.hpp"
 #include "session_glue.hpp"
@@ -695,8 +696,7 @@ void NativeServer::listen(uid_t uid, gid_t gid) {
   const SocketSpec& spec = s.spec;
   gproto::endpoint ep;
   if (spec.kind == SocketSpec::Kind::unix_path) {
-    std::error_code fec;
-    std::filesystem::create_directories(std::filesystem::path(spec.path).parent_path(), fec);
+    make_socket_directory(spec.path, uid, gid);
     struct stat st {};
     if (::lstat(spec.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(spec.path.c_str());
     ep = asio::local::stream_protocol::endpoint(spec.path);

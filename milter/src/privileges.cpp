@@ -4,10 +4,12 @@
 #include <grp.h>
 #include <pwd.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <vector>
 
@@ -60,6 +62,16 @@ void drop_privileges(const Account& a) {
     if (a.uid != 0 && ::setuid(0) == 0) throw std::runtime_error("setuid: root could be regained");
   }
   spdlog::info("running as uid {} gid {}", ::getuid(), ::getgid());
+}
+
+void make_socket_directory(const std::string& socket_path, uid_t uid, gid_t gid) {
+  const std::filesystem::path dir = std::filesystem::path(socket_path).parent_path();
+  std::error_code ec;
+  if (dir.empty() || std::filesystem::exists(dir, ec)) return;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("socket directory " + dir.string() + ": " + ec.message());
+  if (::chmod(dir.c_str(), 0750) != 0 || ::chown(dir.c_str(), uid, gid) != 0)
+    throw std::runtime_error("socket directory " + dir.string() + ": cannot set owner/mode");
 }
 
 }  // namespace harden::milter

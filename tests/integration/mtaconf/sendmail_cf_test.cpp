@@ -175,7 +175,7 @@ struct FeatureCase {
 
 TEST(SendmailCf, ContribFeatureBuildsTheMilterLine) {
   const std::vector<FeatureCase> cases{
-      {"", "Xmilter-harden, S=inet:8894@127.0.0.1, F=T, T=C:10s;S:10s;R:70s;E:5m"},
+      {"", "Xmilter-harden, S=unix:/run/milter-harden/milter.sock, F=T, T=C:10s;S:10s;R:70s;E:5m"},
       {", `unix:/run/milter-harden/milter.sock'",
        "Xmilter-harden, S=unix:/run/milter-harden/milter.sock, F=T, T=C:10s;S:10s;R:70s;E:5m"},
       {", `inet6:8894@::1', `R'",

@@ -27,7 +27,7 @@ std::string error_of(const std::function<void()>& fn) {
 
 TEST(ConfigTest, DefaultsComeFromTheTable) {
   const Config c = default_config();
-  EXPECT_EQ(c.socket, "inet:8894@127.0.0.1");
+  EXPECT_EQ(c.socket, "unix:/run/milter-harden/milter.sock");
   EXPECT_EQ(c.store, "/var/lib/milter-harden/policy.db");
   EXPECT_EQ(c.mode, Mode::enforce);
   EXPECT_EQ(c.on_internal_error, InternalErrorAction::proceed);

@@ -68,8 +68,8 @@
 namespace harden::milter {
 
 struct NativeOptions {
-  std::string socket = "inet:8894@127.0.0.1";  // as the config's `socket`
-  unsigned threads = 0;                        // 0: the number of cores
+  std::string socket = "unix:/run/milter-harden/milter.sock";  // as the config's `socket`
+  unsigned threads = 0;                                        // 0: the number of cores
   std::size_t max_connections = 4000;
   std::chrono::milliseconds negotiate_timeout{10'000};
   std::chrono::milliseconds idle_timeout{30 * 60 * 1000};

@@ -29,4 +29,10 @@ Account resolve_account(const std::string& user, const std::string& group);
 // Throws std::runtime_error when a switch fails or can be undone.
 void drop_privileges(const Account& a);
 
+// The directory of a unix socket, as Debian's milters have it: when missing,
+// it is created mode 0750 and owned by uid:gid (-1: unchanged), so only the
+// daemon's user and group (the MTA's user is added to that group) reach the
+// socket. An existing directory is left as it is. Throws std::runtime_error.
+void make_socket_directory(const std::string& socket_path, uid_t uid, gid_t gid);
+
 }  // namespace harden::milter

@@ -48,7 +48,7 @@
 namespace harden::mtaconf {
 
 // The daemon's default socket (milter/ config key "socket").
-inline constexpr std::string_view kDefaultMilterSocket = "inet:8894@127.0.0.1";
+inline constexpr std::string_view kDefaultMilterSocket = "unix:/run/milter-harden/milter.sock";
 // sendmail's default T=R: (connect reply) timeout and our margin above the
 // longest greet_pause.
 inline constexpr std::chrono::seconds kSendmailDefaultReplyTimeout{10};
