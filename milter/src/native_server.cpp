@@ -142,16 +142,49 @@ class GreetHub {
     });
   }
 
+  // One scan per MTA port serves every session paused on it; sessions whose
+  // socket was never seen, and every session when a scan fails, are probed
+  // one by one.
   void on_tick() {
+    std::unordered_map<std::uint16_t, std::vector<Ticket*>> by_port;
     for (auto& t : tickets_)
-      if (!t->finished && !t->degraded) evaluate(*t);
+      if (!t->finished && !t->degraded) {
+        if (t->found)
+          by_port[t->mta.port].push_back(t.get());
+        else
+          evaluate(*t);
+      }
+    for (auto& [port, list] : by_port) {
+      const PortScan scan = list.size() > 1 ? probe_.scan(port) : PortScan{};
+      if (!scan.ok) {
+        for (Ticket* t : list) evaluate(*t);
+        continue;
+      }
+      std::unordered_map<std::string, const ProbeResult*> seen;
+      seen.reserve(scan.connections.size());
+      for (const auto& c : scan.connections)
+        seen.emplace(c.result.local.to_string() + " " + c.client.to_string(), &c.result);
+      for (Ticket* t : list) {
+        const auto it = seen.find(t->mta.to_string() + " " + t->client.to_string());
+        ProbeResult r;
+        if (it != seen.end()) {
+          r = *it->second;
+        } else {
+          r.status = ProbeResult::Status::not_found;
+          r.error = "gone from the port scan";
+        }
+        apply(*t, std::move(r));
+      }
+    }
     std::erase_if(tickets_, [](const auto& t) { return t->finished; });
     if (!tickets_.empty()) arm_tick();
   }
 
-  void evaluate(Ticket& t) {
+  void evaluate(Ticket& t) { apply(t, probe_.probe(t.mta, t.client)); }
+
+  void apply(Ticket& t, ProbeResult r) {
     using Status = ProbeResult::Status;
-    t.result.last = probe_.probe(t.mta, t.client);
+    t.result.last = std::move(r);
     ++t.result.probes;
     switch (t.result.last.status) {
       case Status::talked:

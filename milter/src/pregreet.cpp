@@ -144,8 +144,9 @@ std::size_t put_client_filter(std::byte* out, const Endpoint& client) {
   return len;
 }
 
-// Writes the whole request into `out`; returns its length.
-std::size_t build_request(std::array<std::byte, 160>& out, const Query& q, const Endpoint& client,
+// Writes the whole request into `out`; returns its length. A dump carries the
+// client filter when `client` is given (a port scan has none).
+std::size_t build_request(std::array<std::byte, 160>& out, const Query& q, const Endpoint* client,
                           std::uint32_t seq) {
   out.fill(std::byte{0});
   inet_diag_req_v2 req{};
@@ -162,8 +163,8 @@ std::size_t build_request(std::array<std::byte, 160>& out, const Query& q, const
   std::size_t len = sizeof(nlmsghdr);
   write_at(out.data() + len, req);
   len += align4(sizeof req);
-  if (q.dump) {
-    const std::size_t bc_len = put_client_filter(out.data() + len + sizeof(nlattr), client);
+  if (q.dump && client) {
+    const std::size_t bc_len = put_client_filter(out.data() + len + sizeof(nlattr), *client);
     nlattr attr{};
     attr.nla_len = static_cast<std::uint16_t>(sizeof attr + bc_len);
     attr.nla_type = INET_DIAG_REQ_BYTECODE;
@@ -388,7 +389,7 @@ enum class Step { more, done, failed };
 
 // Handles the messages of one datagram. `done` once the exchange is over.
 Step handle_datagram(const std::byte* p, std::size_t len, std::uint32_t seq, bool dump,
-                     Exchange& ex) {
+                     std::size_t max_matches, Exchange& ex) {
   std::size_t off = 0;
   while (off + sizeof(nlmsghdr) <= len) {
     const auto hdr = read_at<nlmsghdr>(p + off);
@@ -407,7 +408,7 @@ Step handle_datagram(const std::byte* p, std::size_t len, std::uint32_t seq, boo
     }
     if (hdr.nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
     if (auto r = parse_diag(payload, payload_len)) {
-      if (ex.replies.size() >= kMaxMatches) {
+      if (ex.replies.size() >= max_matches) {
         ex.failure = "too many sockets match";
         return Step::failed;
       }
@@ -419,17 +420,18 @@ Step handle_datagram(const std::byte* p, std::size_t len, std::uint32_t seq, boo
 }
 
 // One request and its whole answer. On failure the socket is dropped.
-Exchange run_query(NetlinkSocket& s, const Query& q, const Endpoint& client, std::uint32_t seq,
-                   std::chrono::milliseconds timeout) {
+Exchange run_query(NetlinkSocket& s, const Query& q, const Endpoint* client, std::uint32_t seq,
+                   std::chrono::milliseconds timeout, std::size_t max_matches = kMaxMatches,
+                   unsigned max_datagrams = kMaxDatagrams) {
   Exchange ex;
   std::array<std::byte, 160> req{};
   const std::size_t len = build_request(req, q, client, seq);
   if (!send_request(s.fd(), req.data(), len, ex)) return ex;
   const auto deadline = Clock::now() + timeout;
-  for (unsigned i = 0; i < kMaxDatagrams; ++i) {
+  for (unsigned i = 0; i < max_datagrams; ++i) {
     const std::size_t n = receive(s, deadline, ex);
     if (n == 0) return ex;
-    const Step step = handle_datagram(s.buffer().data(), n, seq, q.dump, ex);
+    const Step step = handle_datagram(s.buffer().data(), n, seq, q.dump, max_matches, ex);
     if (step != Step::more) return ex;
   }
   ex.failure = "netlink reply too long";
@@ -507,7 +509,7 @@ ProbeResult PregreetProbe::probe(const Endpoint& mta_local, const Endpoint& clie
   if (!sock) return failed(std::move(open_error));
   std::vector<DiagReply> matches;
   for (const Query& q : plan_queries(mta_local, client)) {
-    Exchange ex = run_query(*sock, q, client, pool_->next_seq(), options_.timeout);
+    Exchange ex = run_query(*sock, q, &client, pool_->next_seq(), options_.timeout);
     if (!ex.failure.empty()) {
       pool_->release(std::move(sock), false);  // replaced
       return failed(std::move(ex.failure));
@@ -524,6 +526,51 @@ ProbeResult PregreetProbe::probe(const Endpoint& mta_local, const Endpoint& clie
   if (matches.size() > 1) return not_found(mta_local, client, "(several sockets match)");
   if (matches.empty()) return not_found(mta_local, client, "(other host or network namespace?)");
   return result_of(matches.front());
+}
+
+PortScan PregreetProbe::scan(std::uint16_t local_port) const {
+  PortScan out;
+  if (local_port == 0) {
+    out.error = "no port";
+    return out;
+  }
+  std::string open_error;
+  auto sock = pool_->acquire(Clock::now() + options_.timeout, open_error);
+  if (!sock) {
+    out.error = std::move(open_error);
+    return out;
+  }
+  // Each datagram holds ~100 sockets; a dump of kMaxScan needs ~2,000.
+  constexpr unsigned kScanDatagrams = kMaxScan / 50;
+  for (const std::uint8_t family : {std::uint8_t{AF_INET}, std::uint8_t{AF_INET6}}) {
+    Query q;
+    q.family = family;
+    q.dump = true;
+    q.sport = local_port;
+    Exchange ex = run_query(*sock, q, nullptr, pool_->next_seq(), options_.timeout * 10,
+                            kMaxScan - out.connections.size(), kScanDatagrams);
+    if (!ex.failure.empty()) {
+      pool_->release(std::move(sock), false);
+      out.error = std::move(ex.failure);
+      out.connections.clear();
+      return out;
+    }
+    if (ex.kernel_errno != 0 && ex.kernel_errno != ENOENT) {
+      pool_->release(std::move(sock), true);
+      out.error = "sock_diag: " + errno_text(ex.kernel_errno);
+      out.connections.clear();
+      return out;
+    }
+    for (const DiagReply& r : ex.replies) {
+      if ((kConnectionStates & state_bit(r.state)) == 0 || r.sport != local_port) continue;
+      if (r.family != AF_INET && r.family != AF_INET6) continue;
+      out.connections.push_back(
+          PortScan::Connection{Endpoint{address_of(r.family, r.dst), r.dport}, result_of(r)});
+    }
+  }
+  pool_->release(std::move(sock), true);
+  out.ok = true;
+  return out;
 }
 
 std::size_t PregreetProbe::sockets_open() const {

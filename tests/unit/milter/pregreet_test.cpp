@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -295,6 +296,47 @@ TEST_P(RealProbe, TupleThatDoesNotExistIsNotFound) {
   const auto r = probe_.probe(other_local, c.client_side);
   EXPECT_EQ(r.status, Status::not_found);
   EXPECT_NE(r.error.find("no TCP connection"), std::string::npos) << r.error;
+}
+
+// One scan of the MTA's port answers for every connection on it, each as the
+// one-by-one probe would (the native engine's greet ticker).
+TEST_P(RealProbe, PortScanSeesEveryConnectionOnThePort) {
+  auto a = conn();
+  // two more clients on the same listener
+  Fd b = tcp_socket(GetParam().family);
+  Fd c = tcp_socket(GetParam().family);
+  const auto to = sockaddr_for(GetParam().family, GetParam().addr, a.mta_local.port);
+  const socklen_t len = GetParam().family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  ASSERT_EQ(::connect(b.get(), reinterpret_cast<const sockaddr*>(&to), len), 0);
+  ASSERT_EQ(::connect(c.get(), reinterpret_cast<const sockaddr*>(&to), len), 0);
+  Fd b_server{::accept4(a.listener.get(), nullptr, nullptr, SOCK_CLOEXEC)};
+  Fd c_server{::accept4(a.listener.get(), nullptr, nullptr, SOCK_CLOEXEC)};
+  send_all(b.get(), "EHLO b\r\n");
+  wait_for_unread(b_server.get(), 8);
+  const PortScan scan = probe_.scan(a.mta_local.port);
+  ASSERT_TRUE(scan.ok) << scan.error;
+  std::map<std::uint16_t, ProbeResult> by_port;
+  for (const auto& conn : scan.connections)
+    if (conn.client.address == a.client_side.address) by_port[conn.client.port] = conn.result;
+  // the accepted sockets only: the clients' own sockets have other local ports
+  ASSERT_EQ(by_port.size(), 3u);
+  EXPECT_EQ(by_port[a.client_side.port].status, Status::silent);
+  EXPECT_EQ(by_port[a.client_side.port].local, a.mta_local);
+  EXPECT_EQ(by_port[local_of(b.get()).port].status, Status::talked);
+  EXPECT_EQ(by_port[local_of(b.get()).port].bytes_received, 8u);
+  EXPECT_EQ(by_port[local_of(c.get()).port].status, Status::silent);
+  // each as the one-by-one probe says
+  for (const auto& [port, r] : by_port) {
+    Endpoint client = a.client_side;
+    client.port = port;
+    EXPECT_EQ(probe_.probe(a.mta_local, client).status, r.status) << port;
+  }
+  // no connection on a port nobody uses: an empty, successful scan
+  Fd spare = tcp_socket(GetParam().family);
+  bind_to(spare.get(), GetParam().family, GetParam().addr, 0);
+  const PortScan empty = probe_.scan(local_of(spare.get()).port);
+  EXPECT_TRUE(empty.ok) << empty.error;
+  EXPECT_TRUE(empty.connections.empty());
 }
 
 TEST_P(RealProbe, HalfCloseAloneIsSilentButClosedAfterDataIsTalked) {

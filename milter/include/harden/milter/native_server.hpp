@@ -35,9 +35,13 @@
 //
 // GREET PAUSE
 //   A session whose greet pause is due is handed to the GreetHub: one timer
-//   per session for the end of its pause, and one ticker (probe_interval) that
-//   probes every paused session's client (pregreet.hpp) and completes those
-//   that talked at once with the Engine's pregreet decision. A socket never
+//   per session for the end of its pause, and one ticker (probe_interval).
+//   Each session is probed once by itself when its pause starts and once at
+//   its end (an exact 4-tuple lookup, pregreet.hpp); in between, every tick
+//   makes ONE sock_diag dump per MTA port (Probe::scan) that answers for all
+//   sessions paused on it, and completes those that talked at once with the
+//   Engine's pregreet decision. Should a scan fail, that tick probes the
+//   sessions one by one. A socket never
 //   found makes the pause a plain delay (counted, logged once); a socket
 //   found and then gone ends the pause at once; a probe error is counted and
 //   retried at the next tick.

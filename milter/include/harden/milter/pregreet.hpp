@@ -106,6 +106,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "harden/policy/address.hpp"
 #include "harden/policy/clock.hpp"
@@ -149,10 +150,27 @@ struct ProbeResult {
 std::string_view to_string(ProbeResult::Status s);
 
 // What the watch asks; PregreetProbe in production, a fake in tests.
+// Every connection on one local port, as probe() would see each: one
+// request for all of them (the native engine's greet ticker).
+struct PortScan {
+  struct Connection {
+    Endpoint client;
+    ProbeResult result;  // talked or silent; result.local is the MTA's side
+  };
+  bool ok = false;    // false: see error; probe the sessions one by one instead
+  std::string error;  // why not
+  std::vector<Connection> connections;
+};
+
 class Probe {
  public:
   virtual ~Probe() = default;
   virtual ProbeResult probe(const Endpoint& mta_local, const Endpoint& client) const = 0;
+  // Every connection of this process's network namespace whose local port is
+  // `local_port`. The default says it cannot (a Probe without dumps).
+  virtual PortScan scan(std::uint16_t /*local_port*/) const {
+    return PortScan{false, "this probe cannot scan a port", {}};
+  }
 };
 
 struct ProbeOptions {
@@ -172,6 +190,10 @@ class PregreetProbe final : public Probe {
   PregreetProbe& operator=(const PregreetProbe&) = delete;
 
   ProbeResult probe(const Endpoint& mta_local, const Endpoint& client) const override;
+  // One NLM_F_DUMP per address family with the local port set (the kernel
+  // skips other ports while it walks its table), at most kMaxScan connections.
+  PortScan scan(std::uint16_t local_port) const override;
+  static constexpr std::size_t kMaxScan = 200'000;
   // Sockets open now (options.sockets unless some could not be opened).
   std::size_t sockets_open() const;
 
