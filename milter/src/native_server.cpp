@@ -591,7 +591,7 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
   asio::steady_timer delay_;
   ProtocolSession proto_;
   std::string peer_;
-  std::array<char, 16 * 1024> rbuf_{};
+  std::array<char, 4096> rbuf_;  // not zeroed: only what a read fills is touched
   std::string wbuf_;
   std::string inflight_;
   bool reading_ = false;

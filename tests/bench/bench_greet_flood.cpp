@@ -182,8 +182,15 @@ Options parse(int argc, char** argv) {
 }
 
 int run(const Options& o) {
+  // 3 descriptors a session here, 1 in the daemon (which inherits the
+  // limit); as root the hard limit may be raised too.
   rlimit rl{};
   ::getrlimit(RLIMIT_NOFILE, &rl);
+  const auto want = static_cast<rlim_t>(3 * o.sessions + 256);
+  if (rl.rlim_max < want) {
+    rlimit raised{want, want};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
   rl.rlim_cur = rl.rlim_max;
   ::setrlimit(RLIMIT_NOFILE, &rl);
   if (rl.rlim_cur < static_cast<rlim_t>(3 * o.sessions + 64))

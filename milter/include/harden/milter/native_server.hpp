@@ -23,7 +23,7 @@
 //   - max_connections: further connections are closed at accept; counted.
 //   - negotiate_timeout from accept to OPTNEG, idle_timeout between commands
 //     after it; max_buffered input behind a pending reply (protocol.hpp); at
-//     most one read buffer (16 KiB) and the replies to one read queued for
+//     most one read buffer (4 KiB) and the replies to one read queued for
 //     writing (no new read while a write is in flight).
 //   - accept failures never spin and never stop the server: out of
 //     descriptors (EMFILE, ENFILE), the AcceptGuard's reserve takes one
