@@ -72,7 +72,7 @@ fuzz-build: deps
 	  -Imilter/include milter/src/protocol.cpp tests/fuzz/fuzz_protocol.cpp \
 	  -o $(FUZZ_DIR)/fuzz_protocol
 	clang++ -std=c++20 -O1 tests/fuzz/make_seeds.cpp -o $(FUZZ_DIR)/make_seeds
-	$(FUZZ_DIR)/make_seeds $(FUZZ_DIR)/corpus
+	$(FUZZ_DIR)/make_seeds $(FUZZ_DIR)/corpus tests/fuzz/corpus-real
 
 fuzz-short: fuzz-build
 	@rm -rf $(FUZZ_DIR)/short && mkdir -p $(FUZZ_DIR)/short && cp $(FUZZ_DIR)/corpus/* $(FUZZ_DIR)/short/

@@ -1,9 +1,13 @@
 // make_seeds.cpp - writes the fuzz target's seed corpus: the packet
 // sequences Postfix and sendmail send (as read from milter8.c and libmilter's
-// engine.c, and as the protocol unit tests build them), each behind a script
-// byte. Usage: make_seeds DIR
+// engine.c, and as the protocol unit tests build them) and, from RECORDED,
+// what real Postfix and sendmail sent in the real-MTA tests
+// (tests/fuzz/corpus-real), each behind a script byte.
+// Usage: make_seeds DIR [RECORDED]
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -12,8 +16,8 @@
 using namespace harden::milter::testing;  // NOLINT
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: make_seeds DIR\n");
+  if (argc != 2 && argc != 3) {
+    std::fprintf(stderr, "usage: make_seeds DIR [RECORDED]\n");
     return 2;
   }
   const std::string conn_macros =
@@ -34,7 +38,7 @@ int main(int argc, char** argv) {
                                helo("x") + mail({"<a@b>"}) + rcpt({"<c@d>"}) + packet('A', "") +
                                packet('K', "") + connect_inet("localhost", 'L', 0, "/run/x") +
                                packet('Q', "");
-  const std::vector<std::string> seeds = {
+  std::vector<std::string> seeds = {
       postfix,
       sendmail,
       optneg(2, 0, 0) + packet('C', std::string("h\0U", 3)) + packet('Q', ""),
@@ -46,6 +50,12 @@ int main(int argc, char** argv) {
       optneg(6, 0x1ff, 0x1fffff) + connect_inet("h", '4', 1, "1.2.3.4") +
           connect_inet("h", '4', 1, "1.2.3.4"),
   };
+  if (argc == 3) {
+    for (const auto& e : std::filesystem::directory_iterator(argv[2])) {
+      std::ifstream in(e.path(), std::ios::binary);
+      seeds.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+  }
   int n = 0;
   for (const std::string& s : seeds) {
     for (unsigned char script : {0x00, 0x01, 0x08, 0x19, 0x35}) {

@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "harden/policy/selector.hpp"
 #include "mta_runner.hpp"
 #include "support/daemon.hpp"
+#include "support/milter_recorder.hpp"
 #include "support/process.hpp"
 #include "support/smtp_client.hpp"
 
@@ -63,6 +65,7 @@ class RealMta : public ::testing::TestWithParam<std::string> {
                 << daemon_->log() << "---- end ----\n";
     }
     mta_.reset();  // stops the MTA first: its sessions end, then the milter
+    recorder_.reset();
     if (daemon_ && daemon_->running()) daemon_->stop();
   }
 
@@ -76,6 +79,17 @@ class RealMta : public ::testing::TestWithParam<std::string> {
   void start() {
     daemon_->start();
     mta_ = make_mta(GetParam(), dir_->path());
+    // HARDEN_RECORD_MILTER_DIR=DIR: relay the milter connection and keep what
+    // the MTA sent (the fuzz target's real seed corpus, tests/fuzz/corpus-real).
+    if (const char* rec = std::getenv("HARDEN_RECORD_MILTER_DIR"); rec && *rec) {
+      const std::string name =
+          GetParam() + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
+      std::string file;
+      for (char ch : name) file += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+      recorder_ = std::make_unique<MilterRecorder>(milter_port_, rec, file);
+      mta_->start(recorder_->port());
+      return;
+    }
     mta_->start(milter_port_);
   }
 
@@ -103,6 +117,7 @@ class RealMta : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<TempDir> dir_;
   std::unique_ptr<MilterDaemon> daemon_;
   std::unique_ptr<Mta> mta_;
+  std::unique_ptr<MilterRecorder> recorder_;
   std::uint16_t milter_port_ = 0;
 };
 

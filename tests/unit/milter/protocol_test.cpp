@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <libmilter/mfapi.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -435,6 +438,41 @@ TEST(ProtocolSessionTest, CloseWhilePendingEndsTheSession) {
   EXPECT_EQ(h.session_ends, 1);
   EXPECT_EQ(s.complete(Reply{}).status, Feed::Status::closed);
   EXPECT_FALSE(s.has_output());
+}
+
+// What real Postfix 3.7 and sendmail 8.17 sent in the real-MTA tests
+// (recorded with HARDEN_RECORD_MILTER_DIR, tests/fuzz/corpus-real): every
+// session parses to its end with no violation, fed whole and byte by byte.
+TEST(ProtocolSessionTest, RecordedPostfixAndSendmailSessionsParseCleanly) {
+  const auto dir = std::filesystem::path(HARDEN_TEST_DATA_DIR) / ".." / "fuzz" / "corpus-real";
+  int postfix = 0, sendmail = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    SCOPED_TRACE(entry.path().filename().string());
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_FALSE(bytes.empty());
+    for (bool byte_by_byte : {false, true}) {
+      Recorder h;
+      ProtocolSession s(h);
+      Feed f;
+      if (byte_by_byte) {
+        for (char c : bytes) {
+          f = s.feed(std::string_view(&c, 1));
+          if (f.status != Feed::Status::more) break;
+        }
+      } else {
+        f = s.feed(bytes);
+      }
+      EXPECT_NE(f.status, Feed::Status::violation) << to_string(f.violation);
+      EXPECT_GE(h.events.size(), 2u);  // optneg, connect at least
+      EXPECT_EQ(h.events.at(1).rfind("connect ", 0), 0u);
+      s.close();
+      EXPECT_EQ(h.session_ends, 1);
+    }
+    (entry.path().filename().string().starts_with("postfix") ? postfix : sendmail)++;
+  }
+  EXPECT_GE(postfix, 5);
+  EXPECT_GE(sendmail, 5);
 }
 
 TEST(ProtocolSessionTest, QuitBeforeConnectEndsNoSession) {
