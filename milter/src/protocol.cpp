@@ -95,27 +95,6 @@ std::string_view bare_name(std::string_view n) {
   return n;
 }
 
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-
-bool valid_rcode(std::string_view r) {
-  return r.size() == 3 && (r[0] == '4' || r[0] == '5') && is_digit(r[1]) && is_digit(r[2]);
-}
-
-// An enhanced status code "C.SSS.DDD" whose class is the reply code's first digit.
-bool valid_xcode(std::string_view x, char klass) {
-  if (x.size() < 5 || x[0] != klass || x[1] != '.') return false;
-  std::size_t i = 2;
-  for (int group = 0; group < 2; ++group) {
-    const std::size_t start = i;
-    while (i < x.size() && is_digit(x[i]) && i - start < 3) ++i;
-    if (i == start) return false;
-    if (group == 0 && (i >= x.size() || x[i++] != '.')) return false;
-  }
-  return i == x.size();
-}
-
 // The no-reply flag of a command, 0 when the command always gets a reply.
 std::uint32_t no_reply_flag(char cmd) {
   switch (cmd) {
@@ -170,6 +149,30 @@ std::string_view to_string(Violation v) {
   return "unknown";
 }
 
+namespace {
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+}  // namespace
+
+bool valid_reply_code(std::string_view r) {
+  return r.size() == 3 && (r[0] == '4' || r[0] == '5') && is_digit(r[1]) && is_digit(r[2]);
+}
+
+bool valid_enhanced_code(std::string_view x, char klass) {
+  if (x.size() < 5 || x[0] != klass || x[1] != '.') return false;
+  std::size_t i = 2;
+  for (int group = 0; group < 2; ++group) {
+    const std::size_t start = i;
+    while (i < x.size() && is_digit(x[i]) && i - start < 3) ++i;
+    if (i == start) return false;
+    if (group == 0 && (i >= x.size() || x[i++] != '.')) return false;
+  }
+  return i == x.size();
+}
+
 std::string encode_reply(const Reply& r) {
   std::string out;
   switch (r.kind) {
@@ -186,12 +189,12 @@ std::string encode_reply(const Reply& r) {
       put_packet(out, SMFIR_TEMPFAIL, {});
       break;
     case Reply::Kind::replycode: {
-      if (!valid_rcode(r.rcode)) {
+      if (!valid_reply_code(r.rcode)) {
         put_packet(out, SMFIR_REJECT, {});
         break;
       }
       std::string text = r.rcode;
-      if (valid_xcode(r.xcode, r.rcode[0])) text += " " + r.xcode;
+      if (valid_enhanced_code(r.xcode, r.rcode[0])) text += " " + r.xcode;
       if (!r.text.empty()) {
         text += ' ';
         for (char c : r.text) {

@@ -11,27 +11,6 @@ namespace {
 using policy::Decision;
 using policy::Verdict;
 
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-
-bool valid_rcode(std::string_view r) {
-  return r.size() == 3 && (r[0] == '4' || r[0] == '5') && is_digit(r[1]) && is_digit(r[2]);
-}
-
-// "4.3.2": class digit matching the reply code, then two groups of 1-3 digits.
-bool valid_xcode(std::string_view x, char klass) {
-  if (x.size() < 5 || x[0] != klass || x[1] != '.') return false;
-  std::size_t i = 2;
-  for (int group = 0; group < 2; ++group) {
-    const std::size_t start = i;
-    while (i < x.size() && is_digit(x[i]) && i - start < 3) ++i;
-    if (i == start) return false;
-    if (group == 0 && (i >= x.size() || x[i++] != '.')) return false;
-  }
-  return i == x.size();
-}
-
 bool needs_quotes(std::string_view v) {
   return v.empty() || std::any_of(v.begin(), v.end(), [](char c) {
            const auto u = static_cast<unsigned char>(c);
@@ -71,9 +50,9 @@ MilterReply to_milter_reply(const Decision& d, Stage stage) {
     r.status = SMFIS_CONTINUE;
     return r;
   }
-  r.rcode = valid_rcode(d.rcode) ? d.rcode : (d.verdict == Verdict::reject ? "550" : "451");
+  r.rcode = valid_reply_code(d.rcode) ? d.rcode : (d.verdict == Verdict::reject ? "550" : "451");
   r.status = r.rcode[0] == '5' ? SMFIS_REJECT : SMFIS_TEMPFAIL;
-  if (valid_xcode(d.xcode, r.rcode[0])) r.xcode = d.xcode;
+  if (valid_enhanced_code(d.xcode, r.rcode[0])) r.xcode = d.xcode;
   r.text = sanitize_reply_text(d.text);
   return r;
 }

@@ -109,35 +109,6 @@ int unix_connect(const std::string& path) {
   return fd;
 }
 
-struct ProcStat {
-  double cpu_s = 0;
-  double rss_mib = 0;
-  double hwm_mib = 0;
-  int threads = 0;
-};
-
-ProcStat proc_stat(pid_t pid) {
-  ProcStat s;
-  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(st, line);
-  std::istringstream in(line.substr(line.rfind(')') + 2));
-  std::string f;
-  unsigned long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && in >> f; ++i) {
-    if (i == 14) utime = std::stoul(f);
-    if (i == 15) stime = std::stoul(f);
-  }
-  s.cpu_s = static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  while (std::getline(status, line)) {
-    if (line.starts_with("VmRSS:")) s.rss_mib = std::stod(line.substr(6)) / 1024.0;
-    if (line.starts_with("VmHWM:")) s.hwm_mib = std::stod(line.substr(6)) / 1024.0;
-    if (line.starts_with("Threads:")) s.threads = std::stoi(line.substr(8));
-  }
-  return s;
-}
-
 double pct(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -246,7 +217,7 @@ int run(const Options& o) {
     write_all(c.milt, packet('O', be32(6) + be32(0x1ff) + be32(0x1fffff)));
     if (read_reply(c.milt) != 'O') throw std::runtime_error("negotiation failed");
   }
-  const ProcStat before = proc_stat(d.pid());
+  const ProcessStats before = process_stats(d.pid());
   std::printf(
       "bench_greet_flood: engine %s, %d sessions (real TCP on loopback), pause %d ms, %d%% "
       "slammers; daemon before: %d threads, RSS %.1f MiB\n",
@@ -280,7 +251,7 @@ int run(const Options& o) {
         c.talked = true;
       }
     if (now >= next_sample) {
-      max_threads = std::max(max_threads, proc_stat(d.pid()).threads);
+      max_threads = std::max(max_threads, process_stats(d.pid()).threads);
       next_sample = now + 200ms;
     }
     pfds.clear();
@@ -300,7 +271,7 @@ int run(const Options& o) {
       --open;
     }
   }
-  const ProcStat after = proc_stat(d.pid());
+  const ProcessStats after = process_stats(d.pid());
 
   std::vector<double> slam_ms, silent_ms;
   int slam_caught = 0, slam_total = 0, silent_ok = 0, silent_total = 0, unanswered = 0, wrong = 0;
@@ -340,8 +311,8 @@ int run(const Options& o) {
       o.pause_ms, pct(silent_ms, 0.99) - o.pause_ms);
   std::printf("  unanswered %d, wrong answers %d\n", unanswered, wrong);
   std::printf("  daemon CPU %.3f s for %d sessions: %.3f ms per session\n",
-              after.cpu_s - before.cpu_s, o.sessions,
-              1000.0 * (after.cpu_s - before.cpu_s) / o.sessions);
+              after.cpu_seconds - before.cpu_seconds, o.sessions,
+              1000.0 * (after.cpu_seconds - before.cpu_seconds) / o.sessions);
   std::printf("  daemon RSS %.1f -> %.1f MiB (growth %.1f MiB, peak VmHWM %.1f MiB)\n",
               before.rss_mib, after.rss_mib, after.rss_mib - before.rss_mib, after.hwm_mib);
   std::printf("  daemon threads: before %d, most seen %d, after %d\n", before.threads, max_threads,

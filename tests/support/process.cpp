@@ -266,4 +266,30 @@ bool tcp_listening(std::uint16_t port) {
   return false;
 }
 
+ProcessStats process_stats(pid_t pid) {
+  ProcessStats out;
+  const std::string base = "/proc/" + std::to_string(pid);
+  std::ifstream stat(base + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  if (const auto close = line.rfind(')'); close != std::string::npos && close + 2 < line.size()) {
+    std::istringstream fields(line.substr(close + 2));
+    std::string f;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> f; ++i) {
+      if (i == 14) utime = std::stoull(f);
+      if (i == 15) stime = std::stoull(f);
+    }
+    out.cpu_seconds =
+        static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  std::ifstream status(base + "/status");
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmRSS:")) out.rss_mib = std::stod(line.substr(6)) / 1024.0;
+    if (line.starts_with("VmHWM:")) out.hwm_mib = std::stod(line.substr(6)) / 1024.0;
+    if (line.starts_with("Threads:")) out.threads = std::stoi(line.substr(8));
+  }
+  return out;
+}
+
 }  // namespace harden::testing

@@ -112,6 +112,16 @@ void write_file(const std::filesystem::path& p, const std::string& content);
 // released). Racy in principle; good enough for tests on a quiet loopback.
 std::uint16_t free_tcp_port();
 
+// What /proc says of a process (benchmarks): CPU seconds used (user +
+// system), VmRSS and VmHWM in MiB, thread count. Zeros when it is gone.
+struct ProcessStats {
+  double cpu_seconds = 0;
+  double rss_mib = 0;
+  double hwm_mib = 0;
+  int threads = 0;
+};
+ProcessStats process_stats(pid_t pid);
+
 // True when a socket listens on TCP `port` (any local address, IPv4 or
 // IPv6), read from /proc/net/tcp{,6}: a readiness check that makes no
 // connection (a probe connection would count against a rate limit).

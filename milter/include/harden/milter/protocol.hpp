@@ -138,6 +138,11 @@ struct ConnectCommand {
 
 class ProtocolSession;
 
+// "421": three digits, the first 4 or 5 (a milter refuses, never accepts
+// with a code). "4.3.2": an enhanced status code whose class is `klass`.
+bool valid_reply_code(std::string_view r);
+bool valid_enhanced_code(std::string_view x, char klass);
+
 // The packet for `r` (SMFIR_CONTINUE, _ACCEPT, _REJECT, _TEMPFAIL or
 // _REPLYCODE), as the session sends it.
 std::string encode_reply(const Reply& r);
