@@ -161,26 +161,9 @@ PauseCap pause_cap(const CheckOptions& o) {
                       cap_text(cap), why)};
 }
 
-// The effective values as Attributes, so each prints in its canonical text.
-policy::Attributes as_attributes(const policy::Limits& l) {
-  policy::Attributes a;
-  a.action = l.action;
-  a.conn_rate = l.conn_rate;
-  a.conn_limit = l.conn_limit;
-  a.greet_pause = l.greet_pause;
-  a.max_rcpts = l.max_rcpts;
-  a.bad_rcpt_throttle = l.bad_rcpt_throttle;
-  a.rcpt_rate = l.rcpt_rate;
-  a.msg_rate = l.msg_rate;
-  if (!l.reason.empty()) a.reason = std::string(l.reason);
-  a.dialin = l.dialin;
-  a.missing_rdns = l.missing_rdns;
-  return a;
-}
-
 // The effective values as the daemon holds them: greet_pause cut to the cap.
 policy::Attributes held_attributes(const Check& k) {
-  policy::Attributes a = as_attributes(k.r.limits);
+  policy::Attributes a = policy::as_attributes(k.r.limits);
   a.greet_pause = k.pause.held_ms;
   return a;
 }
@@ -188,10 +171,6 @@ policy::Attributes held_attributes(const Check& k) {
 std::string limit_text(const Check& k, Attr a) {
   if (a == Attr::greet_pause) return policy::held_pause_text(k.pause);
   return held_attributes(k).get(a).value_or("-");
-}
-
-bool is_limit(Attr a) {
-  return a != Attr::action && a != Attr::reason && a != Attr::dialin && a != Attr::missing_rdns;
 }
 
 std::string source_text(const policy::Policy& p, const policy::Resolution& r, Attr a) {
@@ -216,7 +195,7 @@ std::string limits_in_force(const policy::Attributes& a) {
   std::string text;
   for (const auto& info : policy::attributes()) {
     const auto value = a.get(info.attr);
-    if (!is_limit(info.attr) || !value || *value == "0") continue;
+    if (!policy::is_limit(info.attr) || !value || *value == "0") continue;
     text += fmt::format("{}{} {}", text.empty() ? "" : ", ", info.name, *value);
   }
   return text.empty() ? "no limits set" : text;

@@ -6,7 +6,8 @@
 //         comment TEXT, created INTEGER, updated INTEGER)
 //   meta(key TEXT PRIMARY KEY, value TEXT)
 // Attribute columns are named and ordered as policy::attributes() and hold
-// the canonical text of Attributes::get (counts as INTEGER); NULL = not set.
+// the canonical text of Attributes::get, typed by policy::sql_type (counts
+// and durations INTEGER); NULL = not set.
 // expires, created and updated are Unix seconds (UTC).
 //
 // A policy store carries PRAGMA application_id kApplicationId, so another
@@ -52,27 +53,6 @@ constexpr std::int64_t kApplicationId = 0x4d485244;  // "MHRD"
 constexpr int kBusyTimeoutMs = 5000;
 constexpr const char* kNow = "CAST(strftime('%s','now') AS INTEGER)";
 
-// The SQL type of an attribute's column. A new attribute makes the compiler
-// point here (-Wswitch); the column itself is added by ensure_columns().
-std::string_view column_type(policy::Attr a) {
-  switch (a) {
-    case policy::Attr::conn_limit:
-    case policy::Attr::greet_pause:
-    case policy::Attr::max_rcpts:
-    case policy::Attr::bad_rcpt_throttle:
-      return "INTEGER";
-    case policy::Attr::action:
-    case policy::Attr::conn_rate:
-    case policy::Attr::rcpt_rate:
-    case policy::Attr::msg_rate:
-    case policy::Attr::reason:
-    case policy::Attr::dialin:
-    case policy::Attr::missing_rdns:
-      return "TEXT";
-  }
-  return "TEXT";
-}
-
 std::string column(policy::Attr a) {
   return '"' + std::string(policy::info(a).name) + '"';
 }
@@ -80,7 +60,7 @@ std::string column(policy::Attr a) {
 void migrate_v1(const sql::Database& db) {
   std::string attrs;
   for (const auto& i : policy::attributes()) {
-    attrs += "  " + column(i.attr) + " " + std::string(column_type(i.attr)) + ",\n";
+    attrs += "  " + column(i.attr) + " " + std::string(policy::sql_type(i.attr)) + ",\n";
   }
   db.exec(
       "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);\n"
@@ -224,7 +204,7 @@ void ensure_columns(detail::StoreConnection& c) {
     const bool has = std::find(present.begin(), present.end(), i.name) != present.end();
     if (!has && !c.read_only) {
       c.db.exec("ALTER TABLE rules ADD COLUMN " + column(i.attr) + " " +
-                std::string(column_type(i.attr)));
+                std::string(policy::sql_type(i.attr)));
     }
     c.has_column[static_cast<std::size_t>(i.attr)] = has || !c.read_only;
   }

@@ -8,7 +8,6 @@ namespace harden::milter {
 namespace {
 
 using nlohmann::json;
-using policy::Attr;
 
 std::string one_line(std::string_view s) {
   std::string out;
@@ -43,34 +42,6 @@ ControlRequest::Command parse_command(const std::string& cmd) {
   if (cmd == "reload") return C::reload;
   throw ControlError("unknown cmd '" + one_line(cmd.substr(0, 40)) +
                      "' (known: stats, client, flush, reload)");
-}
-
-std::string limit_value(const policy::Limits& L, Attr a) {
-  switch (a) {
-    case Attr::action:
-      return std::string(policy::to_string(L.action));
-    case Attr::conn_rate:
-      return L.conn_rate.to_string();
-    case Attr::conn_limit:
-      return std::to_string(L.conn_limit);
-    case Attr::greet_pause:
-      return std::to_string(L.greet_pause);
-    case Attr::max_rcpts:
-      return std::to_string(L.max_rcpts);
-    case Attr::bad_rcpt_throttle:
-      return std::to_string(L.bad_rcpt_throttle);
-    case Attr::rcpt_rate:
-      return L.rcpt_rate.to_string();
-    case Attr::msg_rate:
-      return L.msg_rate.to_string();
-    case Attr::reason:
-      return std::string(L.reason);
-    case Attr::dialin:
-      return std::string(policy::to_string(L.dialin));
-    case Attr::missing_rdns:
-      return std::string(policy::to_string(L.missing_rdns));
-  }
-  return {};
 }
 
 }  // namespace
@@ -144,8 +115,9 @@ json describe_client(Engine& engine, const ControlRequest& r, const policy::Cloc
   const policy::Resolution res = snapshot->resolve(c, clock.wall());
 
   json limits = json::object();
+  const policy::Attributes eff = policy::as_attributes(res.limits);
   for (const auto& info : policy::attributes()) {
-    limits[std::string(info.name)] = {{"value", limit_value(res.limits, info.attr)},
+    limits[std::string(info.name)] = {{"value", eff.get(info.attr).value_or("")},
                                       {"source", policy::source_name(res, *snapshot, info.attr)}};
   }
   const policy::HeldPause pause = policy::held_greet_pause(res.limits.greet_pause, greet_pause_cap);

@@ -176,6 +176,25 @@ std::shared_ptr<const Policy> Policy::build(std::vector<Rule> rules, PolicyOptio
   return p;
 }
 
+namespace {
+template <typename T>
+std::optional<T> limit_as_attribute(const T& v) {
+  return v;
+}
+std::optional<std::string> limit_as_attribute(std::string_view v) {
+  if (v.empty()) return std::nullopt;
+  return std::string(v);
+}
+}  // namespace
+
+Attributes as_attributes(const Limits& l) {
+  Attributes a;
+#define HARDEN_ATTR_FROM_LIMIT(name, ...) a.name = limit_as_attribute(l.name);
+  HARDEN_POLICY_ATTRIBUTES(HARDEN_ATTR_FROM_LIMIT)
+#undef HARDEN_ATTR_FROM_LIMIT
+  return a;
+}
+
 Resolution Policy::resolve(const Client& client, UnixTime now) const {
   Resolution res;
   res.key = options_.keyer.key(client.address);
@@ -200,6 +219,7 @@ Resolution Policy::resolve(const Client& client, UnixTime now) const {
   consider(default_index_);
 
   // Each attribute from the first (most specific) matching rule that sets it.
+  static_assert(kAttrCount < 32, "Index::Hot::attrs holds a bit per attribute");
   std::uint32_t unset = (1u << kAttrCount) - 1;
   for (auto r : res.matched) {
     std::uint32_t take = ix.hot[static_cast<std::size_t>(r)].attrs & unset;
@@ -223,15 +243,13 @@ Resolution Policy::resolve(const Client& client, UnixTime now) const {
     L.reason = ix.reason[decider];
   }
   res.sources[static_cast<std::size_t>(Attr::reason)] = action_src;
-  if (auto a = from(Attr::conn_rate)) L.conn_rate = *a->conn_rate;
-  if (auto a = from(Attr::conn_limit)) L.conn_limit = *a->conn_limit;
-  if (auto a = from(Attr::greet_pause)) L.greet_pause = *a->greet_pause;
-  if (auto a = from(Attr::max_rcpts)) L.max_rcpts = *a->max_rcpts;
-  if (auto a = from(Attr::bad_rcpt_throttle)) L.bad_rcpt_throttle = *a->bad_rcpt_throttle;
-  if (auto a = from(Attr::rcpt_rate)) L.rcpt_rate = *a->rcpt_rate;
-  if (auto a = from(Attr::msg_rate)) L.msg_rate = *a->msg_rate;
-  if (auto a = from(Attr::dialin)) L.dialin = *a->dialin;
-  if (auto a = from(Attr::missing_rdns)) L.missing_rdns = *a->missing_rdns;
+  // Every other attribute from the rule that is its source.
+#define HARDEN_ATTR_RESOLVE(name, ...)                                      \
+  if constexpr (Attr::name != Attr::action && Attr::name != Attr::reason) { \
+    if (auto a = from(Attr::name)) L.name = *a->name;                       \
+  }
+  HARDEN_POLICY_ATTRIBUTES(HARDEN_ATTR_RESOLVE)
+#undef HARDEN_ATTR_RESOLVE
 
   const bool specific_action =
       action_src.kind == Source::Kind::rule && action_src.rule != default_index_;
@@ -241,11 +259,7 @@ Resolution Policy::resolve(const Client& client, UnixTime now) const {
     L = Limits{};
     L.action = Action::allow;
     L.reason = reason;
-    for (auto attr : {Attr::conn_rate, Attr::conn_limit, Attr::greet_pause, Attr::max_rcpts,
-                      Attr::bad_rcpt_throttle, Attr::rcpt_rate, Attr::msg_rate, Attr::dialin,
-                      Attr::missing_rdns}) {
-      res.sources[static_cast<std::size_t>(attr)] = allow_src;
-    }
+    res.sources.fill(allow_src);  // every attribute: lifted by the allow
     return res;
   }
   if (specific_action || L.action != Action::limit) return res;

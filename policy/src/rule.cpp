@@ -3,6 +3,7 @@
 
 #include <array>
 #include <ctime>
+#include <type_traits>
 
 #include "harden/policy/error.hpp"
 #include "harden/policy/text.hpp"
@@ -11,29 +12,16 @@ namespace harden::policy {
 namespace {
 
 constexpr std::array<AttrInfo, kAttrCount> kAttributes{{
-    {Attr::action, "action", "limit|allow|block|tempfail",
-     "allow lifts every limit; block rejects (550), tempfail defers (421/450)", false},
-    {Attr::conn_rate, "conn_rate", "N/WINDOW or 0",
-     "connections per client key per sliding window (e.g. 5/60s)", false},
-    {Attr::conn_limit, "conn_limit", "N or 0", "open connections per client key", false},
-    {Attr::greet_pause, "greet_pause", "ms (2000, 2s, 250ms) or 0",
-     "hold the greeting this long; reject clients that talk first", false},
-    {Attr::max_rcpts, "max_rcpts", "N or 0", "recipients per message (452 4.5.3 past it)", false},
-    {Attr::bad_rcpt_throttle, "bad_rcpt_throttle", "N or 0",
-     "after N rejected recipients in a session, answer each further RCPT 1 s late", false},
-    {Attr::rcpt_rate, "rcpt_rate", "N/WINDOW or 0", "recipients per client key per window", false},
-    {Attr::msg_rate, "msg_rate", "N/WINDOW or 0", "messages per client key per window", false},
-    {Attr::reason, "reason", "text", "shown to the client when this rule blocks or defers", false},
-    {Attr::dialin, "dialin", "off|monitor|block",
-     "built-in dynamic-rDNS heuristic (default rule only)", true},
-    {Attr::missing_rdns, "missing_rdns", "off|monitor|tempfail|block",
-     "clients without verified rDNS (default rule only)", true},
+#define HARDEN_ATTR_INFO(name, type, kind, max, default_only, syntax, doc) \
+  {Attr::name, #name, syntax, doc, default_only, AttrKind::kind, max},
+    HARDEN_POLICY_ATTRIBUTES(HARDEN_ATTR_INFO)
+#undef HARDEN_ATTR_INFO
 }};
 
-template <typename E, std::size_t N>
+template <typename E>
 E parse_enum(std::string_view attr, std::string_view value,
-             const std::array<std::string_view, N>& names) {
-  for (std::size_t i = 0; i < N; ++i) {
+             std::span<const std::string_view> names) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
     if (names[i] == value) return static_cast<E>(i);
   }
   std::string known;
@@ -46,20 +34,93 @@ constexpr std::array<std::string_view, 4> kActionNames{"limit", "allow", "block"
 constexpr std::array<std::string_view, 3> kDialinNames{"off", "monitor", "block"};
 constexpr std::array<std::string_view, 4> kMissingNames{"off", "monitor", "tempfail", "block"};
 
-std::uint32_t parse_pause_attr(std::string_view name, std::string_view value) {
-  try {
-    return static_cast<std::uint32_t>(parse_duration_ms(value, kMaxGreetPauseMs));
-  } catch (const PolicyError& e) {
-    throw PolicyError(std::string(name) + ": " + e.what());
+std::span<const std::string_view> names_of(Action) {
+  return kActionNames;
+}
+std::span<const std::string_view> names_of(DialinMode) {
+  return kDialinNames;
+}
+std::span<const std::string_view> names_of(MissingRdnsMode) {
+  return kMissingNames;
+}
+
+// The names of an enumeration attribute's values; empty for other kinds.
+template <typename T>
+std::span<const std::string_view> names_if_enum() {
+  if constexpr (std::is_enum_v<T>) {
+    return names_of(T{});
+  } else {
+    return {};
+  }
+}
+std::span<const std::string_view> value_names(Attr a) {
+  switch (a) {
+#define HARDEN_ATTR_NAMES(name, type, ...) \
+  case Attr::name:                         \
+    return names_if_enum<type>();
+    HARDEN_POLICY_ATTRIBUTES(HARDEN_ATTR_NAMES)
+#undef HARDEN_ATTR_NAMES
+  }
+  return {};
+}
+
+// Text -> value of one attribute, by its kind. Throws PolicyError naming it.
+// A kind that does not fit the declared type does not compile.
+template <typename T, AttrKind K>
+T parse_value(std::string_view name, std::uint64_t max, std::string_view v) {
+  const auto named = [&](const PolicyError& e) {
+    return PolicyError(std::string(name) + ": " + e.what());
+  };
+  if constexpr (K == AttrKind::count) {
+    static_assert(std::is_same_v<T, std::uint32_t>);
+    return parse_count(v, name, static_cast<std::uint32_t>(max));
+  } else if constexpr (K == AttrKind::duration) {
+    static_assert(std::is_same_v<T, std::uint32_t>);
+    try {
+      return static_cast<std::uint32_t>(parse_duration_ms(v, max));
+    } catch (const PolicyError& e) {
+      throw named(e);
+    }
+  } else if constexpr (K == AttrKind::rate) {
+    static_assert(std::is_same_v<T, Rate>);
+    try {
+      return Rate::parse(v);
+    } catch (const PolicyError& e) {
+      throw named(e);
+    }
+  } else if constexpr (K == AttrKind::enumeration) {
+    static_assert(std::is_enum_v<T>);
+    return parse_enum<T>(name, v, names_of(T{}));
+  } else {
+    static_assert(K == AttrKind::text && std::is_same_v<T, std::string>);
+    check_text(name, v, max);
+    return std::string(v);
   }
 }
 
-Rate parse_rate_attr(std::string_view name, std::string_view value) {
-  try {
-    return Rate::parse(value);
-  } catch (const PolicyError& e) {
-    throw PolicyError(std::string(name) + ": " + e.what());
+// Bounds a value set directly (not parsed) may break; Rule::validate.
+template <typename T, AttrKind K>
+void check_bound(std::string_view name, std::uint64_t max, const T& v) {
+  if constexpr (K == AttrKind::duration) {
+    if (v > max) throw PolicyError(std::string(name) + " above " + std::to_string(max) + " ms");
+  } else if constexpr (K == AttrKind::text) {
+    check_text(name, v, max);
   }
+}
+
+// Canonical text of a value; parse_value reads it back.
+std::string print_value(std::uint32_t v) {
+  return std::to_string(v);
+}
+std::string print_value(const Rate& v) {
+  return v.to_string();
+}
+std::string print_value(const std::string& v) {
+  return v;
+}
+template <typename E>
+requires std::is_enum_v<E> std::string print_value(E v) {
+  return std::string(to_string(v));
 }
 
 }  // namespace
@@ -90,6 +151,53 @@ Attr attr_from_name(std::string_view name) {
   throw PolicyError("unknown attribute " + quote(name) + " (known: " + known + ")");
 }
 
+std::string_view sql_type(Attr a) {
+  const AttrKind k = info(a).kind;
+  return k == AttrKind::count || k == AttrKind::duration ? "INTEGER" : "TEXT";
+}
+
+bool is_limit(Attr a) {
+  const AttrKind k = info(a).kind;
+  return k == AttrKind::count || k == AttrKind::rate || k == AttrKind::duration;
+}
+
+std::string attribute_table_markdown() {
+  auto cell = [](std::string_view s) {
+    std::string r;
+    for (char ch : s) r += ch == '|' ? std::string("\\|") : std::string(1, ch);
+    return r;
+  };
+  std::string out = "| attribute | value | meaning |\n|---|---|---|\n";
+  for (const auto& i : kAttributes) {
+    std::string value;
+    switch (i.kind) {
+      case AttrKind::count:
+        value = "`N` or `0`";
+        break;
+      case AttrKind::rate:
+        value = "`N/WINDOW` (`5/60s`, `100/1h`) or `0`";
+        break;
+      case AttrKind::duration:
+        value =
+            "duration (`2000`, `2s`, `250ms`) or `0`, at most `" + format_duration_ms(i.max) + "`";
+        break;
+      case AttrKind::enumeration:
+        for (auto n : value_names(i.attr)) {
+          value += (value.empty() ? "`" : ", `") + std::string(n) + "`";
+        }
+        break;
+      case AttrKind::text:
+        value = "text, at most " + std::to_string(i.max) + " characters";
+        break;
+    }
+    const bool say_default_only =
+        i.default_only && i.doc.find("default rule only") == std::string_view::npos;
+    out += "| `" + std::string(i.name) + "` | " + value + " | " + cell(i.doc) +
+           (say_default_only ? " (default rule only)" : "") + " |\n";
+  }
+  return out;
+}
+
 void check_text(std::string_view what, std::string_view text, std::size_t max_len) {
   if (text.size() > max_len) {
     throw PolicyError(std::string(what) + " longer than " + std::to_string(max_len) +
@@ -104,144 +212,48 @@ void check_text(std::string_view what, std::string_view text, std::size_t max_le
   }
 }
 
+// Each switch below is generated from HARDEN_POLICY_ATTRIBUTES.
 bool Attributes::has(Attr a) const {
   switch (a) {
-    case Attr::action:
-      return action.has_value();
-    case Attr::conn_rate:
-      return conn_rate.has_value();
-    case Attr::conn_limit:
-      return conn_limit.has_value();
-    case Attr::greet_pause:
-      return greet_pause.has_value();
-    case Attr::max_rcpts:
-      return max_rcpts.has_value();
-    case Attr::bad_rcpt_throttle:
-      return bad_rcpt_throttle.has_value();
-    case Attr::rcpt_rate:
-      return rcpt_rate.has_value();
-    case Attr::msg_rate:
-      return msg_rate.has_value();
-    case Attr::reason:
-      return reason.has_value();
-    case Attr::dialin:
-      return dialin.has_value();
-    case Attr::missing_rdns:
-      return missing_rdns.has_value();
+#define HARDEN_ATTR_HAS(name, ...) \
+  case Attr::name:                 \
+    return name.has_value();
+    HARDEN_POLICY_ATTRIBUTES(HARDEN_ATTR_HAS)
+#undef HARDEN_ATTR_HAS
   }
   return false;
 }
 
 void Attributes::set(Attr a, std::string_view v) {
-  const std::string_view n = info(a).name;
   switch (a) {
-    case Attr::action:
-      action = parse_enum<Action>(n, v, kActionNames);
-      return;
-    case Attr::conn_rate:
-      conn_rate = parse_rate_attr(n, v);
-      return;
-    case Attr::conn_limit:
-      conn_limit = parse_count(v, n);
-      return;
-    case Attr::greet_pause:
-      greet_pause = parse_pause_attr(n, v);
-      return;
-    case Attr::max_rcpts:
-      max_rcpts = parse_count(v, n);
-      return;
-    case Attr::bad_rcpt_throttle:
-      bad_rcpt_throttle = parse_count(v, n);
-      return;
-    case Attr::rcpt_rate:
-      rcpt_rate = parse_rate_attr(n, v);
-      return;
-    case Attr::msg_rate:
-      msg_rate = parse_rate_attr(n, v);
-      return;
-    case Attr::reason:
-      check_text("reason", v, kMaxReasonLength);
-      reason = std::string(v);
-      return;
-    case Attr::dialin:
-      dialin = parse_enum<DialinMode>(n, v, kDialinNames);
-      return;
-    case Attr::missing_rdns:
-      missing_rdns = parse_enum<MissingRdnsMode>(n, v, kMissingNames);
-      return;
+#define HARDEN_ATTR_SET(name, type, kind, max, ...)          \
+  case Attr::name:                                           \
+    name = parse_value<type, AttrKind::kind>(#name, max, v); \
+    return;
+    HARDEN_POLICY_ATTRIBUTES(HARDEN_ATTR_SET)
+#undef HARDEN_ATTR_SET
   }
 }
 
 void Attributes::clear(Attr a) {
   switch (a) {
-    case Attr::action:
-      action.reset();
-      return;
-    case Attr::conn_rate:
-      conn_rate.reset();
-      return;
-    case Attr::conn_limit:
-      conn_limit.reset();
-      return;
-    case Attr::greet_pause:
-      greet_pause.reset();
-      return;
-    case Attr::max_rcpts:
-      max_rcpts.reset();
-      return;
-    case Attr::bad_rcpt_throttle:
-      bad_rcpt_throttle.reset();
-      return;
-    case Attr::rcpt_rate:
-      rcpt_rate.reset();
-      return;
-    case Attr::msg_rate:
-      msg_rate.reset();
-      return;
-    case Attr::reason:
-      reason.reset();
-      return;
-    case Attr::dialin:
-      dialin.reset();
-      return;
-    case Attr::missing_rdns:
-      missing_rdns.reset();
-      return;
+#define HARDEN_ATTR_CLEAR(name, ...) \
+  case Attr::name:                   \
+    name.reset();                    \
+    return;
+    HARDEN_POLICY_ATTRIBUTES(HARDEN_ATTR_CLEAR)
+#undef HARDEN_ATTR_CLEAR
   }
 }
 
 std::optional<std::string> Attributes::get(Attr a) const {
-  auto num = [](const std::optional<std::uint32_t>& v) -> std::optional<std::string> {
-    if (!v) return std::nullopt;
-    return std::to_string(*v);
-  };
-  auto rate = [](const std::optional<Rate>& v) -> std::optional<std::string> {
-    if (!v) return std::nullopt;
-    return v->to_string();
-  };
   switch (a) {
-    case Attr::action:
-      return action ? std::optional<std::string>(to_string(*action)) : std::nullopt;
-    case Attr::conn_rate:
-      return rate(conn_rate);
-    case Attr::conn_limit:
-      return num(conn_limit);
-    case Attr::greet_pause:
-      return num(greet_pause);
-    case Attr::max_rcpts:
-      return num(max_rcpts);
-    case Attr::bad_rcpt_throttle:
-      return num(bad_rcpt_throttle);
-    case Attr::rcpt_rate:
-      return rate(rcpt_rate);
-    case Attr::msg_rate:
-      return rate(msg_rate);
-    case Attr::reason:
-      return reason;
-    case Attr::dialin:
-      return dialin ? std::optional<std::string>(to_string(*dialin)) : std::nullopt;
-    case Attr::missing_rdns:
-      return missing_rdns ? std::optional<std::string>(to_string(*missing_rdns)) : std::nullopt;
+#define HARDEN_ATTR_GET(name, ...)  \
+  case Attr::name:                  \
+    if (!name) return std::nullopt; \
+    return print_value(*name);
+    HARDEN_POLICY_ATTRIBUTES(HARDEN_ATTR_GET)
+#undef HARDEN_ATTR_GET
   }
   return std::nullopt;
 }
@@ -313,10 +325,10 @@ void Rule::validate() const {
       }
       if (attrs.empty()) throw PolicyError("sets no attribute");
     }
-    if (attrs.reason) check_text("reason", *attrs.reason, kMaxReasonLength);
-    if (attrs.greet_pause && *attrs.greet_pause > kMaxGreetPauseMs) {
-      throw PolicyError("greet_pause above " + std::to_string(kMaxGreetPauseMs) + " ms");
-    }
+#define HARDEN_ATTR_BOUND(name, type, kind, max, ...) \
+  if (attrs.name) check_bound<type, AttrKind::kind>(#name, max, *attrs.name);
+    HARDEN_POLICY_ATTRIBUTES(HARDEN_ATTR_BOUND)
+#undef HARDEN_ATTR_BOUND
     check_text("comment", comment, kMaxCommentLength);
     if (priority < 0) throw PolicyError("negative priority");
   } catch (const PolicyError& e) {

@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -62,6 +65,39 @@ TEST(AttrTableTest, UnknownNameListsTheKnownOnes) {
     EXPECT_THAT(what, HasSubstr("unknown attribute"));
     EXPECT_THAT(what, HasSubstr("'" + std::string(name) + "'"));
     for (const auto& [attr, known] : table()) EXPECT_THAT(what, HasSubstr(std::string(known)));
+  }
+}
+
+TEST(AttrTableTest, ReadmeTableIsTheGeneratedOne) {
+  const auto readme = std::filesystem::path(HARDEN_TEST_DATA_DIR) / ".." / ".." / "README.md";
+  std::ifstream in(readme);
+  ASSERT_TRUE(in) << readme;
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_NE(text.str().find(attribute_table_markdown()), std::string::npos)
+      << "README.md: the attribute table must be policy::attribute_table_markdown():\n"
+      << attribute_table_markdown();
+}
+
+TEST(AttrTableTest, GeneratedTableHasARowPerAttribute) {
+  const std::string md = attribute_table_markdown();
+  for (const auto& [attr, name] : table()) {
+    SCOPED_TRACE(std::string(name));
+    EXPECT_THAT(md, HasSubstr("| `" + std::string(name) + "` | "));
+    EXPECT_THAT(md, HasSubstr(std::string(info(attr).doc)));
+  }
+  EXPECT_THAT(md, HasSubstr("at most `1m`"));               // greet_pause's bound
+  EXPECT_THAT(md, HasSubstr("`off`, `monitor`, `block`"));  // dialin's names
+}
+
+TEST(AttrTableTest, KindsGiveColumnTypesAndLimits) {
+  for (const auto& [attr, name] : table()) {
+    SCOPED_TRACE(std::string(name));
+    const bool numeric = attr == Attr::conn_limit || attr == Attr::greet_pause ||
+                         attr == Attr::max_rcpts || attr == Attr::bad_rcpt_throttle;
+    EXPECT_EQ(sql_type(attr), numeric ? "INTEGER" : "TEXT");
+    EXPECT_EQ(is_limit(attr), attr != Attr::action && attr != Attr::reason &&
+                                  attr != Attr::dialin && attr != Attr::missing_rdns);
   }
 }
 

@@ -5,6 +5,7 @@
 //   auto q = Policy::build(rules2, options, p.get());  // reuses p's compiled patterns if unchanged
 //   Resolution r = p->resolve(client, now);       // pure, thread-safe, no throw
 //                                                 // (r.limits.reason views p's text)
+//   as_attributes(r.limits).get(Attr::conn_rate);  // an effective value's canonical text
 //
 // RESOLUTION
 //   Every attribute comes from the most specific matching rule that sets it:
@@ -32,6 +33,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "harden/policy/address.hpp"
@@ -64,23 +66,35 @@ struct Source {
   std::int32_t rule = -1;  // index into Policy::rules() when kind == rule
 };
 
+// An attribute's type in Limits: text is a view, not a copy.
+template <typename T>
+struct LimitOf {
+  using type = T;
+};
+template <>
+struct LimitOf<std::string> {
+  using type = std::string_view;
+};
+template <typename T>
+using LimitOf_t = typename LimitOf<T>::type;
+
+// The effective values: one member per attribute of HARDEN_POLICY_ATTRIBUTES
+// (rule.hpp), value-initialised to the built-in default when no rule sets
+// it: action limit, counts, durations and rates 0 (unlimited), modes off.
+// `reason` is that of the rule (or heuristic) that decided the action: a
+// view of the Policy's own text (or of static text), valid while the Policy
+// lives.
 struct Limits {
-  Action action = Action::limit;
-  Rate conn_rate{0, std::chrono::seconds{60}};
-  std::uint32_t conn_limit = 0;
-  std::uint32_t greet_pause = 0;  // ms
-  std::uint32_t max_rcpts = 0;
-  std::uint32_t bad_rcpt_throttle = 0;
-  Rate rcpt_rate{0, std::chrono::seconds{60}};
-  Rate msg_rate{0, std::chrono::seconds{60}};
-  // Of the rule (or heuristic) that decided the action: a view of the
-  // Policy's own text (or of static text), valid while the Policy lives.
-  std::string_view reason;
-  DialinMode dialin = DialinMode::off;
-  MissingRdnsMode missing_rdns = MissingRdnsMode::off;
+#define HARDEN_LIMITS_MEMBER(name, type, ...) LimitOf_t<type> name{};
+  HARDEN_POLICY_ATTRIBUTES(HARDEN_LIMITS_MEMBER)
+#undef HARDEN_LIMITS_MEMBER
   // `action` was set to block/tempfail by a monitor-mode setting: log only.
   bool monitor_only = false;
 };
+
+// The effective values as Attributes, every one set (an empty reason stays
+// unset), so each prints in its canonical text: as_attributes(l).get(a).
+Attributes as_attributes(const Limits& l);
 
 struct Resolution {
   IpNetwork key;  // the client key counters use

@@ -4,19 +4,10 @@
 // falls through to a less specific rule (see policy.hpp). The attribute
 // names are the words used everywhere: YAML, SQL columns, CLI flags, logs.
 //
-//   name               value                       meaning
-//   action             limit|allow|block|tempfail  allow lifts every limit; block = 550, tempfail =
-//   450/421 conn_rate          N/WINDOW or 0               connections per client key per sliding
-//   window conn_limit         N or 0                      open connections per client key
-//   greet_pause        ms (2000, 2s, 250ms, 1m)    hold the greeting, reject talkers (0: none)
-//   max_rcpts          N or 0                      recipients per message
-//   bad_rcpt_throttle  N or 0                      after N rejected rcpts, slow each further RCPT
-//   rcpt_rate          N/WINDOW or 0               recipients per client key per window
-//   msg_rate           N/WINDOW or 0               messages per client key per window
-//   reason             text                        shown to the client with block/tempfail
-//   dialin             off|monitor|block           built-in dynamic-rDNS heuristic (default rule
-//   only) missing_rdns       off|monitor|tempfail|block  clients without (or with forged) rDNS
-//   (default rule only)
+// The attributes are declared once, in HARDEN_POLICY_ATTRIBUTES below: name,
+// type, kind of value, bounds, default-rule-only, help text. `allow` lifts every limit;
+// `reason` goes with the action that decided; dialin and missing_rdns may
+// only be set on the default rule.
 //
 // 0 means unlimited / off, as in sendmail's access map.
 // A rule may also have `expires` (UTC time); an expired rule never matches.
@@ -49,21 +40,61 @@ inline constexpr std::uint32_t kDefaultGreetPauseCapMs = 9'000;
 inline constexpr std::size_t kMaxReasonLength = 200;
 inline constexpr std::size_t kMaxCommentLength = 500;
 
-// The attributes, in the order of the table above.
+// What kind of value an attribute holds; its parsing, printing, bounds and
+// SQL column type follow from it.
+//   count     N or 0 (std::uint32_t, at most kMaxCount)
+//   rate      N/WINDOW or 0 (Rate)
+//   duration  milliseconds, parse_duration_ms text (std::uint32_t, at most max)
+//   enumeration  one of the enum's names (to_string)
+//   text      printable ASCII, at most max characters (std::string; a
+//             std::string_view into the Policy in Limits)
+enum class AttrKind : std::uint8_t { count, rate, duration, enumeration, text };
+
+// THE declaration of the attributes, in the order of the table above: one
+// line each. The Attr enum, kAttrCount, the Attributes and Limits members,
+// has/set/clear/get, the store's columns, resolution, the tables of
+// `hardenctl check` / the control "client" reply, `rule add --help` and the
+// README table (attribute_table_markdown) all follow from it. A new attribute
+// is one line here plus its check in decision.cpp.
+//
+// X(name, type, kind, max, default_only, value_syntax, doc)
+//   type          the value's C++ type (an enum for kind enumeration)
+//   max           upper bound for count/duration (ms)/text (length); else 0
+//   default_only  may only be set on the default rule
+//   value_syntax  for help and errors: "N/WINDOW or 0"
+#define HARDEN_POLICY_ATTRIBUTES(X)                                                              \
+  X(action, Action, enumeration, 0, false, "limit|allow|block|tempfail",                         \
+    "allow lifts every limit; block rejects (550 5.7.1), tempfail defers (421/450)")             \
+  X(conn_rate, Rate, rate, 0, false, "N/WINDOW or 0",                                            \
+    "connections per client key per sliding window (421 4.3.2)")                                 \
+  X(conn_limit, std::uint32_t, count, kMaxCount, false, "N or 0",                                \
+    "open connections per client key (421 4.3.2)")                                               \
+  X(greet_pause, std::uint32_t, duration, kMaxGreetPauseMs, false, "ms (2000, 2s, 250ms) or 0",  \
+    "hold the greeting this long; reject clients that talk first (554 5.7.1); the daemon holds " \
+    "at most its greet_pause_cap")                                                               \
+  X(max_rcpts, std::uint32_t, count, kMaxCount, false, "N or 0",                                 \
+    "recipients per message (452 4.5.3 past it)")                                                \
+  X(bad_rcpt_throttle, std::uint32_t, count, kMaxCount, false, "N or 0",                         \
+    "after N rejected recipients in a session, answer each further RCPT 1 s late")               \
+  X(rcpt_rate, Rate, rate, 0, false, "N/WINDOW or 0",                                            \
+    "recipients per client key per window (450 4.7.1)")                                          \
+  X(msg_rate, Rate, rate, 0, false, "N/WINDOW or 0",                                             \
+    "messages per client key per window (450 4.7.1)")                                            \
+  X(reason, std::string, text, kMaxReasonLength, false, "text",                                  \
+    "shown to the client when this rule blocks or defers")                                       \
+  X(dialin, DialinMode, enumeration, 0, true, "off|monitor|block",                               \
+    "built-in dynamic-rDNS heuristic (default rule only)")                                       \
+  X(missing_rdns, MissingRdnsMode, enumeration, 0, true, "off|monitor|tempfail|block",           \
+    "clients without verified rDNS (default rule only)")
+
 enum class Attr : std::uint8_t {
-  action,
-  conn_rate,
-  conn_limit,
-  greet_pause,
-  max_rcpts,
-  bad_rcpt_throttle,
-  rcpt_rate,
-  msg_rate,
-  reason,
-  dialin,
-  missing_rdns,
+#define HARDEN_ATTR_ENUMERATOR(name, ...) name,
+  HARDEN_POLICY_ATTRIBUTES(HARDEN_ATTR_ENUMERATOR)
+#undef HARDEN_ATTR_ENUMERATOR
 };
-inline constexpr std::size_t kAttrCount = 11;
+#define HARDEN_ATTR_ONE(...) +1
+inline constexpr std::size_t kAttrCount = 0 HARDEN_POLICY_ATTRIBUTES(HARDEN_ATTR_ONE);
+#undef HARDEN_ATTR_ONE
 
 struct AttrInfo {
   Attr attr;
@@ -71,31 +102,36 @@ struct AttrInfo {
   std::string_view value_syntax;  // for help and errors: "N/WINDOW or 0"
   std::string_view doc;
   bool default_only;  // may only be set on the default rule
+  AttrKind kind;
+  std::uint64_t max;  // count: value; duration: ms; text: length; else 0
 };
-// The one table of attributes; parsing, printing, help and the SQL schema use it.
+// The one table of attributes (from HARDEN_POLICY_ATTRIBUTES); parsing,
+// printing, help and the SQL schema use it.
 std::span<const AttrInfo> attributes();
 const AttrInfo& info(Attr a);
 // Throws PolicyError "unknown attribute 'x' (known: ...)".
 Attr attr_from_name(std::string_view name);
+// Count and duration attributes are stored as INTEGER, the others as TEXT.
+std::string_view sql_type(Attr a);
+// A limit is a count, rate or duration (0: unlimited/off); actions, modes
+// and text are not.
+bool is_limit(Attr a);
+// The README's attribute table (Markdown), generated from the declaration;
+// a unit test holds README.md to it.
+std::string attribute_table_markdown();
 
 struct Attributes {
-  std::optional<Action> action;
-  std::optional<Rate> conn_rate;
-  std::optional<std::uint32_t> conn_limit;
-  std::optional<std::uint32_t> greet_pause;  // ms; set() takes parse_duration_ms text
-  std::optional<std::uint32_t> max_rcpts;
-  std::optional<std::uint32_t> bad_rcpt_throttle;
-  std::optional<Rate> rcpt_rate;
-  std::optional<Rate> msg_rate;
-  std::optional<std::string> reason;
-  std::optional<DialinMode> dialin;
-  std::optional<MissingRdnsMode> missing_rdns;
+#define HARDEN_ATTR_MEMBER(name, type, ...) std::optional<type> name;
+  HARDEN_POLICY_ATTRIBUTES(HARDEN_ATTR_MEMBER)
+#undef HARDEN_ATTR_MEMBER
 
   bool has(Attr a) const;
   // Parses and sets one attribute from its text form. Throws PolicyError
   // naming the attribute and the bad value.
   void set(Attr a, std::string_view value);
-  void set(std::string_view name, std::string_view value) { set(attr_from_name(name), value); }
+  void set(std::string_view name, std::string_view value) {
+    set(attr_from_name(name), value);
+  }
   void clear(Attr a);
   // Canonical text of a set attribute, or nullopt; set(a, *get(a)) is identity.
   std::optional<std::string> get(Attr a) const;
