@@ -150,7 +150,7 @@ sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
     const ConnectInfo info = connect_info(ctx, hostname, hostaddr, st.greet);
     st.log = LogClient{info.client ? info.client->to_string() : "local", info.client_name};
     const Decision d = rt.engine.connect(st.session, info);
-    const auto pause = greet_pause_for(st.session, rt.options.greet_pause_cap);
+    const auto pause = st.session.held_greet_pause();
     if (d.verdict != policy::Verdict::proceed || pause.count() == 0)
       return respond(ctx, st, d, Stage::connect);
     respond(ctx, st, d, Stage::connect);  // logs a "would reject" of monitor mode

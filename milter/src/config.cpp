@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "config_values.hpp"
+#include "harden/policy/rule.hpp"
 
 namespace harden::milter {
 namespace {
@@ -101,7 +102,7 @@ constexpr std::array kKeys{
     "when started as root: switch to this group (default: the user's) after binding",
     [](Config& c, const ConfigKey&, std::string_view v) { c.group = parse_account(v); },
     [](const Config& c) { return c.group; }},
-  ConfigKey{"greet_pause_cap", ConfigType::duration, "duration (ms, s, m, h; bare digits: ms)", "9s", 0, 60'000, false,
+  ConfigKey{"greet_pause_cap", ConfigType::duration, "duration (ms, s, m, h; bare digits: ms)", "9s", 0, policy::kMaxGreetPauseMs, false,
     "longest greet pause held, whatever the policy says; keep it below the MTA's wait "
     "for the connect reply (sendmail T=R: 10s, Postfix milter_command_timeout 30s)",
     [](Config& c, const ConfigKey& k, std::string_view v) {

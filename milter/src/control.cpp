@@ -103,8 +103,7 @@ std::string handle_control_line(std::string_view line, ControlService& svc) noex
   return R"({"ok":false,"error":"internal error"})";
 }
 
-json describe_client(Engine& engine, const ControlRequest& r, const policy::Clock& clock,
-                     std::chrono::milliseconds greet_pause_cap) {
+json describe_client(Engine& engine, const ControlRequest& r, const policy::Clock& clock) {
   const auto snapshot = engine.policy();
   if (!snapshot) throw ControlError("no policy loaded");
   if (!r.ip) throw ControlError("ip: missing");
@@ -120,7 +119,7 @@ json describe_client(Engine& engine, const ControlRequest& r, const policy::Cloc
     limits[std::string(info.name)] = {{"value", eff.get(info.attr).value_or("")},
                                       {"source", policy::source_name(res, *snapshot, info.attr)}};
   }
-  const policy::HeldPause pause = policy::held_greet_pause(res.limits.greet_pause, greet_pause_cap);
+  const policy::HeldPause pause = engine.held_pause(res.limits.greet_pause);
   json& greet = limits["greet_pause"];
   greet["value"] = std::to_string(pause.held_ms);
   greet["held_ms"] = pause.held_ms;

@@ -44,24 +44,22 @@ struct Daemon {
         keyer{c.ipv4_prefix, c.ipv6_prefix},
         counters(std::make_shared<db::LocalCounters>(db::LocalCountersOptions{
             .memory_cap_bytes = static_cast<std::size_t>(c.counter_memory_cap)})),
-        engine(EngineOptions{.mode = c.mode}, counters, clock),
+        engine(EngineOptions{.mode = c.mode, .greet_pause_cap = c.greet_pause_cap}, counters,
+               clock),
         watch(probe, waiter) {
     keyer.validate();
     policy::PolicyOptions popts;
     popts.keyer = keyer;
-    source = std::make_unique<PolicySource>(PolicySourceOptions{c.store, popts, c.greet_pause_cap},
-                                            engine, metrics);
+    source = std::make_unique<PolicySource>(PolicySourceOptions{c.store, popts}, engine, metrics);
     service = std::make_unique<DaemonService>(engine, *source, metrics, clock, keyer);
     runtime = std::make_unique<MilterRuntime>(
-        engine, metrics,
-        AdapterOptions{c.on_internal_error == InternalErrorAction::tempfail, c.greet_pause_cap},
+        engine, metrics, AdapterOptions{c.on_internal_error == InternalErrorAction::tempfail},
         watch, waiter);
     if (c.engine == EngineKind::native) {
       NativeOptions n;
       n.socket = c.socket;
       n.max_connections = static_cast<std::size_t>(c.max_connections);
       n.allowed_peers = parse_allowed_peers(c.allowed_peers);
-      n.greet_pause_cap = c.greet_pause_cap;
       n.tempfail_on_internal_error = c.on_internal_error == InternalErrorAction::tempfail;
       n.accept_guard = &accept_guard;
       n.nofile = nofile.soft;

@@ -84,6 +84,7 @@ Decision Engine::connect(Session& s, const ConnectInfo& info) {
     s.accept_all = true;
     return d;
   }
+  s.held_pause_ms = held_pause(s.res.limits.greet_pause).held_ms;
   if (d.refuses()) {
     d = finish(std::move(d));
     if (!d.monitor) return d;

@@ -47,8 +47,7 @@ void plain_delay(MilterRuntime& rt, milliseconds pause) {
 }  // namespace
 
 milliseconds greet_pause_for(const Session& s, milliseconds cap) {
-  const milliseconds wanted{s.greet_pause()};
-  return std::clamp(wanted, milliseconds{0}, std::max(cap, milliseconds{0}));
+  return milliseconds{policy::held_greet_pause(s.greet_pause(), cap).held_ms};
 }
 
 policy::Decision hold_greeting(MilterRuntime& rt, SessionState& st, milliseconds pause) {

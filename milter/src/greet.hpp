@@ -20,7 +20,8 @@
 //   cancelled  -> shutdown: proceed at once
 // Failed probes (no netlink socket, a timeout) are retried on the next tick,
 // counted in pregreet_probe_errors_total, logged at most once a minute.
-// `pause` is the client's greet_pause cut to greet_pause_cap, which must stay
+// `pause` is Session::held_greet_pause(): the client's greet_pause cut by the
+// Engine to greet_pause_cap (engine.hpp, THE GREET PAUSE), which must stay
 // below the MTA's wait for the connect reply (sendmail T=R:, default 10 s;
 // Postfix milter_command_timeout, default 30 s).
 #pragma once
@@ -33,7 +34,8 @@
 
 namespace harden::milter {
 
-// The pause to hold for this session: its greet_pause cut to the cap; 0 = none.
+// What `cap` would hold of this session's greet_pause (policy::held_greet_pause);
+// 0 = none. The adapter holds Session::held_greet_pause(), cut by the Engine's cap.
 std::chrono::milliseconds greet_pause_for(const Session& s, std::chrono::milliseconds cap);
 
 policy::Decision hold_greeting(MilterRuntime& rt, SessionState& st,

@@ -479,8 +479,7 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
           connect_info(macro, connect_address(c), c.port, c.hostname, st_.greet);
       st_.log = LogClient{info.client ? info.client->to_string() : "local", info.client_name};
       const policy::Decision d = srv_.engine.connect(st_.session, info);
-      const milliseconds pause = std::clamp(milliseconds{st_.session.greet_pause()},
-                                            milliseconds{0}, srv_.opt.greet_pause_cap);
+      const milliseconds pause = st_.session.held_greet_pause();
       if (d.verdict != policy::Verdict::proceed || pause.count() == 0 || srv_.stopping)
         return Response::now(reply(d, Stage::connect));
       reply(d, Stage::connect);  // logs a "would reject" of monitor mode

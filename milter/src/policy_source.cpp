@@ -83,7 +83,7 @@ void PolicySource::load(std::string_view why, bool create) {
   auto snapshot = store.load_snapshot(options_.policy, current.get());
   opened.reset();
   if (create) file_id_ = file_id();  // start-up may have created the file
-  const std::string warning = greet_pause_warning(*snapshot, options_.greet_pause_cap);
+  const std::string warning = greet_pause_warning(*snapshot, greet_pause_cap());
   if (!warning.empty()) spdlog::warn("{}", warning);
   rules_ = snapshot->rules().size();
   engine_.set_policy(std::move(snapshot));

@@ -31,7 +31,7 @@ json DaemonService::stats() {
           {"pid", ::getpid()},
           {"uptime_seconds", uptime},
           {"mode", std::string(to_string(engine_.mode()))},
-          {"greet_pause_cap_ms", source_.greet_pause_cap().count()},
+          {"greet_pause_cap_ms", engine_.greet_pause_cap().count()},
           {"policy",
            {{"store", source_.path().string()},
             {"rules", source_.rules()},
@@ -46,7 +46,7 @@ json DaemonService::stats() {
 }
 
 json DaemonService::client(const ControlRequest& r) {
-  return describe_client(engine_, r, clock_, source_.greet_pause_cap());
+  return describe_client(engine_, r, clock_);
 }
 
 json DaemonService::flush(const policy::IpAddress& ip) {

@@ -5,31 +5,33 @@
 //   required_suffix(R"(^(a|b)\.example\.com$)") == ".example.com"
 //   LiteralSuffixIndex(entries).collect(subject, candidates);
 //
-// The tokenizer is exact on what it accepts and refuses the rest (see
-// literal_suffix.hpp). It keeps `run_`: the literal characters read since
-// the last token that was not a plain, unquantified literal. A quantifier
-// empties it (the quantified character is optional or repeated, so what
-// came before is no longer adjacent to the end), as does every other atom,
-// group bracket or assertion. When the closing "$" is the regex's last
-// character at depth 0, `run_` is what every match ends with.
+// The reader takes the tokens of regex_tokens.hpp (the tokenizer
+// portable_subset.cpp reads too), is exact on what it accepts and refuses
+// the rest (see literal_suffix.hpp). It keeps `run`: the literal characters
+// read since the last token that was not a plain, unquantified literal. A
+// quantifier empties it (the quantified character is optional or repeated,
+// so what came before is no longer adjacent to the end), as does every other
+// atom, group bracket or assertion. When the closing "$" is the regex's last
+// character at depth 0, `run` is what every match ends with.
 #include "literal_suffix.hpp"
 
 #include <algorithm>
 #include <boost/container/small_vector.hpp>
 #include <map>
 
+#include "regex_tokens.hpp"
+
 namespace harden::policy::detail {
 
 namespace {
 
-bool printable(char c) {
-  return c >= 0x20 && c <= 0x7e;
+using Kind = RegexToken::Kind;
+
+bool is_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
-bool digit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool alpha(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+bool keeps(char c) {  // an unescaped literal kept in the run as itself
+  return is_alnum(c) || c == '-' || c == '_';
 }
 char lower(char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c;
@@ -38,181 +40,78 @@ bool one_of(char c, std::string_view set) {
   return c != '\0' && set.find(c) != std::string_view::npos;
 }
 
-class SuffixTokenizer {
- public:
-  explicit SuffixTokenizer(std::string_view re) : re_(re) {}
-
-  // The required suffix, or "" (refused, or none).
-  std::string run() {
-    while (i_ < re_.size() && !refused_ && !done_) step();
-    return done_ && !refused_ ? run_ : std::string();
-  }
-
- private:
-  std::string_view re_;
-  std::size_t i_ = 0;
-  int depth_ = 0;
-  bool refused_ = false, done_ = false;
-  std::string run_;
-
-  char at(std::size_t k) const { return k < re_.size() ? re_[k] : '\0'; }
-  void refuse() { refused_ = true; }
-  void other(std::size_t len) {  // any token that is not a plain literal
-    i_ += len;
-    run_.clear();
-  }
-  void literal(char c, std::size_t len) {
-    i_ += len;
-    run_ += lower(c);
-  }
-
-  void step() {
-    const char c = re_[i_];
-    if (!printable(c)) return refuse();
-    if (alpha(c) || digit(c) || c == '-' || c == '_') return literal(c, 1);
-    switch (c) {
-      case '\\':
-        return escape();
-      case '[':
-        return char_class();
-      case '(':
-        return open_group();
-      case ')':
-        if (--depth_ < 0) return refuse();
-        return other(1);
-      case '|':
-        if (depth_ == 0) return refuse();
-        return other(1);
-      case '$':
-        if (i_ + 1 == re_.size() && depth_ == 0) return void(done_ = true);
-        return other(1);
-      case '*':
-      case '+':
-      case '?':
-        return quantifier(1);
-      case '{':
-        return brace();
-      case '.':  // any character: kept as kAnyChar
-        ++i_;
-        run_ += kAnyChar;
-        return;
-      default:  // ^ ] } and other punctuation: not kept in the run
-        return other(1);
+// The required suffix of `re`, or "" (refused, or none).
+std::string suffix_of(std::string_view re) {
+  RegexLexer lex(re);
+  std::string run;
+  int depth = 0;
+  while (!lex.done()) {
+    const RegexToken t = lex.next();
+    if (t.bad) return {};
+    switch (t.kind) {
+      case Kind::nonprintable:
+      case Kind::bad_brace:  // PCRE2 versions differ on "{,m}" and "{ n }"
+      case Kind::unterminated:
+        return {};
+      case Kind::literal:
+        if (!keeps(t.c)) {  // ^ ] } and other punctuation: not kept in the run
+          run.clear();
+        } else {
+          run += lower(t.c);
+        }
+        break;
+      case Kind::escape:  // printable: a bad one was refused above
+        if (!is_alnum(t.c)) {
+          run += t.c;  // a backslash before punctuation (or space): that character
+          break;
+        }
+        // backreferences, octal, classes, assertions: not literals we keep;
+        // \Q \E \c \g \k \u ...: not read here
+        if (!one_of(t.c, "0123456789xopPNdDwWsShHvVRXCtnrfaebBAzZGK")) return {};
+        run.clear();
+        break;
+      case Kind::any:  // any character: kept as kAnyChar
+        run += kAnyChar;
+        break;
+      case Kind::group_open:
+        if (t.group == RegexToken::Group::verb || t.group == RegexToken::Group::special)
+          return {};  // (*VERB), lookaround, options, names, ...
+        ++depth;
+        run.clear();
+        break;
+      case Kind::group_close:
+        if (--depth < 0) return {};
+        run.clear();
+        break;
+      case Kind::alternation:
+        if (depth == 0) return {};
+        run.clear();
+        break;
+      case Kind::dollar:
+        if (t.end() == re.size() && depth == 0) return run;
+        run.clear();
+        break;
+      case Kind::class_open:  // one atom, never kept in the run
+        for (RegexToken m = lex.next(); m.kind != Kind::class_close; m = lex.next()) {
+          if (m.bad || m.kind == Kind::unterminated || m.kind == Kind::nonprintable ||
+              m.kind == Kind::collating)
+            return {};
+          if (m.kind == Kind::escape && one_of(m.c, "QEc")) return {};
+        }
+        run.clear();
+        break;
+      default:  // ^, quantifiers (what came before is no longer adjacent to the end)
+        run.clear();
+        break;
     }
   }
-
-  // After "*", "+", "?" or "{...}": a lazy "?" or possessive "+" may follow.
-  void quantifier(std::size_t len) {
-    other(len);
-    if (at(i_) == '?' || at(i_) == '+') ++i_;
-  }
-
-  // Only "{n}", "{n,}", "{n,m}" are taken; any other "{" is refused, as
-  // PCRE2 versions differ on "{,m}" and "{ n }".
-  void brace() {
-    std::size_t k = i_ + 1;
-    const std::size_t start = k;
-    while (digit(at(k))) ++k;
-    if (k == start) return refuse();
-    if (at(k) == ',')
-      for (++k; digit(at(k));) ++k;
-    if (at(k) != '}') return refuse();
-    quantifier(k + 1 - i_);
-  }
-
-  void open_group() {
-    if (at(i_ + 1) == '*') return refuse();  // (*VERB)
-    if (at(i_ + 1) == '?') {
-      if (at(i_ + 2) != ':') return refuse();  // lookaround, options, names, ...
-      ++depth_;
-      return other(3);
-    }
-    ++depth_;
-    other(1);
-  }
-
-  // Length of a "{...}" argument at k (0 if none); refuses if unterminated.
-  std::size_t braced(std::size_t k) {
-    if (at(k) != '{') return 0;
-    const std::size_t end = re_.find('}', k);
-    if (end == std::string_view::npos) return refuse(), 0;
-    return end + 1 - k;
-  }
-
-  // Length of what \x \o \p \P \N take after the letter at k: "{...}",
-  // else up to 2 hex digits (\x), one letter (\p \P), nothing (\N).
-  std::size_t escape_argument(char e, std::size_t k) {
-    if (at(k) == '{') return braced(k);
-    switch (e) {
-      case 'x': {
-        std::size_t n = 0;
-        while (n < 2 && one_of(lower(at(k + n)), "0123456789abcdef")) ++n;
-        return n;
-      }
-      case 'p':
-      case 'P':
-        if (!alpha(at(k))) refuse();
-        return 1;
-      case 'N':
-        return 0;
-      default:  // \o needs braces
-        return refuse(), 0;
-    }
-  }
-
-  void escape() {
-    const char e = at(i_ + 1);
-    if (e == '\0' || !printable(e)) return refuse();
-    if (!alpha(e) && !digit(e)) return literal(e, 2);  // punctuation (or space)
-    if (digit(e)) {  // backreference or octal: not a literal we keep
-      std::size_t k = i_ + 1;
-      while (digit(at(k))) ++k;
-      return other(k - i_);
-    }
-    if (one_of(e, "xopPN")) return other(2 + escape_argument(e, i_ + 2));
-    if (one_of(e, "dDwWsShHvVRXCtnrfaebBAzZGK")) return other(2);
-    refuse();  // \Q \E \c \g \k \u ... : not read here
-  }
-
-  // A class "[...]" (one atom, never kept in the run).
-  void char_class() {
-    std::size_t k = i_ + 1;
-    if (at(k) == '^') ++k;
-    if (at(k) == ']') ++k;  // "[]...]" and "[^]...]": ']' is a member
-    while (!refused_) {
-      const char c = at(k);
-      if (k >= re_.size() || !printable(c)) return refuse();
-      if (c == ']') break;
-      k += class_member(k);
-    }
-    if (refused_) return;
-    i_ = k;
-    other(1);
-  }
-
-  std::size_t class_member(std::size_t k) {
-    const char c = at(k);
-    if (c == '[' && one_of(at(k + 1), ".=")) return refuse(), 1;  // collating elements
-    if (c == '[' && at(k + 1) == ':') {
-      const std::size_t end = re_.find(":]", k + 2);
-      if (end == std::string_view::npos) return refuse(), 1;
-      return end + 2 - k;
-    }
-    if (c != '\\') return 1;
-    const char e = at(k + 1);
-    if (e == '\0' || !printable(e) || one_of(e, "QEc")) return refuse(), 1;
-    if (one_of(e, "xopPN")) {
-      const std::size_t arg = escape_argument(e, k + 2);
-      return refused_ ? 1 : 2 + arg;
-    }
-    return 2;
-  }
-};
+  return {};  // no closing "$"
+}
 
 }  // namespace
 
 std::string required_suffix(std::string_view regex, std::size_t min_length) {
-  std::string s = SuffixTokenizer(regex).run();
+  std::string s = suffix_of(regex);
   s.erase(0, s.find_first_not_of(kAnyChar));  // a leading "any" tells nothing
   const auto literals = static_cast<std::size_t>(
       std::count_if(s.begin(), s.end(), [](char c) { return c != kAnyChar; }));

@@ -7,9 +7,10 @@
 //   LiteralSuffixIndex idx({{s, 7}});
 //   idx.collect("host12.example.it", candidates);  // appends 7
 //
-// required_suffix() reads the regex FORWARD with a small exact tokenizer
-// (escapes, classes incl. "[]...]", "[^]...]" and "[:name:]", groups,
-// quantifiers incl. "{n,m}" and lazy/possessive suffixes). It gives a
+// required_suffix() reads the regex FORWARD through the shared tokenizer
+// (regex_tokens.hpp: escapes, classes incl. "[]...]", "[^]...]" and
+// "[:name:]", groups, quantifiers incl. "{n,m}" and lazy/possessive
+// suffixes), the one the portable subset check reads too. It gives a
 // non-empty answer only when the regex has no "|" at depth 0, ends in "$"
 // at depth 0, and the atoms right before that "$" are single literal
 // characters (letters, digits, '-', '_', or a backslash before printable

@@ -10,8 +10,9 @@
 //   the name. PCRE2 is therefore the reference: every regex is compiled with
 //   PCRE2 first (PolicyError if it fails), and a regex is given to the fast
 //   engine (Hyperscan or RE2::Set) only when
-//     1. it stays inside the PORTABLE SUBSET below, whose meaning is the same
-//        in PCRE2, Hyperscan and RE2 for subjects of printable ASCII, and
+//     1. it stays inside the PORTABLE SUBSET (portable_subset.hpp), whose
+//        meaning is the same in PCRE2, Hyperscan and RE2 for subjects of
+//        printable ASCII, and
 //     2. the fast engine compiles it.
 //   Any other regex is matched by PCRE2 (JIT) and listed in fallbacks() with
 //   the reason (the engine's compile error, or the construct outside the
@@ -32,17 +33,6 @@
 //   by PCRE2 alone: "$" before a final newline, "\s" and VT, "." and CR,
 //   case folding of Latin-1 letters all differ between the engines there.
 //   Valid host names never take that path.
-//
-// PORTABLE SUBSET
-//   literals (printable ASCII; "]" and "}" too), ".", "^", "$", "|", "(",
-//   "(?:", ")", quantifiers "* + ? {n} {n,} {n,m}" after an atom, lazy "?"
-//   after them; escapes \d \D \w \W \s \S \b \B \A \z, \t \n \r \f \a \e,
-//   \xHH below 0x80, and a backslash before punctuation; classes of literals,
-//   ranges of literals, class escapes and POSIX names ([:alpha:] ...).
-//   Outside it, e.g.: backreferences, lookaround, (?x) and other "(?"
-//   groups, possessive quantifiers, \Z \G \K \R \h \v \Q \c \1.., a "{" that
-//   is no quantifier (PCRE2 10.43 reads "{,3}" as one, 10.42 as literal),
-//   ambiguous "-" in a class, non-ASCII bytes (RE2 folds Latin-1 case).
 //
 // DEFAULT ENGINE
 //   Hyperscan when available, else RE2::Set; chosen by measurement with
@@ -66,6 +56,7 @@
 #include "harden/policy/error.hpp"
 #include "harden/policy/rdns.hpp"
 #include "literal_suffix.hpp"
+#include "portable_subset.hpp"
 #include "re2/re2.h"
 #include "re2/set.h"
 
@@ -99,225 +90,9 @@ constexpr std::int64_t kRe2MaxMem = std::int64_t{64} << 20;
 // PCRE2 backtracking bound; a regex that exceeds it counts as no match.
 constexpr std::uint32_t kPcre2MatchLimit = 1'000'000;
 
-// ----------------------------------------------------------------------------
-// Portable subset check
-
 bool is_printable(unsigned char c) {
   return c >= 0x20 && c <= 0x7e;
 }
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_alnum(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-bool is_hex(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-int hex_value(char c) {
-  if (is_digit(c)) return c - '0';
-  return (c | 0x20) - 'a' + 10;
-}
-bool one_of(char c, std::string_view set) {
-  return set.find(c) != std::string_view::npos;
-}
-
-class SubsetChecker {
- public:
-  explicit SubsetChecker(std::string_view re) : re_(re) {}
-
-  // Why the regex is outside the portable subset, or an empty string.
-  std::string run() {
-    while (i_ < re_.size() && why_.empty()) step();
-    return why_;
-  }
-
- private:
-  std::string_view re_;
-  std::size_t i_ = 0;
-  bool can_repeat_ = false;  // the previous item is an atom a quantifier may follow
-  std::string why_;
-
-  char at(std::size_t k) const { return k < re_.size() ? re_[k] : '\0'; }
-  void fail(std::string_view what) {
-    why_ = std::string(what) + " at offset " + std::to_string(i_) + " (not in the portable subset)";
-  }
-
-  void step() {
-    const char c = re_[i_];
-    if (!is_printable(static_cast<unsigned char>(c)))
-      return fail("non-printable or non-ASCII byte");
-    switch (c) {
-      case '\\':
-        return escape();
-      case '[':
-        return char_class();
-      case '(':
-        return open_group();
-      case ')':
-      case '.':
-      case ']':
-      case '}':
-        return atom(1);
-      case '|':
-      case '^':
-      case '$':
-        return assertion(1);
-      case '*':
-      case '+':
-      case '?':
-        return quantifier(1);
-      case '{':
-        return brace();
-      default:
-        return atom(1);
-    }
-  }
-
-  void atom(std::size_t len) {
-    i_ += len;
-    can_repeat_ = true;
-  }
-  void assertion(std::size_t len) {
-    i_ += len;
-    can_repeat_ = false;
-  }
-
-  void escape() {
-    const char e = at(i_ + 1);
-    if (one_of(e, "dDwWstnrfae")) return atom(2);
-    if (one_of(e, "bBAz")) return assertion(2);
-    if (e == 'x') return hex_escape() ? atom(4) : fail("\\x escape other than \\xHH below 0x80");
-    if (e == '\0' || is_alnum(e) || !is_printable(static_cast<unsigned char>(e)))
-      return fail(std::string("escape \\") + e);
-    atom(2);  // backslash before punctuation: that character
-  }
-
-  bool hex_escape() const {
-    const char h = at(i_ + 2), l = at(i_ + 3);
-    return is_hex(h) && is_hex(l) && hex_value(h) < 8;
-  }
-
-  void open_group() {
-    if (at(i_ + 1) == '?') {
-      if (at(i_ + 2) != ':') return fail("group construct \"(?\"");
-      return assertion(3);
-    }
-    assertion(1);
-  }
-
-  void quantifier(std::size_t len) {
-    if (!can_repeat_) return fail("quantifier not after an atom");
-    i_ += len;
-    can_repeat_ = false;
-    if (at(i_) == '+') return fail("possessive quantifier");
-    if (at(i_) == '?') ++i_;  // lazy: same verdict for "matches anywhere"
-    if (at(i_) == '+') fail("possessive quantifier");
-  }
-
-  // "{n}", "{n,}" or "{n,m}"; anything else is read differently by PCRE2
-  // versions and by the engines.
-  void brace() {
-    std::size_t k = i_ + 1;
-    const std::size_t n_start = k;
-    while (is_digit(at(k))) ++k;
-    if (k == n_start) return fail("'{' that is not a quantifier");
-    if (at(k) == ',') {
-      ++k;
-      while (is_digit(at(k))) ++k;
-    }
-    if (at(k) != '}') return fail("'{' that is not a quantifier");
-    quantifier(k + 1 - i_);
-  }
-
-  // ---- character classes ----
-
-  // One class member starting at k; returns its length, 0 if not allowed.
-  // `literal` gets the character for literals (-1 for \d, [:alpha:] ...).
-  std::size_t class_member(std::size_t k, int& literal) const {
-    const char c = at(k);
-    literal = -1;
-    if (c == '\\') {
-      const char e = at(k + 1);
-      if (one_of(e, "dDwWsS")) return 2;
-      if (one_of(e, "tnrfae")) return literal = control_escape(e), 2;
-      if (e == 'x') {
-        const char h = at(k + 2), l = at(k + 3);
-        if (!(is_hex(h) && is_hex(l) && hex_value(h) < 8)) return 0;
-        literal = hex_value(h) * 16 + hex_value(l);
-        return 4;
-      }
-      if (e == '\0' || is_alnum(e) || !is_printable(static_cast<unsigned char>(e))) return 0;
-      literal = static_cast<unsigned char>(e);
-      return 2;
-    }
-    if (c == '[') return at(k + 1) == ':' ? posix_class(k) : 0;
-    if (!is_printable(static_cast<unsigned char>(c))) return 0;
-    literal = static_cast<unsigned char>(c);
-    return 1;
-  }
-
-  static int control_escape(char e) {
-    switch (e) {
-      case 't':
-        return '\t';
-      case 'n':
-        return '\n';
-      case 'r':
-        return '\r';
-      case 'f':
-        return '\f';
-      case 'a':
-        return '\a';
-      default:
-        return 0x1b;  // e
-    }
-  }
-
-  std::size_t posix_class(std::size_t k) const {
-    static constexpr std::array<std::string_view, 13> kNames = {
-        "alpha",  "digit", "alnum", "upper", "lower", "space", "punct",
-        "xdigit", "word",  "blank", "cntrl", "graph", "print"};
-    const std::size_t end = re_.find(":]", k + 2);
-    if (end == std::string_view::npos) return 0;
-    const std::string_view name = re_.substr(k + 2, end - k - 2);
-    if (std::find(kNames.begin(), kNames.end(), name) == kNames.end()) return 0;
-    return end + 2 - k;
-  }
-
-  void char_class() {
-    std::size_t k = i_ + 1;
-    if (at(k) == '^') ++k;
-    bool first = true;
-    for (;;) {
-      if (k >= re_.size()) return fail("unterminated class");
-      if (re_[k] == ']' && !first) break;
-      int lo = -1;
-      const std::size_t len = class_member(k, lo);
-      if (len == 0) {
-        i_ = k;
-        return fail("class member");
-      }
-      k += len;
-      first = false;
-      if (at(k) != '-' || at(k + 1) == ']') continue;
-      // A range: both ends literals, and no '-' right after it.
-      int hi = -1;
-      const std::size_t len2 = class_member(k + 1, hi);
-      if (lo < 0 || len2 == 0 || hi < 0 || hi < lo) {
-        i_ = k;
-        return fail("'-' in a class that is not a plain range");
-      }
-      k += 1 + len2;
-      if (at(k) == '-' && at(k + 1) != ']') {
-        i_ = k;
-        return fail("'-' right after a range");
-      }
-    }
-    i_ = k;
-    atom(1);
-  }
-};
 
 // ----------------------------------------------------------------------------
 // PCRE2
@@ -661,7 +436,7 @@ void PatternSet::Impl::build_fast(std::span<const std::string> regexes,
                                   const std::vector<std::uint32_t>& ids, RegexEngine want) {
   std::vector<Candidate> cands;
   for (std::uint32_t k : ids) {
-    std::string why = SubsetChecker(regexes[k]).run();
+    std::string why = detail::portable_subset_violation(regexes[k]);
     if (why.empty())
       cands.push_back({k, &regexes[k]});
     else

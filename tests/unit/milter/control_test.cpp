@@ -127,12 +127,12 @@ TEST(DescribeClientTest, ShowsEffectiveLimitsWithSourcesAndLiveCounters) {
   auto counters = std::make_shared<db::LocalCounters>();
   Engine engine(EngineOptions{}, counters, clock);
   ControlRequest req = parse_control_request(R"({"cmd":"client","ip":"192.0.2.7"})");
-  EXPECT_THROW(describe_client(engine, req, clock, 9000ms), ControlError);  // no policy yet
+  EXPECT_THROW(describe_client(engine, req, clock), ControlError);  // no policy yet
   engine.set_policy(
       policy::Policy::build({make_rule("default", {{"conn_rate", "5/60s"}, {"max_rcpts", "25"}}),
                              make_rule("192.0.2.0/24", {{"conn_rate", "10/1m"}}),
                              make_rule(".example.org", {{"max_rcpts", "50"}})}));
-  json j = describe_client(engine, req, clock, 9000ms);
+  json j = describe_client(engine, req, clock);
   EXPECT_EQ(j["key"], "192.0.2.7");
   EXPECT_EQ(j["resolve"], "FAIL");
   EXPECT_EQ(j["counters"]["known"], false);
@@ -151,7 +151,7 @@ TEST(DescribeClientTest, ShowsEffectiveLimitsWithSourcesAndLiveCounters) {
                  ConnectInfo{policy::IpAddress::parse("192.0.2.7"), 2, "mx.example.org", "", "OK"});
   engine.close(b);
   req.hostname = "mx.example.org";
-  j = describe_client(engine, req, clock, 9000ms);
+  j = describe_client(engine, req, clock);
   EXPECT_EQ(j["resolve"], "OK");
   EXPECT_EQ(j["limits"]["max_rcpts"]["value"], "50");
   EXPECT_EQ(j["limits"]["max_rcpts"]["source"], ".example.org");
@@ -165,11 +165,12 @@ TEST(DescribeClientTest, ShowsEffectiveLimitsWithSourcesAndLiveCounters) {
 // policy's figure alone.
 TEST(DescribeClientTest, GreetPauseIsThePauseHeldCutToTheCap) {
   policy::ManualClock clock;
-  Engine engine(EngineOptions{}, std::make_shared<db::LocalCounters>(), clock);
+  Engine engine(EngineOptions{.greet_pause_cap = 9000ms}, std::make_shared<db::LocalCounters>(),
+                clock);
   engine.set_policy(policy::Policy::build({make_rule("default", {{"greet_pause", "2000"}}),
                                            make_rule("192.0.2.0/24", {{"greet_pause", "30s"}})}));
   const ControlRequest req = parse_control_request(R"({"cmd":"client","ip":"192.0.2.7"})");
-  json g = describe_client(engine, req, clock, 9000ms)["limits"]["greet_pause"];
+  json g = describe_client(engine, req, clock)["limits"]["greet_pause"];
   EXPECT_EQ(g["value"], "9000");
   EXPECT_EQ(g["held_ms"], 9000);
   EXPECT_EQ(g["policy_ms"], 30000);
@@ -178,7 +179,7 @@ TEST(DescribeClientTest, GreetPauseIsThePauseHeldCutToTheCap) {
   EXPECT_EQ(g["text"], "9000 (policy 30000, cut to greet_pause_cap)");
   EXPECT_EQ(g["source"], "192.0.2.0/24");
   g = describe_client(engine, parse_control_request(R"({"cmd":"client","ip":"198.51.100.1"})"),
-                      clock, 9000ms)["limits"]["greet_pause"];
+                      clock)["limits"]["greet_pause"];
   EXPECT_EQ(g["value"], "2000");
   EXPECT_EQ(g["cut"], false);
   EXPECT_EQ(g["text"], "2000");

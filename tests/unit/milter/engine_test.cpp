@@ -235,6 +235,30 @@ TEST_F(EngineTest, PregreetRefusesOnlyATalker) {
   engine_->close(s);
 }
 
+// The greet pause is decided once, at connect: the policy's cut to the
+// engine's greet_pause_cap; none for an allow-listed client or after close.
+TEST_F(EngineTest, ConnectDecidesTheHeldGreetPauseWithTheEnginesCap) {
+  counters_ = std::make_shared<CountingCounters>();
+  engine_ = std::make_unique<Engine>(EngineOptions{.greet_pause_cap = 4000ms}, counters_, clock_);
+  engine_->set_policy(policy::Policy::build({make_rule("default", {{"greet_pause", "3000"}}),
+                                             make_rule("192.0.2.0/24", {{"greet_pause", "30s"}}),
+                                             make_rule("198.51.100.0/24", {{"action", "allow"}})}));
+  EXPECT_EQ(engine_->greet_pause_cap(), 4000ms);
+  Session s;
+  engine_->connect(s, client("203.0.113.5"));
+  EXPECT_EQ(s.held_greet_pause(), 3000ms);
+  engine_->connect(s, client("192.0.2.7"));
+  EXPECT_EQ(s.greet_pause(), 30000u);
+  EXPECT_EQ(s.held_greet_pause(), 4000ms);
+  engine_->close(s);
+  EXPECT_EQ(s.held_greet_pause(), 0ms);
+  engine_->connect(s, client("198.51.100.1"));
+  EXPECT_EQ(s.held_greet_pause(), 0ms);
+  engine_->close(s);
+  EXPECT_EQ(engine_->held_pause(30000).held_ms, 4000u);
+  EXPECT_EQ(EngineOptions{}.greet_pause_cap.count(), policy::kDefaultGreetPauseCapMs);
+}
+
 TEST_F(EngineTest, AllowListedClientSkipsEveryLimitAndHoldsNoSlot) {
   make({make_rule("default", {{"conn_rate", "1/1m"}, {"max_rcpts", "1"}, {"greet_pause", "5000"}}),
         make_rule("192.0.2.0/24", {{"action", "allow"}})});

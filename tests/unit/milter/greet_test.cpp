@@ -57,10 +57,11 @@ policy::Rule default_rule(const char* greet_pause) {
 class GreetTest : public ::testing::Test {
  protected:
   GreetTest()
-      : engine_(EngineOptions{}, std::make_shared<db::LocalCounters>(), clock_),
+      : engine_(EngineOptions{.greet_pause_cap = 9000ms}, std::make_shared<db::LocalCounters>(),
+                clock_),
         waiter_(clock_),
         watch_(probe_, waiter_, 100ms),
-        rt_(engine_, metrics_, AdapterOptions{false, 9000ms}, watch_, waiter_) {
+        rt_(engine_, metrics_, AdapterOptions{false}, watch_, waiter_) {
     engine_.set_policy(policy::Policy::build({default_rule("3000")}));
   }
 
@@ -192,7 +193,7 @@ TEST_F(GreetTest, MissingMacrosMeanAPlainDelayWithoutProbing) {
 TEST_F(GreetTest, MonitorModeOnlyReportsTheTalker) {
   Engine monitor(EngineOptions{Mode::monitor}, std::make_shared<db::LocalCounters>(), clock_);
   monitor.set_policy(policy::Policy::build({default_rule("3000")}));
-  MilterRuntime rt(monitor, metrics_, AdapterOptions{false, 9000ms}, watch_, waiter_);
+  MilterRuntime rt(monitor, metrics_, AdapterOptions{false}, watch_, waiter_);
   probe_.talk_after = 1;
   SessionState st;
   ConnectInfo info;

@@ -39,7 +39,7 @@ class PolicySourceTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  PolicySourceOptions options() const { return {path_, policy::PolicyOptions{}, 9000ms}; }
+  PolicySourceOptions options() const { return {path_, policy::PolicyOptions{}}; }
 
   fs::path dir_, path_;
   policy::ManualClock clock_;
@@ -59,9 +59,11 @@ TEST_F(PolicySourceTest, MissingStoreIsCreatedAndSeeded) {
 
 // hardenctl check reads the cap from "stats"; "client" shows the pause held.
 TEST_F(PolicySourceTest, TheServiceReportsTheGreetPauseCapAndThePauseHeld) {
-  PolicySource src({path_, policy::PolicyOptions{}, 4500ms}, engine_, metrics_);
+  Engine engine{EngineOptions{.greet_pause_cap = 4500ms}, std::make_shared<db::LocalCounters>(),
+                clock_};
+  PolicySource src({path_, policy::PolicyOptions{}}, engine, metrics_);
   EXPECT_EQ(src.greet_pause_cap(), 4500ms);
-  DaemonService svc(engine_, src, metrics_, clock_, policy::ClientKeyer{});
+  DaemonService svc(engine, src, metrics_, clock_, policy::ClientKeyer{});
   EXPECT_EQ(svc.stats()["greet_pause_cap_ms"], 4500);
   exec_sql(path_, "UPDATE rules SET greet_pause = 30000 WHERE selector = 'default'");
   src.reload("test");
@@ -197,8 +199,7 @@ TEST_F(PolicySourceTest, StoreThatDoesNotLoadRefusesStartUp) {
   std::FILE* f = std::fopen((dir_ / "junk" / "policy.db").c_str(), "w");
   std::fputs("this is not a database, it is a text file of some length........", f);
   std::fclose(f);
-  EXPECT_THROW(PolicySource({dir_ / "junk" / "policy.db", {}, 9000ms}, fresh, metrics_),
-               std::exception);
+  EXPECT_THROW(PolicySource({dir_ / "junk" / "policy.db", {}}, fresh, metrics_), std::exception);
 }
 
 TEST(GreetPauseWarningTest, NamesRulesAboveTheCap) {

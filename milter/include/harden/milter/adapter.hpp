@@ -50,8 +50,7 @@
 namespace harden::milter {
 
 struct AdapterOptions {
-  bool tempfail_on_internal_error = false;          // on_internal_error: tempfail
-  std::chrono::milliseconds greet_pause_cap{9000};  // longest greet pause held
+  bool tempfail_on_internal_error = false;  // on_internal_error: tempfail
 };
 
 struct MilterRuntime {

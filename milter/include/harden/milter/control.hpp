@@ -3,7 +3,7 @@
 // SYNOPSIS
 //   ControlRequest r = parse_control_request(line);      // throws ControlError
 //   std::string reply = handle_control_line(line, svc);  // never throws; one JSON line
-//   nlohmann::json j = describe_client(engine, req, clock, greet_pause_cap);
+//   nlohmann::json j = describe_client(engine, req, clock);
 //
 // PROTOCOL
 //   A unix stream socket (control_socket, mode 0660). The peer must be root,
@@ -16,7 +16,7 @@
 //
 //   request                                      reply (besides "ok": true)
 //   {"cmd":"stats"}                              version, pid, uptime_seconds, mode,
-//                                                greet_pause_cap_ms (the config's cap),
+//                                                greet_pause_cap_ms (the Engine's cap),
 //                                                policy {store, rules, loaded_at,
 //                                                data_version}, counters {entries,
 //                                                capacity, memory_bytes, evictions},
@@ -27,7 +27,8 @@
 //    "hostname":"mx.example.org"}                {value, source}}, counters {known,
 //                                                conn_count, open, rcpt_count, msg_count}
 //                                                limits.greet_pause: value is the pause
-//                                                HELD (the policy's cut to greet_pause_cap),
+//                                                HELD (Engine::held_pause: the policy's
+//                                                cut to greet_pause_cap),
 //                                                beside held_ms, policy_ms, cap_ms, cut and
 //                                                text ("9000 (policy 30000, cut to
 //                                                greet_pause_cap)")
@@ -90,10 +91,9 @@ std::string handle_control_line(std::string_view line, ControlService& svc) noex
 
 // Effective limits (with the rule each came from) and live counters of the
 // client. Throws ControlError when no policy is loaded.
-// greet_pause is the pause held (cut to `greet_pause_cap`), with the policy's
-// figure and the cap beside it.
-nlohmann::json describe_client(Engine& engine, const ControlRequest& r, const policy::Clock& clock,
-                               std::chrono::milliseconds greet_pause_cap);
+// greet_pause is the pause held (Engine::held_pause: cut to the engine's
+// greet_pause_cap), with the policy's figure and the cap beside it.
+nlohmann::json describe_client(Engine& engine, const ControlRequest& r, const policy::Clock& clock);
 
 // {"ok":false,"error":msg} as one line.
 std::string control_error_reply(std::string_view msg);

@@ -6,11 +6,22 @@
 //   engine.set_policy(snapshot);                 // atomic swap; sessions keep theirs
 //   Session s;
 //   Decision d = engine.connect(s, info);        // allow-list, blocks, conn_limit, conn_rate
-//   if (d.verdict == proceed && s.greet_pause() > 0) { ...wait, probe...
+//   if (d.verdict == proceed && s.held_greet_pause() > 0ms) { ...wait, probe...
 //     d = engine.pregreet(s, bytes_seen); }
 //   d = engine.mail(s);                          // msg_rate
 //   d = engine.rcpt(s, rejected_by_mta);         // bad_rcpt_throttle, max_rcpts, rcpt_rate
 //   engine.close(s);                             // releases the slot exactly once
+//
+// THE GREET PAUSE
+//   The greet pause is decided here, once per session: connect() sets the
+//   pause the daemon holds, min(policy greet_pause, EngineOptions::
+//   greet_pause_cap) (policy::held_greet_pause), and both milter engines hold
+//   Session::held_greet_pause(); the control socket's "client" answer shows
+//   Engine::held_pause(). EngineOptions is the one options struct with the
+//   cap; its default is policy::kDefaultGreetPauseCapMs (hardenctl check
+//   assumes it too; a test holds the config key's "9s" equal), the config
+//   key greet_pause_cap sets it. The 60 s ceiling, of the policy's
+//   greet_pause and of the cap alike, is policy::kMaxGreetPauseMs.
 //
 // The engine does no I/O: it reads the clock it was given, counts through the
 // CounterBackend, and returns policy::Decision values. In monitor mode (or
@@ -24,6 +35,7 @@
 //   at a time (libmilter serialises the callbacks of one connection).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -64,12 +76,20 @@ struct Session {
   bool slot_held = false;   // an open-connection slot to give back
   std::uint32_t rcpts_in_msg = 0;
   std::uint32_t bad_rcpts = 0;
+  std::uint32_t held_pause_ms = 0;  // set by connect(): greet_pause cut to the cap
 
+  // What the policy asks (ms) and what the daemon holds; 0 = no pause.
   std::uint32_t greet_pause() const { return active && !accept_all ? res.limits.greet_pause : 0; }
+  std::chrono::milliseconds held_greet_pause() const {
+    return std::chrono::milliseconds{active && !accept_all ? held_pause_ms : 0};
+  }
 };
 
 struct EngineOptions {
   Mode mode = Mode::enforce;
+  // The longest greet pause held, whatever the policy asks (config key
+  // greet_pause_cap): below the MTA's wait for the connect reply.
+  std::chrono::milliseconds greet_pause_cap{policy::kDefaultGreetPauseCapMs};
 };
 
 class Engine {
@@ -80,6 +100,11 @@ class Engine {
   void set_policy(std::shared_ptr<const policy::Policy> p);
   std::shared_ptr<const policy::Policy> policy() const;
   Mode mode() const { return options_.mode; }
+  std::chrono::milliseconds greet_pause_cap() const { return options_.greet_pause_cap; }
+  // A policy's greet_pause as this engine holds it (connect() stores this).
+  policy::HeldPause held_pause(std::uint32_t policy_ms) const {
+    return policy::held_greet_pause(policy_ms, options_.greet_pause_cap);
+  }
   db::CounterBackend& counters() { return *counters_; }
 
   policy::Decision connect(Session& s, const ConnectInfo& info);

@@ -80,7 +80,6 @@ struct NativeOptions {
   std::size_t max_buffered = 256 * 1024;
   std::vector<policy::IpNetwork> allowed_peers;  // inet: empty means loopback only
   std::chrono::milliseconds probe_interval{100};
-  std::chrono::milliseconds greet_pause_cap{9000};
   bool tempfail_on_internal_error = false;
   // Out of descriptors at accept: shed one pending connection with its
   // reserve (fd_limits.hpp); nullptr: back off only.

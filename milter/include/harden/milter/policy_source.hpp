@@ -2,7 +2,7 @@
 // snapshot at start-up, then reloads that never leave the daemon without one.
 //
 // SYNOPSIS
-//   PolicySource src({.store = path, .policy = opts, .greet_pause_cap = 9s}, engine, metrics);
+//   PolicySource src({.store = path, .policy = opts}, engine, metrics);
 //       // creates the directory and the store and seeds the default rules when
 //       // the store is missing; loads and validates the first snapshot; throws
 //       // (db::DbError, one line) when it does not load: the daemon refuses to start
@@ -47,7 +47,6 @@ namespace harden::milter {
 struct PolicySourceOptions {
   std::filesystem::path store;
   policy::PolicyOptions policy;
-  std::chrono::milliseconds greet_pause_cap{9000};
 };
 
 struct ReloadResult {
@@ -68,7 +67,8 @@ class PolicySource {
   std::int64_t loaded_unix() const { return loaded_unix_; }
   std::int64_t data_version() const { return data_version_; }
   const std::filesystem::path& path() const { return options_.store; }
-  std::chrono::milliseconds greet_pause_cap() const { return options_.greet_pause_cap; }
+  // The Engine's (EngineOptions::greet_pause_cap): reload warns of rules above it.
+  std::chrono::milliseconds greet_pause_cap() const { return engine_.greet_pause_cap(); }
 
   // Rules whose greet_pause exceeds the cap, as log-ready text; "" if none.
   static std::string greet_pause_warning(const policy::Policy& p, std::chrono::milliseconds cap);

@@ -18,6 +18,11 @@
 //   if (health.unavailable(now).log) ...         // a pause held as a plain delay
 //   if (health.available(now).log) ...           // detection works again
 //
+// IMPLEMENTATION
+//   src/pregreet_probe.cpp: the sock_diag codec and PregreetProbe (probe, scan,
+//   its socket pool). src/pregreet_watch.cpp: Endpoint text, SystemWaiter,
+//   PregreetWatch, DetectionHealth.
+//
 // WHAT IT ASKS THE KERNEL
 //   One NETLINK_SOCK_DIAG request (SOCK_DIAG_BY_FAMILY, inet_diag_req_v2,
 //   IPPROTO_TCP, idiag_ext = INET_DIAG_INFO) for the MTA's accepted socket of

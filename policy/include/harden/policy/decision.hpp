@@ -87,8 +87,9 @@ Decision check_msg_rate(const Resolution& res, const Policy& policy, std::uint32
 
 // The greet pause the daemon holds: the policy's greet_pause cut to the
 // daemon's greet_pause_cap (config key; the policy allows up to 60 s, an MTA
-// waits less). `hardenctl check` and the control socket's "client" answer
-// show it so, never the policy's figure alone.
+// waits less). The one place the cut is made: milter::Engine decides each
+// session's pause with it (Engine::held_pause); `hardenctl check` and the
+// control socket's "client" answer show it so, never the policy's figure alone.
 struct HeldPause {
   std::uint32_t policy_ms = 0;  // what the policy asks
   std::uint32_t cap_ms = 0;     // greet_pause_cap
