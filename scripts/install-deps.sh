@@ -19,7 +19,7 @@ BUILD_PKGS=(
   libspdlog-dev libfmt-dev  # logging and formatting
   libboost-dev              # milter/: Boost.Asio control plane
   libmilter-dev             # milter/: libmilter
-  libhiredis-dev            # db/: Redis counter backend
+  libhiredis-dev            # db/: the Redis counter backend to come (nothing links it yet)
 )
 # Tests and benchmarks.
 TEST_PKGS=(
