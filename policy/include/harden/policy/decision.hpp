@@ -1,14 +1,16 @@
 // decision.hpp - the closed vocabulary of verdicts and the pure checks.
 //
 // SYNOPSIS
-//   Decision d = check_action(res, policy);              // allow / block / tempfail
-//   Decision d = check_conn_limit(limits, open, taken);  // 421 4.3.2 too many open
-//   Decision d = check_conn_rate(limits, count);         // 421 4.3.2 rate exceeded
-//   Decision d = check_pregreet(limits, bytes);          // 554 5.7.1 pre-greeting traffic
-//   Decision d = check_max_rcpts(limits, n);             // 452 4.5.3 too many recipients
-//   Decision d = check_bad_rcpt_throttle(limits, bad);   // proceed after a 1 s delay
-//   Decision d = check_rcpt_rate(limits, count);         // 450 4.7.1
-//   Decision d = check_msg_rate(limits, count);          // 450 4.7.1
+//   Decision d = check_action(res, policy);                  // allow / block / tempfail
+//   Decision d = check_conn_limit(res, policy, open, taken); // 421 4.3.2 too many open
+//   Decision d = check_conn_rate(res, policy, count);        // 421 4.3.2 rate exceeded
+//   Decision d = check_pregreet(res, policy, bytes);         // 554 5.7.1 pre-greeting traffic
+//   Decision d = check_max_rcpts(res, policy, n);            // 452 4.5.3 too many recipients
+//   Decision d = check_bad_rcpt_throttle(res, policy, bad);  // proceed after a 1 s delay
+//   Decision d = check_rcpt_rate(res, policy, count);        // 450 4.7.1
+//   Decision d = check_msg_rate(res, policy, count);         // 450 4.7.1
+//   HeldPause p = held_greet_pause(policy_ms, cap);          // the pause held, and why
+//   std::string s = source_name(res, policy, Attr::conn_rate);  // which rule set it
 //
 // Each check is a small named function of figures the caller observed
 // (counters live elsewhere); the connect-time order is DESIGN's: action
@@ -16,7 +18,7 @@
 // conn_rate -> greet pause. Every refusing Decision says which rule or
 // heuristic decided and the figure that tripped ("conn_rate 6/1m > 5/1m"),
 // so one log line can be written from it. The milter maps a Decision to a
-// libmilter reply in exactly one place.
+// milter reply in exactly one place (milter/reply.hpp), for both engines.
 #pragma once
 
 #include <chrono>
