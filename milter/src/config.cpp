@@ -124,6 +124,14 @@ constexpr std::array kKeys{
           v, {{"native", EngineKind::native}, {"libmilter", EngineKind::libmilter}});
     },
     [](const Config& c) { return std::string(to_string(c.engine)); }},
+  ConfigKey{"libmilter_greet_pause", ConfigType::choice, "skip | hold", "skip", 0, 0, false,
+    "engine libmilter only: skip holds no greet pause (libmilter's worker pool queues held "
+    "CONNECTs behind each other: a burst of K waits up to K pauses); hold holds them anyway",
+    [](Config& c, const ConfigKey&, std::string_view v) {
+      c.libmilter_greet_pause = parse_choice<LibmilterPause>(
+          v, {{"skip", LibmilterPause::skip}, {"hold", LibmilterPause::hold}});
+    },
+    [](const Config& c) { return std::string(to_string(c.libmilter_greet_pause)); }},
   ConfigKey{"allowed_peers", ConfigType::text, "networks (CIDR), comma-separated", "127.0.0.0/8,::1", 0, 0, false,
     "native engine, inet sockets: MTA addresses allowed to connect; others are closed "
     "before any byte is read",
@@ -191,6 +199,10 @@ std::string scalar_of(const YAML::Node& value, std::string_view key) {
 
 std::string_view to_string(EngineKind e) {
   return e == EngineKind::native ? "native" : "libmilter";
+}
+
+std::string_view to_string(LibmilterPause p) {
+  return p == LibmilterPause::skip ? "skip" : "hold";
 }
 
 std::string_view to_string(Mode m) {

@@ -33,6 +33,15 @@ namespace {
 
 std::atomic<bool> g_signals_parked{false};
 
+// The longest greet pause the daemon holds: 0 on libmilter unless told to hold
+// them (libmilter_greet_pause), because its worker pool queues held CONNECTs
+// behind each other (a burst of K sessions waits up to K pauses: issue 17).
+std::chrono::milliseconds held_pause_cap(const Config& c) {
+  if (c.engine == EngineKind::libmilter && c.libmilter_greet_pause == LibmilterPause::skip)
+    return std::chrono::milliseconds{0};
+  return c.greet_pause_cap;
+}
+
 // Everything the daemon runs on, in construction order. Heap-allocated: if
 // sessions outlive the shutdown grace, the process exits without tearing
 // this down under their feet.
@@ -44,7 +53,7 @@ struct Daemon {
         keyer{c.ipv4_prefix, c.ipv6_prefix},
         counters(std::make_shared<db::LocalCounters>(db::LocalCountersOptions{
             .memory_cap_bytes = static_cast<std::size_t>(c.counter_memory_cap)})),
-        engine(EngineOptions{.mode = c.mode, .greet_pause_cap = c.greet_pause_cap}, counters,
+        engine(EngineOptions{.mode = c.mode, .greet_pause_cap = held_pause_cap(c)}, counters,
                clock),
         watch(probe, waiter) {
     keyer.validate();
@@ -238,6 +247,17 @@ int serve_native(Daemon& d) {
 int serve(Daemon& d) {
   if (d.native) return serve_native(d);
   open_milter_socket(d.cfg, d.account);
+  if (d.cfg.libmilter_greet_pause == LibmilterPause::skip)
+    spdlog::warn(
+        "engine libmilter: greet pauses are not held (libmilter_greet_pause: skip): libmilter's "
+        "worker pool queues held CONNECTs behind each other, so a burst of K sessions would "
+        "wait up to K pauses; without a pause, pre-greeting detection is off too. Use engine: "
+        "native (the default) to hold them");
+  else
+    spdlog::warn(
+        "engine libmilter with libmilter_greet_pause: hold: a burst of K CONNECTs can wait up to "
+        "K greet pauses (libmilter's worker pool), past the MTA's milter timeout; engine: "
+        "native holds each on its own timer");
   guard_milter_accept(d);
   log_capacity(d);
   d.control = make_control(d);

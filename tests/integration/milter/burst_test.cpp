@@ -7,8 +7,12 @@
 //
 // libmilter's worker pool hands the sessions that become ready in one wake-up
 // to its few idle workers, which then hold them a pause each: there K=10 waits
-// up to 5 pauses. The native engine holds each pause on a timer. The figures
-// under a real-TCP flood are in tests/bench (bench_greet_flood).
+// up to 5 pauses. The native engine holds each pause on a timer. So on
+// libmilter the daemon holds no pause unless told to (libmilter_greet_pause:
+// hold, which the reference suite sets and this test does not assert): by
+// default every CONNECT there is answered at once, each skipped pause counted
+// and the choice logged once at start-up. The figures under a real-TCP flood
+// are in tests/bench (bench_greet_flood).
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -38,8 +42,8 @@ std::string connect_data(const std::string& address, std::uint16_t port) {
 }
 
 TEST_P(GreetBurst, EachPauseIsItsOwn) {
-  if (daemon().engine() != "native")
-    GTEST_SKIP() << "libmilter: its worker pool can stack greet pauses (issue 17), not asserted";
+  const bool libmilter = daemon().engine() == "libmilter";
+  if (libmilter) daemon().set("libmilter_greet_pause", "skip");  // the daemon's default
   constexpr auto kPause = 600ms;
   // Far below a second pause, far above any scheduling noise on a loaded CI
   // machine; the exact p99 is the benchmark's job.
@@ -74,10 +78,18 @@ TEST_P(GreetBurst, EachPauseIsItsOwn) {
               static_cast<long long>(ms(waited.front())),
               static_cast<long long>(ms(waited[waited.size() / 2])),
               static_cast<long long>(ms(waited.back())));
+  for (auto& c : clients) c.quit();
+  if (libmilter) {
+    EXPECT_LE(waited.back(), kSlack) << "libmilter held a greet pause it should skip";
+    EXPECT_EQ(metric("milter_harden_greet_pauses_total"), 0.0);
+    EXPECT_EQ(metric("milter_harden_greet_pauses_skipped_total"), static_cast<double>(k));
+    EXPECT_EQ(daemon().log_lines("greet pauses are not held").size(), 1u) << daemon().log();
+    return;
+  }
   EXPECT_GE(waited.front(), kPause - 20ms) << "the greet pause was not held";
   EXPECT_LE(waited.back(), kPause + kSlack) << "a pause waited behind another";
-  for (auto& c : clients) c.quit();
   EXPECT_EQ(metric("milter_harden_greet_pauses_total"), static_cast<double>(k));
+  EXPECT_EQ(metric("milter_harden_greet_pauses_skipped_total"), 0.0);
 }
 
 INSTANTIATE_TEST_SUITE_P(K, GreetBurst, ::testing::Values(3, 10, 100));

@@ -42,11 +42,14 @@ class ConfigError : public std::runtime_error {
 enum class InternalErrorAction : std::uint8_t { proceed, tempfail };  // "continue" | "tempfail"
 enum class LogLevel : std::uint8_t { trace, debug, info, warn, error, critical, off };
 enum class EngineKind : std::uint8_t { native, libmilter };
+// engine libmilter: whether greet pauses are held there (libmilter_greet_pause).
+enum class LibmilterPause : std::uint8_t { skip, hold };
 
 std::string_view to_string(Mode m);
 std::string_view to_string(InternalErrorAction a);
 std::string_view to_string(LogLevel l);
 std::string_view to_string(EngineKind e);
+std::string_view to_string(LibmilterPause p);
 
 struct Config {
   std::string socket;  // libmilter socket spec
@@ -65,6 +68,7 @@ struct Config {
   std::chrono::milliseconds greet_pause_cap{0};
   std::chrono::milliseconds reload_interval{0};  // 0: no data_version polling
   EngineKind engine = EngineKind::native;
+  LibmilterPause libmilter_greet_pause = LibmilterPause::skip;
   std::string allowed_peers;  // normalised: "127.0.0.0/8,::1/128"
   std::uint64_t max_connections = 0;
 };

@@ -31,31 +31,34 @@
 #include "harden/policy/decision.hpp"
 
 // X(name, type, help)
-#define HARDEN_MILTER_METRICS(X)                                                             \
-  X(sessions_total, counter, "SMTP sessions the MTA announced to the milter (xxfi_connect)") \
-  X(sessions_open, gauge, "sessions between connect and close")                              \
-  X(greet_pauses_total, counter, "greet pauses held before the MTA's greeting")              \
-  X(pregreet_detections_total, counter, "clients that talked before the greeting")           \
-  X(pregreet_unavailable_total, counter,                                                     \
-    "greet pauses held as a plain delay because the client's socket was not visible")        \
-  X(pregreet_probe_errors_total, counter,                                                    \
-    "pre-greeting probes that failed (netlink error, no socket); retried on the next tick")  \
-  X(accept_failures_total, counter,                                                          \
-    "accept() on the milter socket failed for lack of file descriptors")                     \
-  X(accept_shed_total, counter,                                                              \
-    "milter connections closed at accept for lack of file descriptors")                      \
-  X(open_files_limit, gauge, "the soft RLIMIT_NOFILE in force (raised to the hard limit)")   \
-  X(throttle_delays_total, counter, "RCPT replies delayed by bad_rcpt_throttle")             \
-  X(reload_success_total, counter, "policy snapshots loaded and put in force")               \
-  X(reload_failure_total, counter, "policy reloads refused; the previous snapshot stayed")   \
-  X(internal_errors_total, counter, "callbacks that failed and answered on_internal_error")  \
-  X(control_requests_total, counter, "control socket requests served")                       \
-  X(control_denied_total, counter, "control socket connections refused (peer credentials)")  \
-  X(milter_connections_open, gauge, "MTA connections open on the native engine")             \
-  X(milter_connections_refused_total, counter,                                               \
-    "MTA connections closed at accept: peer not in allowed_peers, or max_connections")       \
-  X(milter_idle_timeouts_total, counter, "MTA connections closed for silence (native)")      \
-  X(protocol_violations_total, counter,                                                      \
+#define HARDEN_MILTER_METRICS(X)                                                                \
+  X(sessions_total, counter, "SMTP sessions the MTA announced to the milter (xxfi_connect)")    \
+  X(sessions_open, gauge, "sessions between connect and close")                                 \
+  X(greet_pauses_total, counter, "greet pauses held before the MTA's greeting")                 \
+  X(greet_pauses_skipped_total, counter,                                                        \
+    "greet pauses the policy asked for and the daemon did not hold (greet_pause_cap 0; engine " \
+    "libmilter with libmilter_greet_pause skip)")                                               \
+  X(pregreet_detections_total, counter, "clients that talked before the greeting")              \
+  X(pregreet_unavailable_total, counter,                                                        \
+    "greet pauses held as a plain delay because the client's socket was not visible")           \
+  X(pregreet_probe_errors_total, counter,                                                       \
+    "pre-greeting probes that failed (netlink error, no socket); retried on the next tick")     \
+  X(accept_failures_total, counter,                                                             \
+    "accept() on the milter socket failed for lack of file descriptors")                        \
+  X(accept_shed_total, counter,                                                                 \
+    "milter connections closed at accept for lack of file descriptors")                         \
+  X(open_files_limit, gauge, "the soft RLIMIT_NOFILE in force (raised to the hard limit)")      \
+  X(throttle_delays_total, counter, "RCPT replies delayed by bad_rcpt_throttle")                \
+  X(reload_success_total, counter, "policy snapshots loaded and put in force")                  \
+  X(reload_failure_total, counter, "policy reloads refused; the previous snapshot stayed")      \
+  X(internal_errors_total, counter, "callbacks that failed and answered on_internal_error")     \
+  X(control_requests_total, counter, "control socket requests served")                          \
+  X(control_denied_total, counter, "control socket connections refused (peer credentials)")     \
+  X(milter_connections_open, gauge, "MTA connections open on the native engine")                \
+  X(milter_connections_refused_total, counter,                                                  \
+    "MTA connections closed at accept: peer not in allowed_peers, or max_connections")          \
+  X(milter_idle_timeouts_total, counter, "MTA connections closed for silence (native)")         \
+  X(protocol_violations_total, counter,                                                         \
     "MTA connections closed for a malformed or out-of-order milter packet (native)")
 namespace harden::milter {
 
