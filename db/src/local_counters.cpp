@@ -78,9 +78,15 @@ LocalCounters::LocalCounters(LocalCountersOptions options) {
 LocalCounters::~LocalCounters() = default;
 
 std::size_t LocalCounters::entry_bytes() {
-  // list node (2 links + Entry) + hash node (next, key, iterator, cached hash) + bucket.
-  return sizeof(Entry) + 2 * sizeof(void*) + sizeof(policy::IpNetwork) + 3 * sizeof(void*) +
-         sizeof(void*);
+  // What an entry really costs the heap, so that the cap bounds the process's
+  // growth and not only a count: each node is its own allocation, which
+  // glibc's malloc rounds up to 16 bytes after an 8-byte header; the bucket
+  // array holds up to 2 pointers per entry (the table doubles as it grows).
+  const auto chunk = [](std::size_t n) { return (n + 8 + 15) & ~std::size_t{15}; };
+  const std::size_t list_node = chunk(2 * sizeof(void*) + sizeof(Entry));
+  const std::size_t hash_node =  // next, key, iterator, cached hash
+      chunk(sizeof(void*) + sizeof(policy::IpNetwork) + sizeof(void*) + sizeof(std::size_t));
+  return list_node + hash_node + 2 * sizeof(void*);
 }
 
 LocalCounters::Shard& LocalCounters::shard_for(const policy::IpNetwork& key) const {

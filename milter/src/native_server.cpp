@@ -269,6 +269,8 @@ struct NativeServer::Impl {
         engine(e),
         metrics(m),
         spec(parse_socket_spec(opt.socket)),
+        ios(make_contexts(opt.threads)),
+        io(*ios.front()),
         hub(io, p, opt.probe_interval, m),
         accept_timer(io),
         grace_timer(io) {
@@ -286,11 +288,30 @@ struct NativeServer::Impl {
   void log_violation(Violation v, const std::string& peer);
   void note_unavailable(std::string_view why);
 
+  // One io_context per thread, each run by that thread alone (concurrency
+  // hint 1): a connection lives on one of them, so its handlers never run
+  // concurrently (no strand), and a reply goes out from the thread that read
+  // the command, without handing the wake-up to another thread. ios[0] also
+  // runs the acceptor, the GreetHub and the server's timers.
+  static std::vector<std::unique_ptr<asio::io_context>> make_contexts(unsigned threads) {
+    const unsigned n = threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::unique_ptr<asio::io_context>> v;
+    for (unsigned i = 0; i < n; ++i) v.push_back(std::make_unique<asio::io_context>(1));
+    return v;
+  }
+  // The context of the next connection (round robin); ios[0] thread only.
+  asio::io_context& next_context() { return *ios[next_io++ % ios.size()]; }
+  // Lets the other threads' run() return once they have no work; ios[0] thread only.
+  void release_workers() { workers_busy.clear(); }
+
   NativeOptions opt;
   Engine& engine;
   Metrics& metrics;
   SocketSpec spec;
-  asio::io_context io;
+  std::vector<std::unique_ptr<asio::io_context>> ios;
+  asio::io_context& io;  // ios[0]
+  std::size_t next_io = 0;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> workers_busy;
   GreetHub hub;
   std::optional<asio::basic_socket_acceptor<gproto>> acceptor;
   asio::steady_timer accept_timer;
@@ -318,6 +339,8 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
         delay_(sock_.get_executor()),
         proto_(*this, ProtocolOptions{srv.opt.max_buffered}),
         peer_(std::move(peer)) {}
+
+  gproto::socket::executor_type executor() { return sock_.get_executor(); }
 
   void start() {
     arm_idle(srv_.opt.negotiate_timeout);
@@ -639,7 +662,7 @@ bool NativeServer::Impl::peer_allowed(const gproto::socket& sock) {
 void NativeServer::Impl::accept() {
   if (stopping || !acceptor) return;
   acceptor->async_accept(
-      asio::make_strand(io), [this](const boost::system::error_code& ec, gproto::socket sock) {
+      next_context(), [this](const boost::system::error_code& ec, gproto::socket sock) {
         if (ec == asio::error::operation_aborted || stopping) return;
         if (ec) return accept_failed(ec);
         if (opt.accept_guard) {
@@ -706,7 +729,7 @@ void NativeServer::Impl::on_accept(gproto::socket sock) {
     conns.emplace(c.get(), c);
   }
   metrics.add(Metric::milter_connections_open, 1);
-  c->start();
+  asio::post(c->executor(), [c] { c->start(); });  // on the connection's own thread
 }
 
 void NativeServer::Impl::closed(Connection* c) {
@@ -717,7 +740,11 @@ void NativeServer::Impl::closed(Connection* c) {
     last = conns.empty();
   }
   metrics.add(Metric::milter_connections_open, -1);
-  if (last && stopping) asio::post(io, [this] { grace_timer.cancel(); });
+  if (last && stopping)
+    asio::post(io, [this] {
+      grace_timer.cancel();
+      release_workers();
+    });
 }
 
 NativeServer::NativeServer(NativeOptions options, Engine& engine, Metrics& metrics,
@@ -761,11 +788,12 @@ void NativeServer::listen(uid_t uid, gid_t gid) {
 
 void NativeServer::run() {
   Impl& s = *impl_;
+  for (std::size_t i = 1; i < s.ios.size(); ++i)
+    s.workers_busy.push_back(asio::make_work_guard(*s.ios[i]));
   asio::post(s.io, [&s] { s.accept(); });
-  unsigned n =
-      s.opt.threads != 0 ? s.opt.threads : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < n; ++i) pool.emplace_back([&s] { s.io.run(); });
+  for (std::size_t i = 1; i < s.ios.size(); ++i)
+    pool.emplace_back([io = s.ios[i].get()] { io->run(); });
   s.io.run();
   for (auto& t : pool) t.join();
   if (s.spec.kind == SocketSpec::Kind::unix_path) ::unlink(s.spec.path.c_str());
@@ -786,7 +814,7 @@ void NativeServer::stop(std::chrono::milliseconds grace) {
         if (auto c = w.lock()) live.push_back(std::move(c));
     }
     for (auto& c : live) c->stopping();
-    if (live.empty()) return;
+    if (live.empty()) return s.release_workers();
     s.grace_timer.expires_after(grace);
     s.grace_timer.async_wait([&s](auto) {
       std::vector<std::shared_ptr<Connection>> rest;

@@ -5,6 +5,7 @@
 // SYNOPSIS
 //   bench_milter [--seconds S] [--rounds R] [--concurrency C]
 //                [--addresses N] [--cap-mib M] [--target RATIO] [--driver threads|epoll]
+//                [--spray new|reused]
 //
 // THROUGHPUT
 //   --driver epoll: C sessions at a time from ONE client thread on epoll
@@ -23,9 +24,11 @@
 //
 // MEMORY
 //   Then N sessions from N distinct client keys (half IPv4 /32s from
-//   10.0.0.0/12, half IPv6 /64s) go through milter-harden on reused milter
-//   connections (CONNECT, MAIL, RCPT, end of message, SMFIC_QUIT_NC), so the
-//   counter table sees N clients in seconds. Printed: the daemon's VmRSS
+//   10.0.0.0/12, half IPv6 /64s) go through milter-harden, each on a new
+//   milter connection as an MTA opens one per SMTP session (--spray new, the
+//   default: negotiate, CONNECT, MAIL, RCPT, end of message, QUIT), or on
+//   reused connections (--spray reused: SMFIC_QUIT_NC between sessions, which
+//   fills the counter table faster). Printed: the daemon's VmRSS
 //   before, VmHWM (peak) after, and the counter table's own figures
 //   (entries, capacity, bytes, evictions from the control socket) against
 //   counter_memory_cap (--cap-mib). Within the cap means: the table's own
@@ -49,6 +52,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -71,7 +75,8 @@ struct Options {
   std::uint64_t addresses = 1'000'000;
   std::uint64_t cap_mib = 64;
   double target = 0.8;
-  bool epoll = false;  // --driver epoll: all sessions from one thread, no blocking reads
+  bool epoll = false;        // --driver epoll: all sessions from one thread, no blocking reads
+  bool spray_reuse = false;  // --spray reused: sessions share milter connections
 };
 
 enum Step { kConnect, kHelo, kMail, kRcpt, kSteps };
@@ -343,15 +348,19 @@ std::uint64_t proc_status_kib(pid_t pid, const char* field) {
   return 0;
 }
 
-// N sessions from N distinct client keys on reused milter connections.
-std::uint64_t spray(const std::string& spec, std::uint64_t n, int concurrency) {
+// N sessions from N distinct client keys, each on its own milter connection
+// or (reuse) on a few reused ones.
+std::uint64_t spray(const std::string& spec, std::uint64_t n, int concurrency, bool reuse) {
   std::atomic<std::uint64_t> next{0}, done{0};
   std::vector<std::thread> threads;
   for (int c = 0; c < concurrency; ++c)
     threads.emplace_back([&] {
-      MilterClient m = MilterClient::open(spec, 10s);
-      m.negotiate();
+      std::optional<MilterClient> m;
       for (std::uint64_t i; (i = next.fetch_add(1)) < n;) {
+        if (!m) {
+          m.emplace(MilterClient::open(spec, 10s));
+          m->negotiate();
+        }
         char addr[64];
         if (i % 2 == 0)
           std::snprintf(addr, sizeof addr, "10.%u.%u.%u", static_cast<unsigned>((i >> 17) & 15),
@@ -362,21 +371,26 @@ std::uint64_t spray(const std::string& spec, std::uint64_t n, int concurrency) {
                         static_cast<unsigned>((i >> 17) & 0xffff),
                         static_cast<unsigned>((i >> 1) & 0xffff));
         const bool v6 = i % 2 == 1;
-        m.macros('C', {{"{client_addr}", addr},
-                       {"{client_name}", "[" + std::string(addr) + "]"},
-                       {"{daemon_addr}", "127.0.0.1"},
-                       {"{daemon_port}", "25"}});
-        const Reply conn = m.connect(std::string("[") + addr + "]",
-                                     v6 ? Family::inet6 : Family::inet, 25000, addr);
+        m->macros('C', {{"{client_addr}", addr},
+                        {"{client_name}", "[" + std::string(addr) + "]"},
+                        {"{daemon_addr}", "127.0.0.1"},
+                        {"{daemon_port}", "25"}});
+        const Reply conn = m->connect(std::string("[") + addr + "]",
+                                      v6 ? Family::inet6 : Family::inet, 25000, addr);
         if (!conn.refuses()) {
-          m.mail({"<s@example.org>"});
-          m.rcpt({"<r@example.net>"});
+          m->mail({"<s@example.org>"});
+          m->rcpt({"<r@example.net>"});
         }
-        m.eom();
-        m.quit_nc();
+        m->eom();
+        if (reuse) {
+          m->quit_nc();
+        } else {
+          m->quit();
+          m.reset();
+        }
         done.fetch_add(1);
       }
-      m.quit();
+      if (m) m->quit();
     });
   for (auto& t : threads) t.join();
   return done.load();
@@ -412,6 +426,8 @@ Options parse(int argc, char** argv) {
       o.cap_mib = std::strtoull(v, nullptr, 10);
     else if (k == "--target")
       o.target = std::atof(v);
+    else if (k == "--spray" && (std::string(v) == "new" || std::string(v) == "reused"))
+      o.spray_reuse = std::string(v) == "reused";
     else if (k == "--driver" && (std::string(v) == "epoll" || std::string(v) == "threads"))
       o.epoll = std::string(v) == "epoll";
     else
@@ -515,7 +531,7 @@ int run_bench(const Options& o) {
 
   const std::uint64_t rss_before = proc_status_kib(d.pid(), "VmRSS:");
   const auto t0 = Clock::now();
-  const std::uint64_t sprayed = spray(d.socket(), o.addresses, o.concurrency);
+  const std::uint64_t sprayed = spray(d.socket(), o.addresses, o.concurrency, o.spray_reuse);
   const double spray_secs = std::chrono::duration<double>(Clock::now() - t0).count();
   const std::uint64_t hwm = proc_status_kib(d.pid(), "VmHWM:");
   const std::uint64_t rss_after = proc_status_kib(d.pid(), "VmRSS:");
@@ -525,11 +541,10 @@ int run_bench(const Options& o) {
   const double table = c.at("memory_bytes").get<double>() / (1024.0 * 1024.0);
   const double growth = static_cast<double>(hwm - std::min(hwm, rss_before)) / 1024;
   const bool within = table <= cap && growth <= cap;
-  std::printf(
-      "\nMEMORY after %llu distinct client keys (%.1f s, %.0f sessions/s on reused "
-      "connections)\n",
-      static_cast<unsigned long long>(sprayed), spray_secs,
-      static_cast<double>(sprayed) / spray_secs);
+  std::printf("\nMEMORY after %llu distinct client keys (%.1f s, %.0f sessions/s, %s)\n",
+              static_cast<unsigned long long>(sprayed), spray_secs,
+              static_cast<double>(sprayed) / spray_secs,
+              o.spray_reuse ? "on reused milter connections" : "each on a new milter connection");
   std::printf("  daemon VmRSS before %.1f MiB, after %.1f MiB, peak (VmHWM) %.1f MiB\n",
               static_cast<double>(rss_before) / 1024, static_cast<double>(rss_after) / 1024,
               static_cast<double>(hwm) / 1024);
