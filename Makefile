@@ -69,7 +69,7 @@ FUZZ_FLAGS := -max_len=4096 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/
 fuzz-build: deps
 	@mkdir -p $(FUZZ_DIR)/corpus
 	clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  -Imilter/include milter/src/protocol.cpp tests/fuzz/fuzz_protocol.cpp \
+	  -Imilter/include -Ipolicy/include milter/src/protocol.cpp tests/fuzz/fuzz_protocol.cpp \
 	  -o $(FUZZ_DIR)/fuzz_protocol
 	clang++ -std=c++20 -O1 tests/fuzz/make_seeds.cpp -o $(FUZZ_DIR)/make_seeds
 	$(FUZZ_DIR)/make_seeds $(FUZZ_DIR)/corpus tests/fuzz/corpus-real

@@ -449,7 +449,7 @@ int run_batch(const Globals& g, const CheckOptions& o) {
       ++bad;
       std::cout << out << std::flush;  // keep stdout and stderr in input order
       out.clear();
-      std::cerr << fmt::format("{}:{}: error: {}\n", name, lines.line_no(), one_line(e.what()));
+      std::cerr << fmt::format("{}:{}: error: {}\n", name, lines.line_no(), escaped_line(e.what()));
     }
     if (out.size() >= 64 * 1024) {
       std::cout << out;

@@ -13,6 +13,8 @@
 #include <iostream>
 #include <system_error>
 
+#include "harden/policy/ascii.hpp"
+
 namespace harden::cli {
 namespace fs = std::filesystem;
 
@@ -192,21 +194,11 @@ void write_output_file(const fs::path& path, std::string_view text) {
   }
 }
 
-std::string one_line(std::string_view msg) {
+std::string escaped_line(std::string_view msg) {
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ' || msg.back() == '\r')) {
     msg.remove_suffix(1);
   }
-  std::string out;
-  out.reserve(msg.size());
-  for (const char c : msg) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      out += fmt::format("\\x{:02x}", u);
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return ascii::escape(msg, {}, ascii::High::keep);
 }
 
 policy::UnixTime now() {

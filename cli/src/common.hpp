@@ -9,7 +9,7 @@
 //   auto in = open_input_stream("-");          FILE or stdin, streamed
 //   LineReader r(*in, 4096); r.next(line, too_long);   lines with bounded memory
 //   write_output_file(path, text);             atomic: temp file + rename
-//   std::string line = one_line(message);      control characters escaped
+//   std::string line = escaped_line(message);  control characters escaped
 //
 // EXIT CODES
 //   0  success
@@ -98,9 +98,9 @@ std::unique_ptr<std::istream> open_input_stream(const std::string& path);
 // rename, so `path` is either untouched or complete. Throws UsageError.
 void write_output_file(const std::filesystem::path& path, std::string_view text);
 
-// `msg` as one printable line: newlines and other control bytes become \xNN,
-// trailing whitespace is dropped.
-std::string one_line(std::string_view msg);
+// `msg` as one line: trailing newlines, CRs and spaces dropped, then newlines
+// and other control bytes as \xNN (bytes >= 0x80 kept, as printable() does).
+std::string escaped_line(std::string_view msg);
 
 // Wall-clock now, in whole seconds.
 policy::UnixTime now();

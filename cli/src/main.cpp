@@ -63,7 +63,7 @@ std::string command_path(CLI::App& app) {
 
 int parse_error(CLI::App& app, const CLI::ParseError& e) {
   if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
-  std::cerr << "hardenctl: " << one_line(e.what()) << " (see: " << command_path(app)
+  std::cerr << "hardenctl: " << escaped_line(e.what()) << " (see: " << command_path(app)
             << " --help)\n";
   return kExitUsage;
 }
@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {
-    std::cerr << "hardenctl: " << one_line(e.what()) << '\n';
+    std::cerr << "hardenctl: " << escaped_line(e.what()) << '\n';
   } catch (...) {
     std::cerr << "hardenctl: internal error (unknown exception)\n";
   }

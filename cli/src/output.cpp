@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "harden/policy/ascii.hpp"
+
 namespace harden::cli {
 
 Table::Table(std::vector<std::string> header) : header_(std::move(header)) {
@@ -42,17 +44,7 @@ void Table::print(std::ostream& out, std::string_view indent) const {
 }
 
 std::string printable(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      out += fmt::format("\\x{:02x}", u);
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return ascii::escape(text, {}, ascii::High::keep);
 }
 
 std::string quote_value(std::string_view value) {

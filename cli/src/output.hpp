@@ -42,7 +42,8 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-// Control bytes as \xNN.
+// Control bytes as \xNN; bytes >= 0x80 kept, so UTF-8 stays readable
+// (ascii::escape with High::keep).
 std::string printable(std::string_view text);
 // The value as a shell would need it: bare if plain, else double-quoted.
 std::string quote_value(std::string_view value);

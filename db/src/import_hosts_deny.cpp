@@ -14,7 +14,7 @@
 namespace harden::db {
 namespace {
 
-using detail::iequals;
+using ascii::iequals;
 using detail::LineReader;
 using detail::quote;
 using policy::Selector;

@@ -15,17 +15,14 @@
 namespace harden::db {
 namespace {
 
-using detail::iequals;
+using ascii::iequals;
+using ascii::is_alnum;
 using detail::LineReader;
 using detail::quote;
 using policy::Action;
 using policy::PatternTerm;
 
 constexpr std::size_t kMaxNesting = 64;
-
-bool is_alnum(char c) {
-  return detail::is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 
 // True if `s` starts with keyword `kw` (any case) not followed by alnum.
 bool keyword(std::string_view s, std::string_view kw) {
@@ -64,7 +61,7 @@ class PcreImporter {
     while (reader_.next(text)) {
       const std::string_view t = detail::trim(text);
       if (t.empty() || t.front() == '#') continue;
-      if (detail::is_blank(text.front())) {
+      if (ascii::is_space(text.front())) {
         if (logical.empty()) reader_.fail(reader_.line_no(), "continuation line without a rule");
         if (logical.size() + text.size() > kMaxImportLineLength) {
           reader_.fail(
@@ -150,7 +147,7 @@ class PcreImporter {
     for (; i < s.size(); ++i) {
       if (s[i] == '!') {
         t.negated = !t.negated;
-      } else if (!detail::is_blank(s[i])) {
+      } else if (!ascii::is_space(s[i])) {
         break;
       }
     }
@@ -162,7 +159,7 @@ class PcreImporter {
     if (i >= s.size()) fail("no closing " + quote(s.substr(open, 1)) + " after the regex");
     std::string regex = slash_delimited(s.substr(open + 1, i - open - 1));
     std::size_t f = ++i;
-    while (i < s.size() && !detail::is_blank(s[i])) ++i;
+    while (i < s.size() && !ascii::is_space(s[i])) ++i;
     regex = flagged(std::move(regex), s.substr(f, i - f));
     t.regex = regex.empty() ? "^" : regex;  // Postfix's // matches every name
     s = s.substr(i);
@@ -230,7 +227,7 @@ class PcreImporter {
         return std::nullopt;
       }
     }
-    const std::string lw = detail::lower(word);
+    const std::string lw = ascii::to_lower(word);
     for (std::string_view p : {"permit_", "reject_", "check_", "defer_", "warn_if_", "sleep"}) {
       if (lw.rfind(p, 0) == 0) {
         note("skipped restriction " + quote(word) + " (Postfix restrictions are not imported)");
@@ -242,7 +239,7 @@ class PcreImporter {
 
   std::string reply(std::string_view text) {
     for (std::size_t i = 0; i + 1 < text.size(); ++i) {
-      if (text[i] == '$' && (detail::is_digit(text[i + 1]) || text[i + 1] == '{')) {
+      if (text[i] == '$' && (ascii::is_digit(text[i + 1]) || text[i + 1] == '{')) {
         note("reply text uses $N substitution; it is imported literally");
         break;
       }

@@ -19,7 +19,7 @@
 namespace harden::db {
 namespace {
 
-using detail::iequals;
+using ascii::iequals;
 using detail::istarts_with;
 using detail::LineReader;
 using detail::quote;
@@ -75,11 +75,11 @@ class AccessImporter {
 
   void entry(std::string_view text) {
     if (text.empty() || text.front() == '#' || detail::trim(text).empty()) return;
-    if (detail::is_blank(text.front())) {
+    if (ascii::is_space(text.front())) {
       fail("line starts with a blank (makemap refuses it; there are no continuation lines)");
     }
     std::size_t end = 0;
-    while (end < text.size() && !detail::is_blank(text[end])) ++end;
+    while (end < text.size() && !ascii::is_space(text[end])) ++end;
     const std::string_view key = text.substr(0, end);
     const std::string_view value = detail::trim(text.substr(end));
     if (value.empty()) fail("no value for " + quote(key));
@@ -210,9 +210,8 @@ class AccessImporter {
   }
 
   static int hex(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (ascii::is_digit(c)) return c - '0';
+    if (ascii::is_xdigit(c)) return ascii::to_lower(c) - 'a' + 10;
     return -1;
   }
 
@@ -228,7 +227,7 @@ class AccessImporter {
       return std::nullopt;
     }
     if (istarts_with(v, "ERROR:")) return error_value(v.substr(6));
-    if (detail::is_digit(v.front()) || v.front() == '"') return error_value(v);
+    if (ascii::is_digit(v.front()) || v.front() == '"') return error_value(v);
     fail("unknown Connect: value " + quote(v) +
          " (expected OK, RELAY, SKIP, REJECT, DISCARD, QUARANTINE:text or ERROR:code text)");
   }
@@ -246,8 +245,8 @@ class AccessImporter {
       if (t.size() < 2 || t.back() != '"') fail("unbalanced quote in " + quote(t));
       t = detail::trim(t.substr(1, t.size() - 2));
     }
-    const bool has_code = t.size() >= 3 && detail::is_digit(t[0]) && detail::is_digit(t[1]) &&
-                          detail::is_digit(t[2]) && (t.size() == 3 || detail::is_blank(t[3]));
+    const bool has_code = t.size() >= 3 && ascii::is_digit(t[0]) && ascii::is_digit(t[1]) &&
+                          ascii::is_digit(t[2]) && (t.size() == 3 || ascii::is_space(t[3]));
     if (has_code) {
       cls = t.front();
       t = t.substr(3);

@@ -61,8 +61,7 @@ void LineReader::note(ImportResult& r, std::size_t line, std::string_view msg) c
 std::string LineReader::comment(std::size_t line) const {
   std::string name;
   for (char c : std::string_view(file_).substr(0, kMaxFileNameInComment)) {
-    const auto u = static_cast<unsigned char>(c);
-    name += (u >= 0x20 && u < 0x7f) ? c : '?';
+    name += ascii::is_print(c) ? c : '?';
   }
   return "import " + name + ":" + std::to_string(line);
 }
@@ -91,7 +90,7 @@ bool is_enhanced_code(std::string_view s) {
       if (run == 0) return false;
       ++dots;
       run = 0;
-    } else if (is_digit(c) && ++run <= 3) {
+    } else if (ascii::is_digit(c) && ++run <= 3) {
       continue;
     } else {
       return false;
@@ -109,8 +108,7 @@ std::string clean_reason(const LineReader& r, ImportResult& result, std::size_t 
       gap = !out.empty();
       continue;
     }
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f) {
+    if (!ascii::is_print(c)) {
       r.fail(line, "reply text " + quote(text) + " has a character other than printable ASCII");
     }
     if (gap) out += ' ';
@@ -154,7 +152,7 @@ std::optional<policy::IpNetwork> parse_octets(std::string_view s) {
     if (part.size() > 1 && part[0] == '0') return std::nullopt;
     unsigned v = 0;
     for (char c : part) {
-      if (!is_digit(c)) return std::nullopt;
+      if (!ascii::is_digit(c)) return std::nullopt;
       v = v * 10 + static_cast<unsigned>(c - '0');
     }
     if (v > 255) return std::nullopt;

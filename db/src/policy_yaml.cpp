@@ -22,8 +22,7 @@ constexpr std::int64_t kMaxPriority = 1'000'000'000'000;
 std::string comment_text(std::string_view s) {
   std::string out;
   for (char c : s.substr(0, 200)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u >= 0x20 && u < 0x7f) ? c : '?';
+    out += ascii::is_print(c) ? c : '?';
   }
   return out;
 }
@@ -182,7 +181,7 @@ class YamlReader {
   std::int64_t priority(const std::string& value, std::size_t at) const {
     std::int64_t p = 0;
     const bool digits = !value.empty() && value.size() <= 13 &&
-                        std::all_of(value.begin(), value.end(), detail::is_digit);
+                        std::all_of(value.begin(), value.end(), ascii::is_digit);
     if (digits) p = std::stoll(value);
     if (!digits || p < 1 || p > kMaxPriority) {
       fail(at, "priority: bad value " + quote(value) + " (expected 1.." +

@@ -117,8 +117,7 @@ std::string immutable_uri(const fs::path& path) {
   std::string uri = "file:";
   for (char c : fs::absolute(path).string()) {
     const auto u = static_cast<unsigned char>(c);
-    const bool plain = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
-                       c == '/' || c == '.' || c == '-' || c == '_';
+    const bool plain = ascii::is_alnum(c) || c == '/' || c == '.' || c == '-' || c == '_';
     if (plain) {
       uri += c;
     } else {

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "config_values.hpp"
+#include "harden/policy/ascii.hpp"
 #include "harden/policy/rule.hpp"
 
 namespace harden::milter {
@@ -166,26 +167,11 @@ std::string known_keys() {
 // A YAML scalar in the form print_config writes: plain when safe, else double-quoted.
 std::string yaml_scalar(std::string_view v) {
   const bool plain = !v.empty() && std::all_of(v.begin(), v.end(), [](char ch) {
-    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '/' || ch == '_' ||
-           ch == '-' || ch == '@';
+    return ascii::is_alnum(ch) || ch == '.' || ch == '/' || ch == '_' || ch == '-' || ch == '@';
   });
   if (plain) return std::string(v);
-  std::string out = "\"";
-  for (char ch : v) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (u < 0x20 || u == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
+  // Bytes >= 0x80 as they are: in YAML "\xc3" is U+00C3, not the byte.
+  return "\"" + ascii::escape(v, "\"\\", ascii::High::keep) + "\"";
 }
 
 std::string scalar_of(const YAML::Node& value, std::string_view key) {

@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <optional>
 
 #include "harden/policy/address.hpp"
+#include "harden/policy/ascii.hpp"
 #include "harden/policy/error.hpp"
 #include "harden/policy/rate.hpp"
 #include "harden/policy/selector.hpp"
@@ -37,9 +37,7 @@ constexpr std::array<Unit, 7> kSizeUnits{{{"", 1},
 // Far above every key's bound; keeps a parsed duration within milliseconds::rep.
 constexpr std::uint64_t kMaxDurationMs = 1ull << 53;
 
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
+using ascii::is_digit;
 
 // Splits "256MiB" into 256 and "MiB". Throws when there are no digits or the
 // number overflows.
@@ -77,10 +75,7 @@ std::string with_largest_unit(std::uint64_t n, std::span<const Unit> units) {
 }
 
 bool no_control_chars(std::string_view v) {
-  return std::none_of(v.begin(), v.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7f;
-  });
+  return std::none_of(v.begin(), v.end(), ascii::is_control);
 }
 
 }  // namespace
@@ -94,25 +89,11 @@ std::uint16_t parse_port(std::string_view text, std::string_view whole) {
 }
 
 std::string printable(std::string_view s, std::size_t max) {
-  std::string out;
-  for (char c : s.substr(0, max)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  if (s.size() > max) out += "...";
-  return out;
+  return ascii::escape(s.substr(0, max)) + (s.size() > max ? "..." : "");
 }
 
 bool parse_bool(std::string_view v) {
-  std::string lower(v.substr(0, 8));
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lower = ascii::to_lower(v.substr(0, 8));
   if (v.size() <= 8) {
     if (lower == "true" || lower == "yes" || lower == "on") return true;
     if (lower == "false" || lower == "no" || lower == "off") return false;
@@ -189,11 +170,10 @@ std::string parse_socket_path(std::string_view v) {
 }
 
 std::string parse_account(std::string_view v) {
-  const bool ok =
-      v.size() <= 32 && (v.empty() || v.front() != '-') &&
-      std::all_of(v.begin(), v.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-      });
+  const bool ok = v.size() <= 32 && (v.empty() || v.front() != '-') &&
+                  std::all_of(v.begin(), v.end(), [](char c) {
+                    return ascii::is_alnum(c) || c == '.' || c == '_' || c == '-';
+                  });
   if (!ok) throw ConfigError("'" + printable(v) + "' is not a user or group name");
   return std::string(v);
 }

@@ -1,6 +1,7 @@
 // control.cpp - control requests: parsing, dispatch, the "client" description.
 #include "harden/milter/control.hpp"
 
+#include "harden/policy/ascii.hpp"
 #include "harden/policy/decision.hpp"
 #include "harden/policy/selector.hpp"
 
@@ -9,12 +10,11 @@ namespace {
 
 using nlohmann::json;
 
-std::string one_line(std::string_view s) {
+// The first 300 bytes of `s` with every control byte (ascii::is_control) as a
+// space: one line for an error reply, whatever the request held.
+std::string controls_to_spaces(std::string_view s) {
   std::string out;
-  for (char c : s.substr(0, 300)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7f) ? ' ' : c;
-  }
+  for (char c : s.substr(0, 300)) out += ascii::is_control(c) ? ' ' : c;
   return out;
 }
 
@@ -40,15 +40,15 @@ ControlRequest::Command parse_command(const std::string& cmd) {
   if (cmd == "client") return C::client;
   if (cmd == "flush") return C::flush;
   if (cmd == "reload") return C::reload;
-  throw ControlError("unknown cmd '" + one_line(cmd.substr(0, 40)) +
+  throw ControlError("unknown cmd '" + controls_to_spaces(cmd.substr(0, 40)) +
                      "' (known: stats, client, flush, reload)");
 }
 
 }  // namespace
 
 std::string control_error_reply(std::string_view msg) {
-  return json{{"ok", false}, {"error", one_line(msg)}}.dump(-1, ' ', false,
-                                                            json::error_handler_t::replace);
+  return json{{"ok", false}, {"error", controls_to_spaces(msg)}}.dump(
+      -1, ' ', false, json::error_handler_t::replace);
 }
 
 ControlRequest parse_control_request(std::string_view line) {
@@ -62,12 +62,14 @@ ControlRequest parse_control_request(std::string_view line) {
   if (r.command == ControlRequest::Command::client || r.command == ControlRequest::Command::flush) {
     const std::string ip = string_member(req, "ip", true);
     r.ip = policy::IpAddress::try_parse(ip);
-    if (!r.ip) throw ControlError("ip: '" + one_line(ip.substr(0, 60)) + "' is not an IP address");
+    if (!r.ip)
+      throw ControlError("ip: '" + controls_to_spaces(ip.substr(0, 60)) + "' is not an IP address");
   }
   if (r.command == ControlRequest::Command::client) {
     const std::string host = string_member(req, "hostname", false);
     if (!host.empty() && !policy::is_valid_hostname(host))
-      throw ControlError("hostname: '" + one_line(host.substr(0, 60)) + "' is not a host name");
+      throw ControlError("hostname: '" + controls_to_spaces(host.substr(0, 60)) +
+                         "' is not a host name");
     if (!host.empty()) r.hostname = policy::normalize_hostname(host);
   }
   return r;

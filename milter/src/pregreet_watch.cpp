@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "harden/milter/pregreet.hpp"
+#include "harden/policy/ascii.hpp"
 
 namespace harden::milter {
 namespace {
@@ -20,8 +21,7 @@ using policy::IpAddress;
 std::optional<Endpoint> Endpoint::from_text(std::string_view address,
                                             std::string_view port) noexcept {
   if (port.empty() || port.size() > 5) return std::nullopt;
-  if (!std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return std::nullopt;
+  if (!std::all_of(port.begin(), port.end(), ascii::is_digit)) return std::nullopt;
   unsigned value = 0;
   const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (ec != std::errc{} || end != port.data() + port.size()) return std::nullopt;

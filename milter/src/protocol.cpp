@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <array>
 
+#include "harden/policy/ascii.hpp"
+
 namespace harden::milter {
 namespace {
 
@@ -149,16 +151,9 @@ std::string_view to_string(Violation v) {
   return "unknown";
 }
 
-namespace {
-
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-
-}  // namespace
-
 bool valid_reply_code(std::string_view r) {
-  return r.size() == 3 && (r[0] == '4' || r[0] == '5') && is_digit(r[1]) && is_digit(r[2]);
+  return r.size() == 3 && (r[0] == '4' || r[0] == '5') && ascii::is_digit(r[1]) &&
+         ascii::is_digit(r[2]);
 }
 
 bool valid_enhanced_code(std::string_view x, char klass) {
@@ -166,7 +161,7 @@ bool valid_enhanced_code(std::string_view x, char klass) {
   std::size_t i = 2;
   for (int group = 0; group < 2; ++group) {
     const std::size_t start = i;
-    while (i < x.size() && is_digit(x[i]) && i - start < 3) ++i;
+    while (i < x.size() && ascii::is_digit(x[i]) && i - start < 3) ++i;
     if (i == start) return false;
     if (group == 0 && (i >= x.size() || x[i++] != '.')) return false;
   }

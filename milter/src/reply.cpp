@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "harden/policy/ascii.hpp"
+
 namespace harden::milter {
 namespace {
 
@@ -13,8 +15,7 @@ using policy::Verdict;
 
 bool needs_quotes(std::string_view v) {
   return v.empty() || std::any_of(v.begin(), v.end(), [](char c) {
-           const auto u = static_cast<unsigned char>(c);
-           return u <= 0x20 || u >= 0x7f || c == '"' || c == '=' || c == '\\';
+           return c == ' ' || !ascii::is_print(c) || c == '"' || c == '=' || c == '\\';
          });
 }
 
@@ -24,14 +25,13 @@ std::string sanitize_reply_text(std::string_view text) {
   std::string out;
   for (char c : text) {
     if (out.size() >= kMaxReplyText) break;
-    const auto u = static_cast<unsigned char>(c);
     if (c == '%') {
       if (out.size() + 2 > kMaxReplyText) break;
       out += "%%";
     } else if (c == '\r' || c == '\n' || c == '\t') {
       out += ' ';
     } else {
-      out += (u >= 0x20 && u < 0x7f) ? c : '?';
+      out += ascii::is_print(c) ? c : '?';
     }
   }
   const auto first = out.find_first_not_of(' ');
@@ -94,22 +94,7 @@ std::string MilterReply::to_string() const {
 
 std::string log_value(std::string_view v) {
   if (!needs_quotes(v)) return std::string(v);
-  std::string out = "\"";
-  for (char c : v.substr(0, 1024)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u >= 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
+  return "\"" + ascii::escape(v.substr(0, 1024), "\"\\") + "\"";
 }
 
 std::string enforcement_line(const Decision& d, const LogClient& client) {

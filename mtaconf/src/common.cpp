@@ -9,8 +9,7 @@ namespace harden::mtaconf::detail {
 std::string comment_text(std::string_view text, std::size_t max) {
   std::string out;
   for (char c : text.substr(0, max)) {
-    const auto u = static_cast<unsigned char>(c);
-    const bool bad = u < 0x20 || u >= 0x7f || c == '`' || c == '\'' || c == '"' || c == '\\';
+    const bool bad = !ascii::is_print(c) || c == '`' || c == '\'' || c == '"' || c == '\\';
     out += bad ? '?' : c;
   }
   if (text.size() > max) out += "...";
@@ -88,8 +87,7 @@ bool is_safe_hostname(std::string_view name) {
   if (name.empty() || name.size() > 253 || name.front() == '.' || name.back() == '.') return false;
   char prev = '.';
   for (char c : name) {
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (!alnum && c != '-' && c != '_' && c != '.') return false;
+    if (!ascii::is_alnum(c) && c != '-' && c != '_' && c != '.') return false;
     if (c == '.' && prev == '.') return false;
     prev = c;
   }

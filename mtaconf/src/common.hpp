@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "harden/mtaconf/generate.hpp"
+#include "harden/policy/ascii.hpp"
 #include "harden/policy/policy.hpp"
 #include "harden/policy/text.hpp"
 

@@ -10,8 +10,7 @@ std::string exim_escape(std::string_view text) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f) {
+    if (!ascii::is_print(c)) {
       throw GenerateError("text " + detail::quote(text) +
                           " has a character other than printable ASCII");
     }
@@ -48,8 +47,7 @@ std::string list_item(std::string_view s) {
 
 std::string checked_regex(const policy::Rule& r, std::string_view regex) {
   for (char c : regex) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f) {
+    if (!ascii::is_print(c)) {
       throw GenerateError(rule_name(r) + ": regex has a character other than printable ASCII");
     }
   }

@@ -42,8 +42,7 @@ constexpr std::array<Timeout, 12> kShortTimeouts{{
 }};
 
 bool is_path_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '_' || c == '/' || c == '+' || c == '-';
+  return ascii::is_alnum(c) || c == '.' || c == '_' || c == '/' || c == '+' || c == '-';
 }
 
 std::string check_unix_path(std::string_view spec, std::string_view path) {

@@ -47,6 +47,7 @@
 #include <array>
 #include <string>
 
+#include "harden/policy/ascii.hpp"
 #include "harden/policy/rdns.hpp"
 
 namespace harden::policy {
@@ -69,18 +70,11 @@ constexpr std::array<std::string_view, 18> kSecondLevels = {
 constexpr std::size_t kMinKeywordDigits = 3;
 constexpr std::size_t kMinPlainDigits = 8;
 
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_lower(char c) {
-  return c >= 'a' && c <= 'z';
-}
-bool is_alnum(char c) {
-  return is_digit(c) || is_lower(c);
-}
-bool is_hex(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'f');
-}
+// Every name below is lower-cased first (classify_dynamic_rdns), so the ASCII
+// classes read as lower-case letters, digits and lower-case hex digits here.
+using ascii::is_alnum;
+using ascii::is_digit;
+using ascii::is_xdigit;
 
 // The host part of a lower-cased name (see the header comment); may be empty.
 std::string_view host_part(std::string_view name) {
@@ -237,8 +231,8 @@ std::optional<DynamicRdnsHit> hex_in_name(std::string_view s, const Octets& a) {
   }
   const std::string_view h(hex.data(), hex.size());
   for (std::size_t i = s.find(h); i != std::string_view::npos; i = s.find(h, i + 1)) {
-    const bool left = i == 0 || !is_hex(s[i - 1]);
-    const bool right = i + 8 == s.size() || !is_hex(s[i + 8]);
+    const bool left = i == 0 || !is_xdigit(s[i - 1]);
+    const bool right = i + 8 == s.size() || !is_xdigit(s[i + 8]);
     if (left && right)
       return DynamicRdnsHit{"ipv4-hex",
                             std::string(h) + " (hex of " + octets_text(a) + ") in name"};
@@ -269,9 +263,8 @@ std::optional<DynamicRdnsHit> classify_dynamic_rdns(std::string_view hostname,
                                                     const IpAddress* client) {
   if (hostname.empty() || hostname.size() > kMaxHostnameLength) return std::nullopt;
   std::array<char, kMaxHostnameLength> buf{};
-  std::transform(hostname.begin(), hostname.end(), buf.begin(), [](char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  });
+  std::transform(hostname.begin(), hostname.end(), buf.begin(),
+                 [](char c) { return ascii::to_lower(c); });
   std::string_view name(buf.data(), hostname.size());
   if (name.back() == '.') name.remove_suffix(1);
   const std::string_view host = host_part(name);

@@ -19,6 +19,7 @@
 #include <boost/container/small_vector.hpp>
 #include <map>
 
+#include "harden/policy/ascii.hpp"
 #include "regex_tokens.hpp"
 
 namespace harden::policy::detail {
@@ -27,14 +28,11 @@ namespace {
 
 using Kind = RegexToken::Kind;
 
-bool is_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
+using ascii::is_alnum;
+using ascii::to_lower;
+
 bool keeps(char c) {  // an unescaped literal kept in the run as itself
   return is_alnum(c) || c == '-' || c == '_';
-}
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c;
 }
 bool one_of(char c, std::string_view set) {
   return c != '\0' && set.find(c) != std::string_view::npos;
@@ -57,7 +55,7 @@ std::string suffix_of(std::string_view re) {
         if (!keeps(t.c)) {  // ^ ] } and other punctuation: not kept in the run
           run.clear();
         } else {
-          run += lower(t.c);
+          run += to_lower(t.c);
         }
         break;
       case Kind::escape:  // printable: a bad one was refused above
@@ -167,7 +165,7 @@ std::size_t LiteralSuffixIndex::follow(const Edge& e, std::string_view subject,
   const char* label = labels_.data() + e.label_begin;
   for (std::size_t j = 1; j < e.label_size; ++j) {
     const char want = label[j];
-    if (want != kAnyChar && want != lower(subject[left - 1 - j])) return std::string_view::npos;
+    if (want != kAnyChar && want != to_lower(subject[left - 1 - j])) return std::string_view::npos;
   }
   return left - e.label_size;
 }
@@ -193,7 +191,7 @@ void LiteralSuffixIndex::collect(std::string_view subject, std::vector<std::uint
       const char* last = edge_char_.data() + n.edges_end;
       const Edge* any = nullptr;
       if (*first == kAnyChar) any = &edges_[n.edges_begin], ++first;  // sorted first
-      const char* hit = std::find(first, last, lower(subject[left - 1]));
+      const char* hit = std::find(first, last, to_lower(subject[left - 1]));
       const Edge* exact =
           hit != last ? &edges_[static_cast<std::size_t>(hit - edge_char_.data())] : nullptr;
       const std::size_t any_left = any ? follow(*any, subject, left) : std::string_view::npos;

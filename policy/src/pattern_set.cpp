@@ -53,6 +53,7 @@
 #include <new>
 #include <string>
 
+#include "harden/policy/ascii.hpp"
 #include "harden/policy/error.hpp"
 #include "harden/policy/rdns.hpp"
 #include "literal_suffix.hpp"
@@ -89,10 +90,6 @@ constexpr RegexEngine kDefaultEngine = RegexEngine::hyperscan;
 constexpr std::int64_t kRe2MaxMem = std::int64_t{64} << 20;
 // PCRE2 backtracking bound; a regex that exceeds it counts as no match.
 constexpr std::uint32_t kPcre2MatchLimit = 1'000'000;
-
-bool is_printable(unsigned char c) {
-  return c >= 0x20 && c <= 0x7e;
-}
 
 // ----------------------------------------------------------------------------
 // PCRE2
@@ -353,7 +350,7 @@ class Re2SetMatcher final : public FastMatcher {
 
 bool printable_ascii(std::string_view s) {
   bool ok = true;  // no early exit: the loop vectorizes
-  for (char c : s) ok &= is_printable(static_cast<unsigned char>(c));
+  for (char c : s) ok &= ascii::is_print(c);
   return ok;
 }
 

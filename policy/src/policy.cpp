@@ -43,7 +43,7 @@ std::string_view to_string(RdnsStatus s) {
 
 RdnsStatus parse_rdns_status(std::string_view text) {
   std::string up;
-  for (char c : text.substr(0, 16)) up += static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+  for (char c : text.substr(0, 16)) up += ascii::to_upper(c);
   if (text.size() <= 16) {
     if (up == "OK") return RdnsStatus::ok;
     if (up == "FAIL") return RdnsStatus::fail;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 
+#include "harden/policy/ascii.hpp"
 #include "regex_tokens.hpp"
 
 namespace harden::policy::detail {
@@ -13,18 +14,14 @@ namespace {
 
 using Kind = RegexToken::Kind;
 
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_alnum(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-bool is_hex(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+using ascii::is_alnum;
+using ascii::is_digit;
+using ascii::is_print;
+using ascii::is_xdigit;
+
 int hex_value(char c) {
   if (is_digit(c)) return c - '0';
-  return (c | 0x20) - 'a' + 10;
+  return ascii::to_lower(c) - 'a' + 10;
 }
 bool one_of(char c, std::string_view set) {
   return set.find(c) != std::string_view::npos;
@@ -72,7 +69,7 @@ class SubsetChecker {
   // "\xHH" below 0x80 at k (the backslash).
   bool hex_escape(std::size_t k) const {
     const char h = at(k + 2), l = at(k + 3);
-    return is_hex(h) && is_hex(l) && hex_value(h) < 8;
+    return is_xdigit(h) && is_xdigit(l) && hex_value(h) < 8;
   }
 
   void step(const RegexToken& t) {
@@ -109,7 +106,7 @@ class SubsetChecker {
     if (one_of(e, "bBAz")) return assertion();
     if (e == 'x')
       return hex_escape(t.begin) ? atom() : fail("\\x escape other than \\xHH below 0x80", t.begin);
-    if (e == '\0' || is_alnum(e) || !is_printable_ascii(e))
+    if (e == '\0' || is_alnum(e) || !is_print(e))
       return fail(std::string("escape \\") + e, t.begin);
     atom();  // backslash before punctuation: that character
   }
@@ -140,7 +137,7 @@ class SubsetChecker {
           literal = hex_value(at(m.begin + 2)) * 16 + hex_value(at(m.begin + 3));
           return true;
         }
-        if (e == '\0' || is_alnum(e) || !is_printable_ascii(e)) return false;
+        if (e == '\0' || is_alnum(e) || !is_print(e)) return false;
         literal = static_cast<unsigned char>(e);
         return true;
       }

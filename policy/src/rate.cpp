@@ -64,7 +64,7 @@ std::uint64_t parse_duration_ms(std::string_view text, std::uint64_t max_ms) {
   };
   std::size_t i = 0;
   std::uint64_t n = 0;
-  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+  for (; i < text.size() && ascii::is_digit(text[i]); ++i) {
     const auto digit = static_cast<std::uint64_t>(text[i] - '0');
     if (n > (UINT64_MAX - digit) / 10) throw too_large();
     n = n * 10 + digit;

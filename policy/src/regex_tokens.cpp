@@ -1,21 +1,18 @@
 // regex_tokens.cpp - the one regex tokenizer (see regex_tokens.hpp).
 #include "regex_tokens.hpp"
 
+#include "harden/policy/ascii.hpp"
+
 namespace harden::policy::detail {
 
 namespace {
 
 using Kind = RegexToken::Kind;
 
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_alpha(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-bool is_hex(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
+using ascii::is_alpha;
+using ascii::is_digit;
+using ascii::is_print;
+using ascii::is_xdigit;
 
 RegexToken token(Kind kind, std::size_t begin, std::size_t size, char c = '\0') {
   RegexToken t;
@@ -28,10 +25,6 @@ RegexToken token(Kind kind, std::size_t begin, std::size_t size, char c = '\0') 
 
 }  // namespace
 
-bool is_printable_ascii(char c) {
-  return c >= 0x20 && c <= 0x7e;
-}
-
 RegexToken RegexLexer::next() {
   RegexToken t = in_class_ ? member() : outside();
   i_ = t.end();
@@ -41,7 +34,7 @@ RegexToken RegexLexer::next() {
 RegexToken RegexLexer::outside() {
   if (i_ >= re_.size()) return token(Kind::end, re_.size(), 0);
   const char c = re_[i_];
-  if (!is_printable_ascii(c)) return token(Kind::nonprintable, i_, 1, c);
+  if (!is_print(c)) return token(Kind::nonprintable, i_, 1, c);
   switch (c) {
     case '\\':
       return escape(false);
@@ -116,7 +109,7 @@ RegexToken RegexLexer::member() {
     in_class_ = false;
     return token(Kind::class_close, i_, 1, c);
   }
-  if (!is_printable_ascii(c)) {
+  if (!is_print(c)) {
     t = token(Kind::nonprintable, i_, 1, c);
   } else if (c == '\\') {
     t = escape(true);
@@ -136,7 +129,7 @@ RegexToken RegexLexer::member() {
 RegexToken RegexLexer::escape(bool in_class) {
   const char e = at(i_ + 1);
   RegexToken t = token(Kind::escape, i_, i_ + 1 < re_.size() ? 2 : 1, e);
-  if (t.size == 1 || !is_printable_ascii(e)) {
+  if (t.size == 1 || !is_print(e)) {
     t.bad = true;
   } else if (is_digit(e) && !in_class) {  // backreference or octal: all its digits
     std::size_t k = i_ + 1;
@@ -157,7 +150,7 @@ std::size_t RegexLexer::escape_argument(char e, std::size_t k, bool& bad) const 
   switch (e) {
     case 'x': {
       std::size_t n = 0;
-      while (n < 2 && is_hex(at(k + n))) ++n;
+      while (n < 2 && is_xdigit(at(k + n))) ++n;
       return n;
     }
     case 'p':

@@ -95,8 +95,6 @@ struct RegexToken {
   std::size_t end() const { return begin + size; }
 };
 
-bool is_printable_ascii(char c);
-
 class RegexLexer {
  public:
   explicit RegexLexer(std::string_view regex) : re_(regex) {}

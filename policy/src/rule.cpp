@@ -204,8 +204,7 @@ void check_text(std::string_view what, std::string_view text, std::size_t max_le
                       " characters");
   }
   for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f) {
+    if (!ascii::is_print(c)) {
       throw PolicyError(std::string(what) + " " + quote(text) +
                         " has a character other than printable ASCII");
     }

@@ -32,10 +32,9 @@ std::string hostname_problem(std::string_view name) {
       return "label " + quote(label) + " starts or ends with '-'";
     }
     for (char c : label) {
-      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '_';
+      const bool ok = ascii::is_alnum(c) || c == '-' || c == '_';
       if (!ok) return "bad character in label " + quote(label);
-      if (c < '0' || c > '9') all_numeric = false;
+      if (!ascii::is_digit(c)) all_numeric = false;
     }
     start = dot + 1;
   }
@@ -115,9 +114,7 @@ bool is_valid_hostname(std::string_view name) noexcept {
 std::string normalize_hostname(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
   if (auto why = hostname_problem(name); !why.empty()) throw PolicyError(why);
-  std::string out(name);
-  for (char& c : out) c = ascii_lower(c);
-  return out;
+  return ascii::to_lower(name);
 }
 
 void check_regex(std::string_view regex) {
@@ -125,7 +122,7 @@ void check_regex(std::string_view regex) {
     throw PolicyError("pattern longer than " + std::to_string(kMaxPatternLength) + " characters");
   }
   for (char c : regex) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+    if (ascii::is_control(c)) {
       throw PolicyError("control character in pattern " + quote(regex));
     }
   }
@@ -191,8 +188,7 @@ Selector Selector::parse(std::string_view text) {
   }
   if (text == "default") return Selector{};
   {
-    std::string lower;
-    for (char c : text.substr(0, 9)) lower += ascii_lower(c);
+    const std::string lower = ascii::to_lower(text.substr(0, 9));
     if (lower == "default" || lower == "default.") {
       throw PolicyError("selector " + quote(text) +
                         ": the default rule is written 'default' (a host cannot be named so)");
@@ -200,7 +196,7 @@ Selector Selector::parse(std::string_view text) {
   }
   if (text.front() == '/' || text.front() == '!') return for_pattern(parse_terms(text));
   for (char c : text) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+    if (c == ' ' || ascii::is_control(c)) {
       throw PolicyError("selector " + quote(text) + " contains a space or control character");
     }
   }

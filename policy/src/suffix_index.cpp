@@ -23,6 +23,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "harden/policy/ascii.hpp"
 #include "harden/policy/error.hpp"
 #include "harden/policy/rdns.hpp"
 
@@ -45,17 +46,13 @@ std::string lower_key(std::string_view what, std::string_view name) {
     throw PolicyError(std::string(what) + " '" + std::string(name.substr(0, 64)) +
                       "...' is longer than " + std::to_string(kMaxHostnameLength) + " characters");
   std::string key(name);
-  std::transform(key.begin(), key.end(), key.begin(), [](char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  });
-  return key;
+  return ascii::to_lower(key);
 }
 
 // Length bound and host-name bytes only: letters, digits, '-', '_', '.'.
 bool lookup_ok(std::string_view name) {
   return name.size() <= kMaxHostnameLength && std::all_of(name.begin(), name.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-                  c == '_' || (c >= 'A' && c <= 'Z');
+           return ascii::is_alnum(c) || c == '-' || c == '.' || c == '_';
          });
 }
 
