@@ -61,7 +61,7 @@
 //   must be 4 or 5 (else it is sent as plain reject).
 //
 // THREAD SAFETY
-//   None: one session, one strand. Nothing here throws except std::bad_alloc.
+//   None: one session, one thread at a time. Nothing here throws except std::bad_alloc.
 #pragma once
 
 #include <cstddef>
