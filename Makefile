@@ -84,7 +84,7 @@ fuzz: fuzz-build
 bench: release
 	build/release/tests/bench/bench_rdns --benchmark_min_time=0.2
 	build/release/tests/bench/bench_milter
-	build/release/tests/bench/bench_greet_flood --sessions 2000
+	build/release/tests/bench/bench_greet_flood --sessions 10000
 	build/release/tests/bench/bench_greet_flood --sessions 2000 --engine libmilter
 	tests/bench/bench_check_batch.sh build/release/cli/hardenctl
 
