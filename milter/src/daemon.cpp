@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "counters_setup.hpp"
 #include "harden/db/counters.hpp"
 #include "harden/milter/adapter.hpp"
 #include "harden/milter/control_plane.hpp"
@@ -42,8 +43,7 @@ struct Daemon {
         nofile(std::move(l)),
         account(resolve_account(c.user, c.group)),
         keyer{c.ipv4_prefix, c.ipv6_prefix},
-        counters(std::make_shared<db::LocalCounters>(db::LocalCountersOptions{
-            .memory_cap_bytes = static_cast<std::size_t>(c.counter_memory_cap)})),
+        counters(make_counters(c, metrics)),
         engine(EngineOptions{.mode = c.mode, .greet_pause_cap = c.greet_pause_cap}, counters,
                clock),
         watch(probe, waiter) {
@@ -73,7 +73,7 @@ struct Daemon {
   policy::ClientKeyer keyer;
   policy::SystemClock clock;
   Metrics metrics;
-  std::shared_ptr<db::LocalCounters> counters;
+  std::shared_ptr<db::CounterBackend> counters;  // counters_setup.hpp
   Engine engine;
   PregreetProbe probe;  // opens its netlink sockets now, before any session
   AcceptGuard accept_guard;

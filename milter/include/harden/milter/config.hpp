@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "harden/db/fallback_counters.hpp"
 #include "harden/milter/engine.hpp"
 #include "harden/policy/address.hpp"
 
@@ -42,11 +43,14 @@ class ConfigError : public std::runtime_error {
 enum class InternalErrorAction : std::uint8_t { proceed, tempfail };  // "continue" | "tempfail"
 enum class LogLevel : std::uint8_t { trace, debug, info, warn, error, critical, off };
 enum class EngineKind : std::uint8_t { native, libmilter };
+enum class CounterKind : std::uint8_t { local, redis };
 
 std::string_view to_string(Mode m);
 std::string_view to_string(InternalErrorAction a);
 std::string_view to_string(LogLevel l);
 std::string_view to_string(EngineKind e);
+std::string_view to_string(CounterKind k);
+std::string_view to_string(db::RedisFailure f);
 
 struct Config {
   std::string socket;  // libmilter socket spec
@@ -58,6 +62,16 @@ struct Config {
   unsigned ipv4_prefix = 32;
   unsigned ipv6_prefix = 64;
   std::uint64_t counter_memory_cap = 0;  // bytes
+  CounterKind counters = CounterKind::local;
+  std::string redis_url;           // without its password (RedisUrl::redacted)
+  std::string redis_url_password;  // from redis_url; never printed
+  std::string redis_password_file;
+  std::string redis_key_prefix;
+  std::chrono::milliseconds redis_connect_timeout{0};
+  std::chrono::milliseconds redis_command_timeout{0};
+  db::RedisFailure redis_failure = db::RedisFailure::local;
+  std::string host_id;  // empty: the host name
+  std::chrono::milliseconds redis_liveness_ttl{0};
   std::string control_socket;            // empty: no control socket
   std::string metrics_listen;            // empty: no metrics endpoint
   std::string user;                      // empty: keep running as who started us

@@ -1,0 +1,25 @@
+// counters_setup.hpp - the counter backend the config asks for (internal to
+// daemon.cpp).
+//
+// SYNOPSIS
+//   std::shared_ptr<db::CounterBackend> c = make_counters(config, metrics);
+//
+// counters: local -> LocalCounters. counters: redis -> FallbackCounters over
+// RedisCounters (liveness thread started) and a LocalCounters of the same
+// cap; the breaker's switches are logged once each way and counted
+// (redis_fallback gauge, redis_errors_total). The password comes from
+// redis_password_file (first line, at most 1 KiB) or redis_url, never
+// both, and is never logged. Throws std::runtime_error (start-up).
+#pragma once
+
+#include <memory>
+
+#include "harden/db/counters.hpp"
+#include "harden/milter/config.hpp"
+#include "harden/milter/metrics.hpp"
+
+namespace harden::milter {
+
+std::shared_ptr<db::CounterBackend> make_counters(const Config& c, Metrics& metrics);
+
+}  // namespace harden::milter
