@@ -62,6 +62,17 @@ struct Config {
   unsigned ipv4_prefix = 32;
   unsigned ipv6_prefix = 64;
   std::uint64_t counter_memory_cap = 0;  // bytes
+  std::string control_socket;            // empty: no control socket
+  std::string metrics_listen;            // empty: no metrics endpoint
+  std::string user;                      // empty: keep running as who started us
+  std::string group;
+  std::chrono::milliseconds greet_pause_cap{0};
+  std::chrono::milliseconds reload_interval{0};  // 0: no data_version polling
+  EngineKind engine = EngineKind::native;
+  std::string allowed_peers;  // normalised: "127.0.0.0/8,::1/128"
+  std::uint64_t max_connections = 0;
+
+  // counters: local | redis, and the Redis backend's settings.
   CounterKind counters = CounterKind::local;
   std::string redis_url;           // without its password (RedisUrl::redacted)
   std::string redis_url_password;  // from redis_url; never printed
@@ -72,15 +83,6 @@ struct Config {
   db::RedisFailure redis_failure = db::RedisFailure::local;
   std::string host_id;  // empty: the host name
   std::chrono::milliseconds redis_liveness_ttl{0};
-  std::string control_socket;            // empty: no control socket
-  std::string metrics_listen;            // empty: no metrics endpoint
-  std::string user;                      // empty: keep running as who started us
-  std::string group;
-  std::chrono::milliseconds greet_pause_cap{0};
-  std::chrono::milliseconds reload_interval{0};  // 0: no data_version polling
-  EngineKind engine = EngineKind::native;
-  std::string allowed_peers;  // normalised: "127.0.0.0/8,::1/128"
-  std::uint64_t max_connections = 0;
 };
 
 struct ConfigKey;
