@@ -113,15 +113,17 @@ if op == 'connect' then
     open = open + 1
     taken = 1
   end
-  if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[8]) end
+  redis.call('PEXPIRE', KEYS[2], ARGV[8])
   return {c, open, taken}
 elseif op == 'add' then
   return add(KEYS[1], now, tonumber(ARGV[3]), tonumber(ARGV[4]))
 elseif op == 'release' then
   local v = redis.call('HINCRBY', KEYS[1], ARGV[3], -1)
-  if v <= 0 then redis.call('HDEL', KEYS[1], ARGV[3]) end
-  if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
-  if v < 0 then v = 0 end
+  if v <= 0 then
+    redis.call('HDEL', KEYS[1], ARGV[3])
+    return 0
+  end
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
   return v
 elseif op == 'inspect' then
   local known = redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4])

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <stdexcept>
+#include <thread>
 
 #include "harden/db/fallback_counters.hpp"
 #include "harden/db/redis_counters.hpp"
@@ -81,6 +82,11 @@ std::shared_ptr<db::CounterBackend> make_counters(const Config& c, Metrics& metr
   return std::make_shared<db::FallbackCounters>(std::move(redis), std::move(local),
                                                 db::FallbackOptions{.failure = c.redis_failure},
                                                 std::move(hooks));
+}
+
+unsigned native_io_threads(const Config& c) {
+  if (c.counters != CounterKind::redis) return 0;
+  return std::max(8u, 4 * std::thread::hardware_concurrency());
 }
 
 }  // namespace harden::milter

@@ -3,6 +3,7 @@
 //
 // SYNOPSIS
 //   std::shared_ptr<db::CounterBackend> c = make_counters(config, metrics);
+//   native_options.threads = native_io_threads(config);
 //
 // counters: local -> LocalCounters. counters: redis -> FallbackCounters over
 // RedisCounters (liveness thread started) and a LocalCounters of the same
@@ -21,5 +22,12 @@
 namespace harden::milter {
 
 std::shared_ptr<db::CounterBackend> make_counters(const Config& c, Metrics& metrics);
+
+// The native engine's I/O threads for these counters (0: its default, one
+// per core). A Redis counter decision waits for its round trip (at most
+// redis_command_timeout) on the session's I/O thread, so with counters:
+// redis more threads keep other sessions moving meanwhile: 4 per core, at
+// least 8.
+unsigned native_io_threads(const Config& c);
 
 }  // namespace harden::milter

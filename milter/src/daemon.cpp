@@ -63,6 +63,7 @@ struct Daemon {
       n.tempfail_on_internal_error = c.on_internal_error == InternalErrorAction::tempfail;
       n.accept_guard = &accept_guard;
       n.nofile = nofile.soft;
+      n.threads = native_io_threads(c);
       native = std::make_unique<NativeServer>(std::move(n), engine, metrics, probe);
     }
   }

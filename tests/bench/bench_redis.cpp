@@ -14,7 +14,9 @@
 // MAIL, 3 RCPT, QUIT; clients from 10.20.0.0/16), the two daemons
 // alternating for R rounds of S seconds. Printed: the median sessions/s of
 // each, their ratio, and from INFO commandstats the EVALSHA calls per
-// session (must equal the 6 decisions) and every other command sent.
+// session (must equal the 6 decisions) and the other commands the daemon
+// sent (script loads, liveness renewals); the CPU time per session of each
+// daemon and of redis-server (/proc).
 //
 // Exit status 0 when the ratio is at least --target (default 0.5) and the
 // calls per session equal the decisions; 1 otherwise; 2 on a setup error.
@@ -142,21 +144,16 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Every cmdstat line of INFO commandstats but evalsha and the bench's own
-// INFO/AUTH, as "name=calls".
-std::string other_commands(const RedisServer& redis) {
-  const std::string info = redis.command({"INFO", "commandstats"});
-  std::string out;
-  std::size_t at = 0;
-  while ((at = info.find("cmdstat_", at)) != std::string::npos) {
-    at += 8;
-    const auto colon = info.find(':', at);
-    const std::string name = info.substr(at, colon - at);
-    const auto calls = std::strtoull(info.c_str() + info.find("calls=", colon) + 6, nullptr, 10);
-    if (name != "evalsha" && name != "info" && name != "auth" && name != "ping")
-      out += (out.empty() ? "" : ", ") + name + "=" + std::to_string(calls);
-  }
-  return out.empty() ? "none" : out;
+// The other commands the daemon sent. INFO commandstats also counts the
+// commands a script runs, so only those a script cannot send are read from
+// it (SCRIPT LOAD, SELECT; AUTH is left out: the bench's own INFO
+// connections send it too); the liveness SETs are the SET calls less
+// the one each connect script makes.
+std::string other_commands(const RedisServer& redis, std::uint64_t connects) {
+  const auto set = redis.calls("set");
+  return "script|load=" + std::to_string(redis.calls("script|load")) +
+         ", select=" + std::to_string(redis.calls("select")) +
+         ", liveness SET=" + std::to_string(set >= connects ? set - connects : 0);
 }
 
 int run_bench(const Options& o) {
@@ -180,7 +177,11 @@ int run_bench(const Options& o) {
               static_cast<unsigned long long>(kDecisionsPerSession));
   std::vector<double> local_rates;
   std::vector<double> redis_rates;
+  std::uint64_t local_sessions = 0;
   std::uint64_t redis_sessions = 0;
+  const double cpu_local0 = process_stats(local.pid()).cpu_seconds;
+  const double cpu_shared0 = process_stats(shared.pid()).cpu_seconds;
+  const double cpu_redis0 = process_stats(redis.pid()).cpu_seconds;
   std::uint64_t failures = 0;
   std::uint32_t next_client = 1;
   const std::uint64_t evalsha_before = redis.calls("evalsha");
@@ -190,6 +191,7 @@ int run_bench(const Options& o) {
     local_rates.push_back(l.per_second);
     redis_rates.push_back(s.per_second);
     redis_sessions += s.sessions + s.failures;
+    local_sessions += l.sessions + l.failures;
     failures += l.failures + s.failures;
     std::printf("  round %d: local %.0f sessions/s, redis %.0f sessions/s\n", r + 1, l.per_second,
                 s.per_second);
@@ -211,7 +213,15 @@ int run_bench(const Options& o) {
               static_cast<unsigned long long>(evalsha),
               static_cast<unsigned long long>(redis_sessions), per_session,
               static_cast<unsigned long long>(kDecisionsPerSession));
-  std::printf("other redis commands (whole run): %s\n", other_commands(redis).c_str());
+  std::printf("other commands from the daemon (whole run): %s\n",
+              other_commands(redis, redis_sessions).c_str());
+  auto us_per = [](double secs, std::uint64_t n) { return n > 0 ? secs * 1e6 / double(n) : 0.0; };
+  std::printf(
+      "CPU per session: milter-harden local %.0f us; milter-harden redis %.0f us + "
+      "redis-server %.0f us\n",
+      us_per(process_stats(local.pid()).cpu_seconds - cpu_local0, local_sessions),
+      us_per(process_stats(shared.pid()).cpu_seconds - cpu_shared0, redis_sessions),
+      us_per(process_stats(redis.pid()).cpu_seconds - cpu_redis0, redis_sessions));
   std::printf("failed sessions: %llu\n", static_cast<unsigned long long>(failures));
   std::printf("daemon status: %s\n", stats.c_str());
   local.stop();
