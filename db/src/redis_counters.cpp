@@ -56,31 +56,42 @@ local function count(st, t, width)
   return total
 end
 
+-- Writes only what changed: one field in the common case (same bucket).
 local function add(key, t, window_ms, n)
   local width = width_of(window_ms)
   local st = load(key)
   local b = math.floor(t / width)
-  if st.w ~= width then
+  local args
+  if st.w ~= width or b - st.h >= SLOTS then
+    -- new counter, the rule's window changed, or everything slid out
     st.w = width
     st.h = b
     for i = 0, SLOTS - 1 do st.c[i] = 0 end
-  end
-  if b > st.h then
-    if b - st.h >= SLOTS then
-      for i = 0, SLOTS - 1 do st.c[i] = 0 end
-    else
-      for x = st.h + 1, b do st.c[x % SLOTS] = 0 end
+    args = {'w', width, 'h', b}
+    for i = 0, SLOTS - 1 do
+      if i ~= b % SLOTS then
+        args[#args + 1] = tostring(i)
+        args[#args + 1] = 0
+      end
     end
+  elseif b > st.h then
+    args = {'h', b}
+    for x = st.h + 1, b - 1 do
+      st.c[x % SLOTS] = 0
+      args[#args + 1] = tostring(x % SLOTS)
+      args[#args + 1] = 0
+    end
+    st.c[b % SLOTS] = 0
     st.h = b
+  else
+    args = {}
   end
-  local s = st.c[st.h % SLOTS] + n
+  local slot = st.h % SLOTS
+  local s = st.c[slot] + n
   if s > MAXC then s = MAXC end
-  st.c[st.h % SLOTS] = s
-  local args = {'w', st.w, 'h', st.h}
-  for i = 0, SLOTS - 1 do
-    args[#args + 1] = tostring(i)
-    args[#args + 1] = st.c[i]
-  end
+  st.c[slot] = s
+  args[#args + 1] = tostring(slot)
+  args[#args + 1] = s
   redis.call('HSET', key, unpack(args))
   redis.call('PEXPIRE', key, (SLOTS + 1) * width + 1000)
   return count(st, t, width)
