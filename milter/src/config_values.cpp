@@ -208,10 +208,10 @@ std::string parse_key_prefix(std::string_view v) {
 }
 
 std::string parse_host_id(std::string_view v) {
-  const bool ok =
-      v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-      });
+  const bool ok = v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+                  });
   if (!ok)
     throw ConfigError("'" + printable(v) + "' is not a host id ([A-Za-z0-9._-], at most 64)");
   return std::string(v);
