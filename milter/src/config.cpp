@@ -262,6 +262,20 @@ std::string_view to_string(EngineKind e) {
   return e == EngineKind::native ? "native" : "libmilter";
 }
 
+std::string_view to_string(Mode m) {
+  return m == Mode::enforce ? "enforce" : "monitor";
+}
+
+std::string_view to_string(InternalErrorAction a) {
+  return a == InternalErrorAction::proceed ? "continue" : "tempfail";
+}
+
+std::string_view to_string(LogLevel l) {
+  static constexpr std::array<std::string_view, 7> kNames{"trace", "debug",    "info", "warn",
+                                                          "error", "critical", "off"};
+  return kNames[static_cast<std::size_t>(l)];
+}
+
 std::string_view to_string(CounterKind k) {
   return k == CounterKind::local ? "local" : "redis";
 }
@@ -276,20 +290,6 @@ std::string_view to_string(db::RedisFailure f) {
       return "tempfail";
   }
   return "?";
-}
-
-std::string_view to_string(Mode m) {
-  return m == Mode::enforce ? "enforce" : "monitor";
-}
-
-std::string_view to_string(InternalErrorAction a) {
-  return a == InternalErrorAction::proceed ? "continue" : "tempfail";
-}
-
-std::string_view to_string(LogLevel l) {
-  static constexpr std::array<std::string_view, 7> kNames{"trace", "debug",    "info", "warn",
-                                                          "error", "critical", "off"};
-  return kNames[static_cast<std::size_t>(l)];
 }
 
 std::span<const ConfigKey> config_keys() {

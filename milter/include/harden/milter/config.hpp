@@ -43,12 +43,14 @@ class ConfigError : public std::runtime_error {
 enum class InternalErrorAction : std::uint8_t { proceed, tempfail };  // "continue" | "tempfail"
 enum class LogLevel : std::uint8_t { trace, debug, info, warn, error, critical, off };
 enum class EngineKind : std::uint8_t { native, libmilter };
-enum class CounterKind : std::uint8_t { local, redis };
 
 std::string_view to_string(Mode m);
 std::string_view to_string(InternalErrorAction a);
 std::string_view to_string(LogLevel l);
 std::string_view to_string(EngineKind e);
+
+// counters: local | redis (redis_failure is db::RedisFailure).
+enum class CounterKind : std::uint8_t { local, redis };
 std::string_view to_string(CounterKind k);
 std::string_view to_string(db::RedisFailure f);
 
