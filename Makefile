@@ -84,10 +84,10 @@ fuzz: fuzz-build
 bench: release
 	build/release/tests/bench/bench_rdns --benchmark_min_time=0.2
 	build/release/tests/bench/bench_milter
-	build/release/tests/bench/bench_redis
 	build/release/tests/bench/bench_greet_flood --sessions 2000
 	build/release/tests/bench/bench_greet_flood --sessions 2000 --engine libmilter
 	tests/bench/bench_check_batch.sh build/release/cli/hardenctl
+	build/release/tests/bench/bench_redis
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
