@@ -31,8 +31,8 @@ asan: deps
 	cmake --build --preset asan -j $(JOBS)
 
 # Only what the TSan run needs: the unit tests, the daemon and its protocol tests.
-TSAN_TARGETS := policy_unit_tests db_unit_tests milter_unit_tests milter_probe_tests milter_codec_tests milter_fd_tests \
-                milter_protocol_tests milter_driver_tests null_milter milter-harden hardenctl
+TSAN_TARGETS := policy_unit_tests db_unit_tests db_redis_tests milter_unit_tests milter_probe_tests milter_codec_tests milter_fd_tests \
+                milter_protocol_tests milter_driver_tests milter_redis_tests null_milter milter-harden hardenctl
 tsan: deps
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)
@@ -87,6 +87,7 @@ bench: release
 	build/release/tests/bench/bench_greet_flood --sessions 10000
 	build/release/tests/bench/bench_greet_flood --sessions 2000 --engine libmilter
 	tests/bench/bench_check_batch.sh build/release/cli/hardenctl
+	build/release/tests/bench/bench_redis
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

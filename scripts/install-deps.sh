@@ -19,7 +19,7 @@ BUILD_PKGS=(
   libspdlog-dev libfmt-dev  # logging and formatting
   libboost-dev              # milter/: Boost.Asio control plane
   libmilter-dev             # milter/: libmilter
-  libhiredis-dev            # db/: the Redis counter backend to come (nothing links it yet)
+  libhiredis-dev            # db/: the Redis counter backend (RedisCounters)
 )
 # Tests and benchmarks.
 TEST_PKGS=(
@@ -29,6 +29,7 @@ TEST_PKGS=(
   m4                        # mtaconf tests: sendmail's cf/ files over generated .mc lines
   postfix                   # tests/integration/mta: a private Postfix instance (postfix -c DIR)
   fail2ban                  # tests/integration: fail2ban-regex over contrib/fail2ban/filter.d
+  redis-server              # db/ and milter tests, bench: a private redis-server on a unix socket
   # Runtime libraries of the MTAs that tests unpack with scripts/fetch-mta.sh
   # (sendmail-bin, exim4-daemon-light conflict as installed packages, so they
   # are not installed, only their libraries).

@@ -147,6 +147,14 @@ void print_status(const json& r) {
                            printable(p.value("store", "?")), n(p, "data_version"));
   std::cout << fmt::format("sessions   {} total, {} open\n", n(m, "sessions_total"),
                            n(m, "sessions_open"));
+  if (c.value("backend", "local") == "redis") {
+    std::cout << fmt::format("backend    redis {}: {}, latency {} us, {} errors\n",
+                             printable(c.value("target", "?")),
+                             c.value("fallback", false) ? "DOWN, redis_failure in force" : "ok",
+                             n(c, "latency_us"), n(c, "errors"));
+  } else {
+    std::cout << "backend    local (this process; counts do not survive a restart)\n";
+  }
   std::cout << fmt::format("counters   {} clients (capacity {}, {} bytes), {} evictions\n",
                            n(c, "entries"), n(c, "capacity"), n(c, "memory_bytes"),
                            n(c, "evictions"));

@@ -82,6 +82,75 @@ constexpr std::array kKeys{
       c.counter_memory_cap = parse_size(v, k);
     },
     [](const Config& c) { return format_size(c.counter_memory_cap); }},
+  ConfigKey{"counters", ConfigType::choice, "local | redis", "local", 0, 0, false,
+    "where client counters live: local (this process; a restart starts every client from "
+    "zero) or redis (shared by every MX host on that Redis, kept across restarts)",
+    [](Config& c, const ConfigKey&, std::string_view v) {
+      c.counters = parse_choice<CounterKind>(
+          v, {{"local", CounterKind::local}, {"redis", CounterKind::redis}});
+    },
+    [](const Config& c) { return std::string(to_string(c.counters)); }},
+  ConfigKey{"redis_url", ConfigType::text, "redis://[user[:password]@]host[:port][/db] | unix:PATH", "redis://127.0.0.1:6379/0", 0, 0, false,
+    "counters redis: the server; a password given here is never printed (prefer "
+    "redis_password_file)",
+    [](Config& c, const ConfigKey&, std::string_view v) {
+      try {
+        const db::RedisUrl u = db::parse_redis_url(v);
+        c.redis_url = u.redacted();
+        c.redis_url_password = u.password;
+      } catch (const db::RedisError& e) {
+        const std::string_view m = e.what();  // "redis_url: why": the caller names the key
+        throw ConfigError(std::string(m.starts_with("redis_url: ") ? m.substr(11) : m));
+      }
+    },
+    [](const Config& c) { return c.redis_url; }},
+  ConfigKey{"redis_password_file", ConfigType::text, "path or empty", "", 0, 0, false,
+    "counters redis: a file holding the password (first line), read at start; the password "
+    "is never logged or printed",
+    [](Config& c, const ConfigKey&, std::string_view v) {
+      c.redis_password_file = v.empty() ? std::string() : parse_path(v, false);
+    },
+    [](const Config& c) { return c.redis_password_file; }},
+  ConfigKey{"redis_key_prefix", ConfigType::text, "1-64 printable characters", "mh:", 0, 0, false,
+    "counters redis: prefix of every key written (several sites on one Redis use different "
+    "prefixes)",
+    [](Config& c, const ConfigKey&, std::string_view v) { c.redis_key_prefix = parse_key_prefix(v); },
+    [](const Config& c) { return c.redis_key_prefix; }},
+  ConfigKey{"redis_connect_timeout", ConfigType::duration, "duration (ms, s, m, h; bare digits: ms)", "50ms", 1, 10'000, false,
+    "counters redis: longest wait for a connection to Redis; past it the call falls back "
+    "(redis_failure)",
+    [](Config& c, const ConfigKey& k, std::string_view v) {
+      c.redis_connect_timeout = parse_duration(v, k);
+    },
+    [](const Config& c) { return format_duration(c.redis_connect_timeout); }},
+  ConfigKey{"redis_command_timeout", ConfigType::duration, "duration (ms, s, m, h; bare digits: ms)", "50ms", 1, 10'000, false,
+    "counters redis: longest wait for one counter call (one round trip); past it the call "
+    "falls back (redis_failure)",
+    [](Config& c, const ConfigKey& k, std::string_view v) {
+      c.redis_command_timeout = parse_duration(v, k);
+    },
+    [](const Config& c) { return format_duration(c.redis_command_timeout); }},
+  ConfigKey{"redis_failure", ConfigType::choice, "local | continue | tempfail", "local", 0, 0, false,
+    "counters redis, while Redis is down or slow: local counts in this process (limits per "
+    "host), continue counts nothing, tempfail answers new connections 421 4.3.0",
+    [](Config& c, const ConfigKey&, std::string_view v) {
+      c.redis_failure = parse_choice<db::RedisFailure>(
+          v, {{"local", db::RedisFailure::local}, {"continue", db::RedisFailure::proceed},
+              {"tempfail", db::RedisFailure::tempfail}});
+    },
+    [](const Config& c) { return std::string(to_string(c.redis_failure)); }},
+  ConfigKey{"host_id", ConfigType::text, "name ([A-Za-z0-9._-], at most 64) or empty", "", 0, 0, false,
+    "counters redis: this daemon's name in Redis (its open connections, its liveness key); "
+    "empty: the host name",
+    [](Config& c, const ConfigKey&, std::string_view v) { c.host_id = parse_host_id(v); },
+    [](const Config& c) { return c.host_id; }},
+  ConfigKey{"redis_liveness_ttl", ConfigType::duration, "duration (ms, s, m, h; bare digits: ms)", "10s", 1000, 300'000, false,
+    "counters redis: a daemon renews its liveness key every third of this; when it dies, "
+    "its open connections stop counting at most this long after",
+    [](Config& c, const ConfigKey& k, std::string_view v) {
+      c.redis_liveness_ttl = parse_duration(v, k);
+    },
+    [](const Config& c) { return format_duration(c.redis_liveness_ttl); }},
   ConfigKey{"control_socket", ConfigType::text, "path or empty", "/run/milter-harden/control.sock", 0, 0, false,
     "unix socket for hardenctl status|client|flush|reload (mode 0660); empty: none",
     [](Config& c, const ConfigKey&, std::string_view v) {
@@ -203,6 +272,22 @@ std::string_view to_string(LogLevel l) {
   static constexpr std::array<std::string_view, 7> kNames{"trace", "debug",    "info", "warn",
                                                           "error", "critical", "off"};
   return kNames[static_cast<std::size_t>(l)];
+}
+
+std::string_view to_string(CounterKind k) {
+  return k == CounterKind::local ? "local" : "redis";
+}
+
+std::string_view to_string(db::RedisFailure f) {
+  switch (f) {
+    case db::RedisFailure::local:
+      return "local";
+    case db::RedisFailure::proceed:
+      return "continue";
+    case db::RedisFailure::tempfail:
+      return "tempfail";
+  }
+  return "?";
 }
 
 std::span<const ConfigKey> config_keys() {

@@ -178,6 +178,25 @@ std::string parse_account(std::string_view v) {
   return std::string(v);
 }
 
+std::string parse_key_prefix(std::string_view v) {
+  const bool ok = !v.empty() && v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u > 0x20 && u < 0x7f;
+  });
+  if (!ok) throw ConfigError("'" + printable(v) + "' is not 1-64 printable characters");
+  return std::string(v);
+}
+
+std::string parse_host_id(std::string_view v) {
+  const bool ok = v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+                  });
+  if (!ok)
+    throw ConfigError("'" + printable(v) + "' is not a host id ([A-Za-z0-9._-], at most 64)");
+  return std::string(v);
+}
+
 }  // namespace config_values
 
 using config_values::printable;

@@ -50,5 +50,9 @@ std::string parse_socket_path(std::string_view v);
 std::uint16_t parse_port(std::string_view text, std::string_view whole);
 // Empty, or a user / group name: letters, digits, '.', '_', '-'; at most 32.
 std::string parse_account(std::string_view v);
+// redis_key_prefix: 1..64 printable ASCII characters, no spaces.
+std::string parse_key_prefix(std::string_view v);
+// host_id: empty, or letters, digits, '.', '_', '-'; at most 64.
+std::string parse_host_id(std::string_view v);
 
 }  // namespace harden::milter::config_values

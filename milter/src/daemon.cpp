@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "counters_setup.hpp"
 #include "harden/db/counters.hpp"
 #include "harden/milter/adapter.hpp"
 #include "harden/milter/control_plane.hpp"
@@ -51,8 +52,7 @@ struct Daemon {
         nofile(std::move(l)),
         account(resolve_account(c.user, c.group)),
         keyer{c.ipv4_prefix, c.ipv6_prefix},
-        counters(std::make_shared<db::LocalCounters>(db::LocalCountersOptions{
-            .memory_cap_bytes = static_cast<std::size_t>(c.counter_memory_cap)})),
+        counters(make_counters(c, metrics)),
         engine(EngineOptions{.mode = c.mode, .greet_pause_cap = held_pause_cap(c)}, counters,
                clock),
         watch(probe, waiter) {
@@ -72,6 +72,7 @@ struct Daemon {
       n.tempfail_on_internal_error = c.on_internal_error == InternalErrorAction::tempfail;
       n.accept_guard = &accept_guard;
       n.nofile = nofile.soft;
+      n.threads = native_io_threads(c);
       native = std::make_unique<NativeServer>(std::move(n), engine, metrics, probe);
     }
   }
@@ -82,7 +83,7 @@ struct Daemon {
   policy::ClientKeyer keyer;
   policy::SystemClock clock;
   Metrics metrics;
-  std::shared_ptr<db::LocalCounters> counters;
+  std::shared_ptr<db::CounterBackend> counters;  // counters_setup.hpp
   Engine engine;
   PregreetProbe probe;  // opens its netlink sockets now, before any session
   AcceptGuard accept_guard;

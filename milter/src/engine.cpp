@@ -100,6 +100,7 @@ Decision Engine::connect_limits(Session& s) {
   const policy::Policy& p = *s.policy;
   const auto counts = counters_->connect(s.res.key, clock_.steady(), s.res.limits);
   s.slot_held = counts.slot_taken;
+  if (counts.unavailable) return finish(policy::check_counters(false));
   Decision d = finish(policy::check_conn_limit(s.res, p, counts.open, counts.slot_taken));
   if (d.refuses() || d.monitor) return d;
   return finish(policy::check_conn_rate(s.res, p, counts.conn_count));

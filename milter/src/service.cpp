@@ -41,7 +41,12 @@ json DaemonService::stats() {
            {{"entries", c.entries},
             {"capacity", c.capacity},
             {"memory_bytes", c.memory_bytes},
-            {"evictions", c.evictions}}},
+            {"evictions", c.evictions},
+            {"backend", c.backend},
+            {"target", c.target},
+            {"fallback", c.fallback},
+            {"latency_us", c.latency_us},
+            {"errors", c.errors}}},
           {"metrics", metrics_.to_json()}};
 }
 

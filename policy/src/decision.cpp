@@ -9,9 +9,9 @@ namespace harden::policy {
 namespace {
 
 constexpr std::array<std::string_view, kDecisionKindCount> kKindNames{
-    "none",         "allowed",           "blocked",   "dialin",
-    "missing_rdns", "conn_limit",        "conn_rate", "pregreet",
-    "max_rcpts",    "bad_rcpt_throttle", "rcpt_rate", "msg_rate"};
+    "none",       "allowed",   "blocked",  "dialin",    "missing_rdns",
+    "conn_limit", "conn_rate", "pregreet", "max_rcpts", "bad_rcpt_throttle",
+    "rcpt_rate",  "msg_rate",  "counters"};
 
 constexpr std::string_view kDefaultBlockText = "Access denied";
 
@@ -111,6 +111,13 @@ Decision check_conn_rate(const Resolution& res, const Policy& policy, std::uint3
   return refuse(Verdict::tempfail, DecisionKind::conn_rate, "421", "4.3.2",
                 "Connection rate limit exceeded.", source_name(res, policy, Attr::conn_rate),
                 rate_figure("conn_rate", count, r));
+}
+
+Decision check_counters(bool available) {
+  if (available) return Decision{};
+  return refuse(Verdict::tempfail, DecisionKind::counters, "421", "4.3.0",
+                "Temporary failure, try again later.", "redis_failure tempfail",
+                "counters unavailable");
 }
 
 Decision check_pregreet(const Resolution& res, const Policy& policy, std::uint64_t bytes) {

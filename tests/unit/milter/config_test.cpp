@@ -294,3 +294,57 @@ TEST(ConfigTest, ExampleConfigFileLoads) {
 
 }  // namespace
 }  // namespace harden::milter
+
+namespace harden::milter {
+namespace {
+
+TEST(ConfigTest, RedisKeysAreCheckedAndThePasswordIsNeverPrinted) {
+  Config c = default_config();
+  EXPECT_EQ(c.counters, CounterKind::local);
+  EXPECT_EQ(c.redis_command_timeout, 50ms);
+  EXPECT_EQ(c.redis_connect_timeout, 50ms);
+  EXPECT_EQ(c.redis_key_prefix, "mh:");
+  EXPECT_EQ(c.redis_failure, db::RedisFailure::local);
+  EXPECT_EQ(c.host_id, "");
+  set_config_value(c, "counters", "redis");
+  set_config_value(c, "redis_url", "redis://mh:hunter2secret@10.0.0.5:6380/2");
+  set_config_value(c, "redis_failure", "continue");
+  set_config_value(c, "host_id", "mx1.example.org");
+  EXPECT_EQ(c.redis_url, "redis://mh@10.0.0.5:6380/2");
+  EXPECT_EQ(c.redis_url_password, "hunter2secret");
+  EXPECT_EQ(c.redis_failure, db::RedisFailure::proceed);
+  const std::string printed = print_config(c);
+  EXPECT_EQ(printed.find("hunter2secret"), std::string::npos);
+  EXPECT_NE(printed.find("redis_failure: continue"), std::string::npos);
+  EXPECT_NE(printed.find("redis_url: \"redis://mh@10.0.0.5:6380/2\""), std::string::npos)
+      << printed;
+  Config back = default_config();
+  apply_config_yaml(back, printed, "printed");
+  EXPECT_EQ(print_config(back), printed);
+
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"redis_url", "http://x"},
+           {"redis_url", "redis://u:pw@host:0"},
+           {"redis_url", "unix:relative"},
+           {"redis_url", "redis://" + std::string(2000, 'h')},
+           {"redis_key_prefix", ""},
+           {"redis_key_prefix", "a b"},
+           {"redis_key_prefix", std::string(65, 'p')},
+           {"host_id", "mx 1"},
+           {"host_id", "mx/1"},
+           {"redis_command_timeout", "0"},
+           {"redis_command_timeout", "11s"},
+           {"redis_liveness_ttl", "500ms"},
+           {"redis_failure", "ignore"},
+           {"counters", "memcached"},
+           {"redis_password_file", "relative/file"},
+       }) {
+    Config d = default_config();
+    const std::string err = error_of([&] { set_config_value(d, key, value); });
+    EXPECT_EQ(err.find(key + ": "), 0u) << key << "=" << value << " -> " << err;
+    EXPECT_EQ(err.find("pw@"), std::string::npos) << err;
+  }
+}
+
+}  // namespace
+}  // namespace harden::milter

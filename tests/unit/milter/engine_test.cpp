@@ -429,3 +429,62 @@ TEST(InterpretClientTest, ReadsSendmailAndPostfixConventions) {
 
 }  // namespace
 }  // namespace harden::milter
+
+namespace harden::milter {
+namespace {
+
+// A backend that cannot count (FallbackCounters with redis_failure tempfail).
+class UnavailableCounters final : public db::CounterBackend {
+ public:
+  db::ConnectCount connect(const policy::IpNetwork&, policy::SteadyTime,
+                           const policy::Limits&) override {
+    db::ConnectCount c;
+    c.unavailable = true;
+    return c;
+  }
+  void release(const policy::IpNetwork&) override { ++releases; }
+  std::uint32_t add_rcpt(const policy::IpNetwork&, policy::SteadyTime, const policy::Rate&,
+                         std::uint32_t) override {
+    return 0;
+  }
+  std::uint32_t add_msg(const policy::IpNetwork&, policy::SteadyTime,
+                        const policy::Rate&) override {
+    return 0;
+  }
+  std::optional<db::ClientState> inspect(const policy::IpNetwork&, policy::SteadyTime,
+                                         const policy::Limits&) const override {
+    return std::nullopt;
+  }
+  bool flush(const policy::IpNetwork&) override { return false; }
+  db::CounterStats stats() const override { return {}; }
+  int releases = 0;
+};
+
+TEST(EngineCounters, UnavailableCountersAnswerTempfailAndHoldNothing) {
+  policy::ManualClock clock;
+  auto counters = std::make_shared<UnavailableCounters>();
+  Engine engine(EngineOptions{}, counters, clock);
+  policy::Rule r;
+  r.selector = policy::Selector::parse("default");
+  engine.set_policy(policy::Policy::build({r}));
+  Session s;
+  ConnectInfo info;
+  info.client = policy::IpAddress::parse("192.0.2.7");
+  const Decision d = engine.connect(s, info);
+  EXPECT_EQ(d.verdict, Verdict::tempfail);
+  EXPECT_EQ(d.kind, DecisionKind::counters);
+  EXPECT_EQ(d.rcode + " " + d.xcode, "421 4.3.0");
+  EXPECT_EQ(d.rule, "redis_failure tempfail");
+  engine.close(s);
+  EXPECT_EQ(counters->releases, 0);
+  // monitor mode only reports it
+  Engine monitor(EngineOptions{Mode::monitor}, counters, clock);
+  monitor.set_policy(policy::Policy::build({r}));
+  Session m;
+  const Decision md = monitor.connect(m, info);
+  EXPECT_EQ(md.verdict, Verdict::proceed);
+  EXPECT_TRUE(md.monitor);
+}
+
+}  // namespace
+}  // namespace harden::milter

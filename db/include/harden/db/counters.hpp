@@ -21,6 +21,11 @@
 // so the cap bounds the table's share of the process's RSS: bench_milter
 // sprays 1M addresses, each on a new milter connection, and checks it.
 //
+// The counts live in this process: a restart starts every client from zero.
+// For several MX hosts sharing limits, and counts that survive a restart, see
+// RedisCounters (redis_counters.hpp) behind FallbackCounters
+// (fallback_counters.hpp).
+//
 // THREAD SAFETY
 //   All member functions may be called from any thread.
 #pragma once
@@ -31,6 +36,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "harden/policy/address.hpp"
@@ -44,6 +50,9 @@ struct ConnectCount {
   std::uint32_t conn_count = 0;  // connections in the conn_rate window, this one included
   std::uint32_t open = 0;        // open connections, this one included if a slot was taken
   bool slot_taken = false;       // false: conn_limit reached, nothing held
+  // Nothing was counted: the shared counters are down and redis_failure is
+  // tempfail (FallbackCounters). The engine answers 4xx; nothing is held.
+  bool unavailable = false;
 };
 
 struct ClientState {
@@ -58,6 +67,12 @@ struct CounterStats {
   std::size_t capacity = 0;      // entries the memory cap allows
   std::size_t memory_bytes = 0;  // estimate: entries * per-entry size
   std::uint64_t evictions = 0;
+  // Which backend counts, and how it fares (hardenctl status, metrics).
+  std::string backend = "local";  // "local" | "redis"
+  std::string target;             // redis: the URL without its password
+  bool fallback = false;          // redis: down, redis_failure in force
+  std::uint64_t latency_us = 0;   // redis: round trip, exponential average
+  std::uint64_t errors = 0;       // redis: calls that failed
 };
 
 class CounterBackend {

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "harden/db/fallback_counters.hpp"
 #include "harden/milter/engine.hpp"
 #include "harden/policy/address.hpp"
 
@@ -51,6 +52,11 @@ std::string_view to_string(LogLevel l);
 std::string_view to_string(EngineKind e);
 std::string_view to_string(LibmilterPause p);
 
+// counters: local | redis (redis_failure is db::RedisFailure).
+enum class CounterKind : std::uint8_t { local, redis };
+std::string_view to_string(CounterKind k);
+std::string_view to_string(db::RedisFailure f);
+
 struct Config {
   std::string socket;  // libmilter socket spec
   std::string store;   // SQLite policy store
@@ -71,6 +77,18 @@ struct Config {
   LibmilterPause libmilter_greet_pause = LibmilterPause::skip;
   std::string allowed_peers;  // normalised: "127.0.0.0/8,::1/128"
   std::uint64_t max_connections = 0;
+
+  // counters: local | redis, and the Redis backend's settings.
+  CounterKind counters = CounterKind::local;
+  std::string redis_url;           // without its password (RedisUrl::redacted)
+  std::string redis_url_password;  // from redis_url; never printed
+  std::string redis_password_file;
+  std::string redis_key_prefix;
+  std::chrono::milliseconds redis_connect_timeout{0};
+  std::chrono::milliseconds redis_command_timeout{0};
+  db::RedisFailure redis_failure = db::RedisFailure::local;
+  std::string host_id;  // empty: the host name
+  std::chrono::milliseconds redis_liveness_ttl{0};
 };
 
 struct ConfigKey;

@@ -19,7 +19,10 @@
 //                                                greet_pause_cap_ms (the Engine's cap),
 //                                                policy {store, rules, loaded_at,
 //                                                data_version}, counters {entries,
-//                                                capacity, memory_bytes, evictions},
+//                                                capacity, memory_bytes, evictions (the
+//                                                local table), backend "local"|"redis",
+//                                                target (URL, no password), fallback
+//                                                (Redis down), latency_us, errors},
 //                                                metrics {<metric>: n, decisions:
 //                                                {<kind>: {<outcome>: n}}}
 //   {"cmd":"client","ip":"192.0.2.7"}            ip, key (the client key counted),
@@ -33,6 +36,9 @@
 //                                                text ("9000 (policy 30000, cut to
 //                                                greet_pause_cap)")
 //   {"cmd":"flush","ip":"192.0.2.7"}             key, flushed (false: not in the table)
+//   With counters: redis, client and flush read and clear the client's
+//   counters on Redis (every MX host sees the change); while Redis is down,
+//   the local fallback table.
 //   {"cmd":"reload"}                             message, rules
 //
 //   "hostname" is taken as the client's verified rDNS name; without it the

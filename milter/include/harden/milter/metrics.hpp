@@ -52,6 +52,10 @@
   X(reload_success_total, counter, "policy snapshots loaded and put in force")                  \
   X(reload_failure_total, counter, "policy reloads refused; the previous snapshot stayed")      \
   X(internal_errors_total, counter, "callbacks that failed and answered on_internal_error")     \
+  X(redis_errors_total, counter,                                                                \
+    "Redis counter calls that failed or timed out (counters: redis); each was answered "        \
+    "by redis_failure")                                                                         \
+  X(redis_fallback, gauge, "1 while Redis is down and redis_failure answers, else 0")           \
   X(control_requests_total, counter, "control socket requests served")                          \
   X(control_denied_total, counter, "control socket connections refused (peer credentials)")     \
   X(milter_connections_open, gauge, "MTA connections open on the native engine")                \

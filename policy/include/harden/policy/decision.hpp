@@ -4,6 +4,7 @@
 //   Decision d = check_action(res, policy);                  // allow / block / tempfail
 //   Decision d = check_conn_limit(res, policy, open, taken); // 421 4.3.2 too many open
 //   Decision d = check_conn_rate(res, policy, count);        // 421 4.3.2 rate exceeded
+//   Decision d = check_counters(available);                  // 421 4.3.0 counters down
 //   Decision d = check_pregreet(res, policy, bytes);         // 554 5.7.1 pre-greeting traffic
 //   Decision d = check_max_rcpts(res, policy, n);            // 452 4.5.3 too many recipients
 //   Decision d = check_bad_rcpt_throttle(res, policy, bad);  // proceed after a 1 s delay
@@ -52,8 +53,9 @@ enum class DecisionKind : std::uint8_t {
   bad_rcpt_throttle,
   rcpt_rate,
   msg_rate,
+  counters,  // the shared counters are down and redis_failure is tempfail
 };
-inline constexpr std::size_t kDecisionKindCount = 12;
+inline constexpr std::size_t kDecisionKindCount = 13;
 std::string_view to_string(DecisionKind k);
 
 struct Decision {
@@ -78,6 +80,9 @@ Decision check_conn_limit(const Resolution& res, const Policy& policy, std::uint
                           bool taken);
 // `count` is the number of connections in the window, this one included.
 Decision check_conn_rate(const Resolution& res, const Policy& policy, std::uint32_t count);
+// The counter backend could not count (ConnectCount::unavailable: Redis down,
+// redis_failure tempfail): 421 4.3.0, rule "redis_failure tempfail".
+Decision check_counters(bool available);
 // `bytes` the client sent before the greeting.
 Decision check_pregreet(const Resolution& res, const Policy& policy, std::uint64_t bytes);
 // `rcpts` recipients in this message so far, this one included.

@@ -1,0 +1,175 @@
+// redis_counters.hpp - client counters shared by several MX hosts, on Redis.
+//
+// SYNOPSIS
+//   RedisUrl url = parse_redis_url("redis://10.0.0.5:6379/0");  // or "unix:/run/redis.sock"
+//   RedisCounters r({.url = url, .password = secret, .host_id = "mx1"});
+//   r.start();                              // liveness renewal thread
+//   auto c = r.connect(key, now, limits);   // ONE EVALSHA; throws RedisError
+//   r.release(key); r.add_rcpt(...); r.add_msg(...); r.inspect(...); r.flush(key);
+//
+// RedisCounters is the CounterBackend for several MX hosts sharing one set of
+// limits. It throws RedisError on any failure (connect, timeout, error or
+// unexpected reply); FallbackCounters (fallback_counters.hpp) is what the
+// daemon uses, and it never lets an error through.
+//
+// PROTOCOL (what each decision costs)
+//   Every counter operation is ONE round trip: EVALSHA of one Lua script
+//   (kCounterScript in redis_counters.cpp), loaded with SCRIPT LOAD when a
+//   connection is opened and loaded again when Redis answers NOSCRIPT.
+//     connect  KEYS conn, open   -> {conn_count, open, slot_taken}
+//     rcpt/msg KEYS rcpt|msg     -> count in the window
+//     release  KEYS open         -> this instance's slots left
+//     inspect  KEYS conn, rcpt, msg, open -> {known, conn, open, rcpt, msg}
+//     flush    KEYS conn, rcpt, msg       -> 1 if the client was known
+//   Time is the Redis server's (TIME inside the script), never a host's: the
+//   `now` arguments are ignored, so clock skew between MX hosts changes
+//   nothing. Every key a call writes gets its TTL (PEXPIRE) in the same call.
+//   Besides the decisions, each daemon sends one SET (its liveness key)
+//   every liveness_ttl/3 from a background thread.
+//
+// KEYS (prefix default "mh:"; client = policy::IpNetwork text, "2001:db8::/64")
+//   PREFIX c:CLIENT:conn|rcpt|msg  hash: w (bucket width ms), h (bucket being
+//                                  filled), 0..10 (counts): policy::
+//                                  SlidingWindow's ring, the same algorithm.
+//                                  TTL 12 bucket widths + 1 s.
+//   PREFIX c:CLIENT:open           hash: one field per daemon instance, its
+//                                  open connections. TTL open_ttl, renewed by
+//                                  every connect and release of the client.
+//   PREFIX live:INSTANCE           liveness of one daemon instance, TTL
+//                                  liveness_ttl, renewed every liveness_ttl/3
+//                                  and by every connect.
+//   An instance is "HOST_ID/PID.START.GEN": a restarted daemon is a new
+//   instance, and so is a daemon after a Redis error (rotate(): a slot whose
+//   connect timed out may or may not be counted; a new instance lets the old
+//   one expire instead of guessing). The open count of a client sums only the
+//   fields of live instances; connect deletes the fields of dead ones. So a
+//   daemon killed with SIGKILL frees its slots within liveness_ttl.
+//   The keys of one call are not all declared in KEYS (the liveness keys):
+//   standalone Redis or Valkey only, not Redis Cluster.
+//
+// SEMANTICS
+//   The same as LocalCounters: the window algorithm is SlidingWindow's, ported
+//   (a differential test runs one event sequence through both). Differences:
+//   open connections of a daemon that died are counted until its liveness
+//   expires; a session longer than open_ttl with no other connect or release
+//   of its client loses its slot (the count errs low).
+//
+// TEST HOOK
+//   Options::test_time: the script takes its time from the caller's `now`
+//   (milliseconds of the steady clock) instead of the server's TIME. Only
+//   tests set it (the differential test); the daemon never does.
+//
+// SIGNALS
+//   hiredis writes with write(2), so a Redis that goes away mid-write would
+//   raise SIGPIPE: the constructor sets SIGPIPE to SIG_IGN if it was SIG_DFL.
+//
+// THREAD SAFETY
+//   All member functions may be called from any thread: a small pool of
+//   hiredis connections, one per call in flight (at most max_connections;
+//   a caller waits at most command_timeout for one).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "harden/db/counters.hpp"
+
+namespace harden::db {
+
+class RedisError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// redis_url: "redis://[user[:password]@]host[:port][/db]" (host: name, IPv4,
+// or [IPv6]; port 6379; db 0) or "unix:/path". At most 1024 bytes, printable
+// ASCII, no spaces. Throws RedisError naming what is wrong (never echoing a
+// password).
+struct RedisUrl {
+  enum class Kind : std::uint8_t { tcp, unix_path } kind = Kind::tcp;
+  std::string host;  // tcp: without brackets
+  std::uint16_t port = 6379;
+  std::string path;  // unix
+  std::string user;
+  std::string password;
+  std::uint32_t db = 0;
+
+  // The URL without the password: for logs, status and --print-config.
+  std::string redacted() const;
+};
+RedisUrl parse_redis_url(std::string_view text);
+inline constexpr std::size_t kMaxRedisUrl = 1024;
+inline constexpr std::uint32_t kMaxRedisDb = 65535;
+
+struct RedisCountersOptions {
+  RedisUrl url;
+  std::string password;  // overrides url.password when not empty
+  std::string key_prefix = "mh:";
+  std::chrono::milliseconds connect_timeout{50};
+  std::chrono::milliseconds command_timeout{50};
+  std::string host_id = "localhost";
+  std::chrono::milliseconds liveness_ttl{10'000};
+  std::chrono::milliseconds open_ttl{std::chrono::hours{24}};
+  std::size_t max_connections = 32;
+  bool test_time = false;  // TEST HOOK above; never in production
+};
+
+class RedisCounters final : public CounterBackend {
+ public:
+  explicit RedisCounters(RedisCountersOptions options);
+  ~RedisCounters() override;
+  RedisCounters(const RedisCounters&) = delete;
+  RedisCounters& operator=(const RedisCounters&) = delete;
+
+  // Starts the liveness thread. Does not connect (Redis may be down at start).
+  void start();
+
+  ConnectCount connect(const policy::IpNetwork& key, policy::SteadyTime now,
+                       const policy::Limits& limits) override;
+  void release(const policy::IpNetwork& key) override;
+  std::uint32_t add_rcpt(const policy::IpNetwork& key, policy::SteadyTime now,
+                         const policy::Rate& rate, std::uint32_t n = 1) override;
+  std::uint32_t add_msg(const policy::IpNetwork& key, policy::SteadyTime now,
+                        const policy::Rate& rate) override;
+  std::optional<ClientState> inspect(const policy::IpNetwork& key, policy::SteadyTime now,
+                                     const policy::Limits& limits) const override;
+  bool flush(const policy::IpNetwork& key) override;
+  CounterStats stats() const override;
+
+  // Becomes a new instance (see KEYS); returns the new generation.
+  std::uint64_t rotate();
+  std::uint64_t generation() const { return generation_.load(); }
+  std::string instance() const;
+  // Round trip of the last calls (exponential average), microseconds.
+  std::uint64_t latency_us() const { return latency_us_.load(std::memory_order_relaxed); }
+  const RedisCountersOptions& options() const { return options_; }
+
+ private:
+  class Connection;
+  class Pool;
+  std::string client_key(const policy::IpNetwork& key, std::string_view what) const;
+  std::string live_prefix() const { return options_.key_prefix + "live:"; }
+  void note_latency(std::chrono::steady_clock::duration d) const;
+  void liveness_loop();
+
+  RedisCountersOptions options_;
+  std::unique_ptr<Pool> pool_;
+  std::string instance_base_;  // HOST_ID/PID.START
+  std::atomic<std::uint64_t> generation_{0};
+  mutable std::atomic<std::uint64_t> latency_us_{0};
+
+  std::mutex live_mu_;
+  std::condition_variable live_cv_;
+  bool stopping_ = false;
+  std::thread live_thread_;
+};
+
+}  // namespace harden::db

@@ -1,0 +1,198 @@
+// fallback_counters.cpp - the circuit breaker between Redis and the fallback.
+#include "harden/db/fallback_counters.hpp"
+
+namespace harden::db {
+namespace {
+
+std::int64_t ms_of(policy::SteadyTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+std::size_t FallbackCounters::KeyHash::operator()(const policy::IpNetwork& n) const noexcept {
+  std::uint64_t h = 1469598103934665603ULL ^ n.prefix();
+  for (auto b : n.address().bytes()) h = (h ^ b) * 1099511628211ULL;
+  return static_cast<std::size_t>(h ^ (h >> 29));
+}
+
+FallbackCounters::FallbackCounters(std::shared_ptr<RedisCounters> redis,
+                                   std::shared_ptr<CounterBackend> local, FallbackOptions options,
+                                   FallbackHooks hooks)
+    : redis_(std::move(redis)),
+      local_(std::move(local)),
+      options_(options),
+      hooks_(std::move(hooks)) {}
+
+FallbackCounters::~FallbackCounters() = default;
+
+bool FallbackCounters::use_redis(policy::SteadyTime now, bool& probing) const {
+  const auto ms = ms_of(now);
+  last_now_ms_.store(ms, std::memory_order_relaxed);
+  probing = false;
+  if (!down_.load()) return true;
+  if (ms < retry_at_ms_.load()) return false;
+  if (probing_.exchange(true)) return false;  // another call probes
+  probing = true;
+  return true;
+}
+
+void FallbackCounters::succeeded(bool probing) const {
+  if (!probing) return;
+  down_.store(false);
+  probing_.store(false);
+  if (hooks_.on_switch) hooks_.on_switch(false, "");
+}
+
+void FallbackCounters::failed(const std::exception& e, bool probing) const {
+  errors_.fetch_add(1);
+  {
+    std::lock_guard lock(slots_mu_);
+    redis_->rotate();  // see SLOTS in the header
+    redis_slots_.clear();
+  }
+  retry_at_ms_.store(last_now_ms_.load(std::memory_order_relaxed) + options_.retry.count());
+  if (probing) probing_.store(false);
+  if (hooks_.on_error) hooks_.on_error();
+  if (!down_.exchange(true) && hooks_.on_switch) hooks_.on_switch(true, e.what());
+}
+
+bool FallbackCounters::take(SlotTable& t, const policy::IpNetwork& key) {
+  auto it = t.find(key);
+  if (it == t.end()) return false;
+  if (--it->second == 0) t.erase(it);
+  return true;
+}
+
+ConnectCount FallbackCounters::connect(const policy::IpNetwork& key, policy::SteadyTime now,
+                                       const policy::Limits& limits) {
+  bool probing = false;
+  if (use_redis(now, probing)) {
+    const auto gen = redis_->generation();
+    try {
+      const ConnectCount c = redis_->connect(key, now, limits);
+      if (c.slot_taken) {
+        std::lock_guard lock(slots_mu_);
+        // A slot of an instance rotated away meanwhile is Redis's to forget.
+        if (redis_->generation() == gen) ++redis_slots_[key];
+      }
+      succeeded(probing);
+      return c;
+    } catch (const std::exception& e) {
+      failed(e, probing);
+    }
+  }
+  ConnectCount c;
+  switch (options_.failure) {
+    case RedisFailure::local: {
+      c = local_->connect(key, now, limits);
+      if (c.slot_taken) {
+        std::lock_guard lock(slots_mu_);
+        ++local_slots_[key];
+      }
+      break;
+    }
+    case RedisFailure::proceed:
+      c.slot_taken = true;  // nothing held: release() finds nothing to give back
+      break;
+    case RedisFailure::tempfail:
+      c.unavailable = true;
+      break;
+  }
+  return c;
+}
+
+void FallbackCounters::release(const policy::IpNetwork& key) {
+  bool on_redis = false;
+  bool on_local = false;
+  {
+    std::lock_guard lock(slots_mu_);
+    on_redis = take(redis_slots_, key);
+    if (!on_redis) on_local = take(local_slots_, key);
+  }
+  if (on_local) local_->release(key);
+  if (!on_redis) return;
+  try {
+    redis_->release(key);
+  } catch (const std::exception& e) {
+    failed(e, false);
+  }
+}
+
+std::uint32_t FallbackCounters::add_fallback(bool msg, const policy::IpNetwork& key,
+                                             policy::SteadyTime now, const policy::Rate& rate,
+                                             std::uint32_t n) {
+  if (options_.failure != RedisFailure::local) return 0;
+  return msg ? local_->add_msg(key, now, rate) : local_->add_rcpt(key, now, rate, n);
+}
+
+std::uint32_t FallbackCounters::add_rcpt(const policy::IpNetwork& key, policy::SteadyTime now,
+                                         const policy::Rate& rate, std::uint32_t n) {
+  bool probing = false;
+  if (use_redis(now, probing)) {
+    try {
+      const auto count = redis_->add_rcpt(key, now, rate, n);
+      succeeded(probing);
+      return count;
+    } catch (const std::exception& e) {
+      failed(e, probing);
+    }
+  }
+  return add_fallback(false, key, now, rate, n);
+}
+
+std::uint32_t FallbackCounters::add_msg(const policy::IpNetwork& key, policy::SteadyTime now,
+                                        const policy::Rate& rate) {
+  bool probing = false;
+  if (use_redis(now, probing)) {
+    try {
+      const auto count = redis_->add_msg(key, now, rate);
+      succeeded(probing);
+      return count;
+    } catch (const std::exception& e) {
+      failed(e, probing);
+    }
+  }
+  return add_fallback(true, key, now, rate, 1);
+}
+
+std::optional<ClientState> FallbackCounters::inspect(const policy::IpNetwork& key,
+                                                     policy::SteadyTime now,
+                                                     const policy::Limits& limits) const {
+  bool probing = false;
+  if (use_redis(now, probing)) {
+    try {
+      auto st = redis_->inspect(key, now, limits);
+      succeeded(probing);
+      return st;
+    } catch (const std::exception& e) {
+      failed(e, probing);
+    }
+  }
+  return local_->inspect(key, now, limits);
+}
+
+bool FallbackCounters::flush(const policy::IpNetwork& key) {
+  // The local table may hold counts from an outage: forget those too.
+  bool flushed = local_->flush(key);
+  if (!down_.load()) {
+    try {
+      flushed = redis_->flush(key) || flushed;
+    } catch (const std::exception& e) {
+      failed(e, false);
+    }
+  }
+  return flushed;
+}
+
+CounterStats FallbackCounters::stats() const {
+  CounterStats st = local_->stats();
+  st.backend = "redis";
+  st.target = redis_->options().url.redacted();
+  st.latency_us = redis_->latency_us();
+  st.fallback = down_.load();
+  st.errors = errors_.load();
+  return st;
+}
+
+}  // namespace harden::db

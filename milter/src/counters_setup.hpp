@@ -1,0 +1,33 @@
+// counters_setup.hpp - the counter backend the config asks for (internal to
+// daemon.cpp).
+//
+// SYNOPSIS
+//   std::shared_ptr<db::CounterBackend> c = make_counters(config, metrics);
+//   native_options.threads = native_io_threads(config);
+//
+// counters: local -> LocalCounters. counters: redis -> FallbackCounters over
+// RedisCounters (liveness thread started) and a LocalCounters of the same
+// cap; the breaker's switches are logged once each way and counted
+// (redis_fallback gauge, redis_errors_total). The password comes from
+// redis_password_file (first line, at most 1 KiB) or redis_url, never
+// both, and is never logged. Throws std::runtime_error (start-up).
+#pragma once
+
+#include <memory>
+
+#include "harden/db/counters.hpp"
+#include "harden/milter/config.hpp"
+#include "harden/milter/metrics.hpp"
+
+namespace harden::milter {
+
+std::shared_ptr<db::CounterBackend> make_counters(const Config& c, Metrics& metrics);
+
+// The native engine's I/O threads for these counters (0: its default, one
+// per core). A Redis counter decision waits for its round trip (at most
+// redis_command_timeout) on the session's I/O thread, so with counters:
+// redis more threads keep other sessions moving meanwhile: 4 per core, at
+// least 8.
+unsigned native_io_threads(const Config& c);
+
+}  // namespace harden::milter
