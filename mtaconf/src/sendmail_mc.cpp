@@ -289,12 +289,8 @@ ifelse(_MILTER_HARDEN_F_, `none',
 }
 
 std::chrono::seconds milter_reply_timeout(const policy::Policy& p, policy::UnixTime now) {
-  std::uint32_t longest = 0;
-  for (const auto& r : p.rules()) {
-    if (!r.expired(now) && r.attrs.greet_pause) longest = std::max(longest, *r.attrs.greet_pause);
-  }
   return std::max(kSendmailDefaultReplyTimeout,
-                  detail::ceil_seconds(longest) + kReplyTimeoutMargin);
+                  detail::ceil_seconds(detail::longest_greet_pause(p, now)) + kReplyTimeoutMargin);
 }
 
 std::chrono::seconds connection_rate_window(const policy::Policy& p) {
