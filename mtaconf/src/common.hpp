@@ -47,6 +47,12 @@ std::vector<std::size_t> live_rules_by_specificity(const policy::Policy& p, poli
 // "rule 192.0.2.0/24" (selector sanitised for messages), plus " (id N)" when stored.
 std::string rule_name(const policy::Rule& r);
 
+// A character of the socket paths and directories written unquoted into
+// MTA configuration: letters, digits and . _ / + -.
+constexpr bool is_path_char(char c) {
+  return ascii::is_alnum(c) || c == '.' || c == '_' || c == '/' || c == '+' || c == '-';
+}
+
 // Letters, digits, '-', '_' and dots only, 1..253 characters, no empty label.
 bool is_safe_hostname(std::string_view name);
 

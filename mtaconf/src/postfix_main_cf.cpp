@@ -26,10 +26,6 @@ constexpr std::chrono::seconds kCommandTimeoutMargin = kReplyTimeoutMargin;
 constexpr std::uint32_t kPostfixHardErrorLimit = 20;
 constexpr std::size_t kMaxNamesListed = 10;
 
-bool is_path_char(char c) {
-  return ascii::is_alnum(c) || c == '.' || c == '_' || c == '/' || c == '+' || c == '-';
-}
-
 std::string seconds(std::chrono::seconds s) {
   return std::to_string(s.count()) + "s";
 }
@@ -295,7 +291,7 @@ struct Writer {
         "  may be shared between MXes;",
         "- greet_pause per rule, and the pre-greeting check before the pause ends",
         "  (postscreen's greet test is global and remembers clients that passed);",
-        "- the dial-in heuristic, allow rules by rDNS pattern for the anvil limits."};
+        "- the dial-in heuristic, allow rules by rDNS pattern for the anvil limits;"};
     if (o.version == PostfixVersion::v3_7) {
       list.push_back("- the IPv6 client key /" + std::to_string(p.options().keyer.v6_prefix) +
                      " (and IPv4 /" + std::to_string(p.options().keyer.v4_prefix) +
@@ -334,7 +330,8 @@ std::string check_postfix_milter(std::string_view spec) {
   if (spec.size() > 300) throw GenerateError("milter " + quote(spec) + ": too long");
   if (spec.starts_with("unix:")) {
     const std::string_view path = spec.substr(5);
-    if (path.empty() || path.size() > 107 || !std::all_of(path.begin(), path.end(), is_path_char)) {
+    if (path.empty() || path.size() > 107 ||
+        !std::all_of(path.begin(), path.end(), detail::is_path_char)) {
       throw GenerateError("milter " + quote(spec) +
                           ": the path may hold only letters, digits and . _ / + -");
     }
@@ -372,7 +369,7 @@ std::string check_postfix_milter(std::string_view spec) {
 
 std::string check_postfix_table_dir(std::string_view dir) {
   if (dir.empty() || dir.front() != '/' || dir.size() > 200 ||
-      !std::all_of(dir.begin(), dir.end(), is_path_char)) {
+      !std::all_of(dir.begin(), dir.end(), detail::is_path_char)) {
     throw GenerateError("table directory " + quote(dir) +
                         ": expected an absolute path of letters, digits and . _ / + -");
   }
@@ -410,9 +407,10 @@ std::string postfix_main_cf(const policy::Policy& p, const PostfixOptions& o,
   const std::string version = o.version == PostfixVersion::v3_7 ? "3.7" : "3.8 and later";
   w.out = detail::header(
       from, "# ",
-      {"Postfix " + version + " main.cf lines: paste at the end of /etc/postfix/main.cf",
-       "(a later line wins), write the tables with `hardenctl gen postfix-tables DIR`,",
-       "then `postfix reload`. Postfix enforces these with the milter or without it.",
+      {"Postfix " + version + " main.cf lines. Merge into /etc/postfix/main.cf: delete the",
+       "parameters set here from it first (Postfix warns about a parameter set twice),",
+       "write the tables with `hardenctl gen postfix-tables DIR`, then `postfix reload`.",
+       "Postfix enforces these with the milter or without it.",
        first ? "The first rule expires " + policy::format_time(*first) +
                    ": Postfix does not expire anything, generate again then."
              : "No rule of the policy expires.",
