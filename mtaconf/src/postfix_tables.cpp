@@ -85,24 +85,56 @@ std::string name_regex(const Rule& r) {
   return re + "$/";
 }
 
-void name_rule(const Rule& r, std::string& out) {
-  const std::string result = result_of(r, PostfixTableKind::pcre);
-  out += "# " + detail::rule_name(r) + "\n";
-  if (r.selector.kind() != Kind::pattern) {
-    out += name_regex(r) + " " + result + "\n";
-    return;
+// Writes the name rules. Adjacent pattern rules that share their leading
+// terms (fqrdns's `if /guard/ ... endif` blocks, kept as conjunctions) share
+// the `if` lines too, so a name that fails a guard skips the whole block: the
+// table keeps one `if` per block, not one per rule. The nesting is the
+// conjunction, and the rules stay in their order, so the first match is the
+// policy's.
+class NameTable {
+ public:
+  explicit NameTable(std::string& out) : out_(out) {}
+
+  void rule(const Rule& r) {
+    const std::string result = result_of(r, PostfixTableKind::pcre);
+    if (r.selector.kind() != Kind::pattern) {
+      open({});
+      out_ += "# " + detail::rule_name(r) + "\n" + name_regex(r) + " " + result + "\n";
+      return;
+    }
+    // Every term but a positive last one becomes an `if`; the last one (or
+    // /^/ after a negated one) carries the result.
+    std::vector<std::string> guards;
+    for (const auto& t : r.selector.terms()) {
+      guards.push_back((t.negated ? "if !" : "if ") + delimited(r, t.regex));
+    }
+    std::string line = "/^/";
+    if (guards.back().starts_with("if /")) {
+      line = guards.back().substr(3);
+      guards.pop_back();
+    }
+    open(guards);
+    out_ += "# " + detail::rule_name(r) + "\n" + line + " " + result + "\n";
   }
-  const auto& terms = r.selector.terms();
-  if (terms.size() == 1 && !terms.front().negated) {
-    out += delimited(r, terms.front().regex) + " " + result + "\n";
-    return;
+
+  // Closes every open `if`.
+  void close() { open({}); }
+
+ private:
+  // Leaves exactly `guards` open: closes what differs, opens the rest.
+  void open(const std::vector<std::string>& guards) {
+    std::size_t same = 0;
+    while (same < open_.size() && same < guards.size() && open_[same] == guards[same]) ++same;
+    for (; open_.size() > same; open_.pop_back()) out_ += "endif\n";
+    for (std::size_t k = same; k < guards.size(); ++k) {
+      out_ += guards[k] + "\n";
+      open_.push_back(guards[k]);
+    }
   }
-  // All terms must hold: one nested `if` per term, then a rule that matches
-  // any name.
-  for (const auto& t : terms) out += (t.negated ? "if !" : "if ") + delimited(r, t.regex) + "\n";
-  out += "/^/ " + result + "\n";
-  for (std::size_t k = 0; k < terms.size(); ++k) out += "endif\n";
-}
+
+  std::string& out_;
+  std::vector<std::string> open_;
+};
 
 std::string expiry_line(const policy::Policy& p, policy::UnixTime now) {
   const auto first = detail::earliest_expiry(p, now);
@@ -146,6 +178,7 @@ std::vector<PostfixTable> postfix_tables(const policy::Policy& p, const Provenan
        expiry});
   names += "if !/^unknown$/\nif !/^[0-9.]+$/\nif !/:/\n";
   const auto& rules = p.rules();
+  NameTable name_table(names);
   for (auto i : detail::live_rules_by_specificity(p, now)) {
     const Rule& r = rules[i];
     if (!r.attrs.action) continue;
@@ -158,12 +191,13 @@ std::vector<PostfixTable> postfix_tables(const policy::Policy& p, const Provenan
       case Kind::host:
       case Kind::suffix:
       case Kind::pattern:
-        name_rule(r, names);
+        name_table.rule(r);
         break;
       case Kind::default_rule:
         break;
     }
   }
+  name_table.close();
   names += "endif\nendif\nendif\n";
   const Rule& d = p.default_rule();
   if (d.attrs.action && *d.attrs.action != policy::Action::limit) {

@@ -138,7 +138,7 @@ class Postfix final : public Mta {
 
   fs::path dir_;
   std::uint16_t port_;
-  std::string extra_;  // main.cf lines after ours (a later line wins)
+  std::string extra_;  // main.cf lines after ours (none may repeat ours)
   Child master_;
 };
 

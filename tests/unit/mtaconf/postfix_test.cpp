@@ -305,6 +305,20 @@ TEST(PostfixTables, NameRulesInResolutionOrderInsideTheGuards) {
                                       "endif", "endif", "endif", "/^/ 550 5.7.1 closed"}));
 }
 
+TEST(PostfixTables, AdjacentRulesShareTheirGuards) {
+  auto p = make_policy({R("/^g/ && /a/", {{"action", "block"}}),
+                        R("/^g/ && !/x/ && /b/", {{"action", "tempfail"}}),
+                        R("/^g/ && !/x/ && !/y/", {{"action", "allow"}}),
+                        R("/c/", {{"action", "block"}}), R("/^g/ && /d/", {{"action", "block"}})});
+  auto body = entries(table(*p, kPostfixNameTable));
+  body.erase(body.begin(), body.begin() + 3);  // the guards against addresses
+  EXPECT_EQ(body,
+            (std::vector<std::string>{
+                "if /^g/", "/a/ 550 5.7.1 Access denied", "if !/x/", "/b/ 421 4.7.0 Access denied",
+                "if !/y/", "/^/ OK", "endif", "endif", "endif", "/c/ 550 5.7.1 Access denied",
+                "if /^g/", "/d/ 550 5.7.1 Access denied", "endif", "endif", "endif", "endif"}));
+}
+
 TEST(PostfixTables, SlashesReachPcreAsThePolicyStoresThem) {
   // The policy stores every '/' escaped (Selector::for_pattern), also inside
   // \Q...\E, where PCRE then reads "\/" literally - in the milter and in

@@ -51,8 +51,10 @@
 //   REASON", tempfail -> "421 4.7.0 REASON" (421 disconnects), limit ->
 //   DUNNO (no name rule may decide then); then 0.0.0.0/0 and ::/0 ->
 //   kPostfixNamesClass. kPostfixNameTable: host, suffix and pattern rules
-//   that set `action`, in the policy's order, inside guards that keep the
-//   address and "unknown" lookups of check_client_access from matching.
+//   that set `action`, in the policy's order (a conjunction as nested `if`s,
+//   shared by adjacent rules with the same leading terms), inside guards
+//   that keep the address and "unknown" lookups of check_client_access
+//   from matching.
 //
 // SAFETY
 //   main.cf values are numbers, durations, fixed words, validated
@@ -61,10 +63,12 @@
 //   (reasons) goes only into table results, as printable ASCII on one line,
 //   with `$` written `$$` in the pcre table (its results expand $1 and $$;
 //   cidr results are taken literally); regexes are written between `/`
-//   with every unescaped `/` escaped, and a regex Postfix's delimiter scan
-//   would read differently (a `/` inside \Q...\E, anything but printable
-//   ASCII) is refused with GenerateError naming the rule. Comments carry a
-//   sanitised copy of rule names (comment_text), never raw text.
+//   with every unescaped `/` escaped (Postfix hands "\/" to PCRE as it is,
+//   so PCRE reads the regex as the milter does), and a regex Postfix's
+//   delimiter scan would read differently (a bare `/` inside \Q...\E, which
+//   Selector::for_pattern never stores; anything but printable ASCII) is
+//   refused with GenerateError naming the rule. Comments carry a sanitised
+//   copy of rule names (comment_text), never raw text.
 #pragma once
 
 #include <chrono>
