@@ -148,7 +148,7 @@ TEST_F(HardenctlGen, PostfixOptionsReachTheText) {
   const ToolResult plain = hardenctl({"gen", "postfix"});
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   EXPECT_THAT(plain.out, HasSubstr("\nsmtpd_milters = inet:127.0.0.1:8894\n"));
-  EXPECT_THAT(plain.out, Not(HasSubstr("prefix_length")));
+  EXPECT_THAT(plain.out, Not(HasSubstr("\nsmtpd_client_ipv6_prefix_length =")));
   const ToolResult r =
       hardenctl({"gen", "postfix", "--postfix-version", "3.8+", "--no-milter", "--postscreen",
                  "--milter-default-action", "tempfail", "--table-dir", "/etc/postfix/h"});
