@@ -28,6 +28,7 @@ TEST_PKGS=(
   sqlite3                   # tests poke at stores with the sqlite3 shell
   m4                        # mtaconf tests: sendmail's cf/ files over generated .mc lines
   postfix                   # tests/integration/mta: a private Postfix instance (postfix -c DIR)
+  postfix-pcre              # mtaconf tests: postmap -q over the generated pcre table
   fail2ban                  # tests/integration: fail2ban-regex over contrib/fail2ban/filter.d
   redis-server              # db/ and milter tests, bench: a private redis-server on a unix socket
   # Runtime libraries of the MTAs that tests unpack with scripts/fetch-mta.sh

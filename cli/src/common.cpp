@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -163,7 +164,7 @@ std::unique_ptr<std::istream> open_input_stream(const std::string& path) {
   return in;
 }
 
-void write_output_file(const fs::path& path, std::string_view text) {
+void write_output_file(const fs::path& path, std::string_view text, std::optional<mode_t> mode) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) throw UsageError(fmt::format("{} is a directory", path.string()));
   fs::path tmp = path;
@@ -174,6 +175,9 @@ void write_output_file(const fs::path& path, std::string_view text) {
   }
   bool closed = false;
   try {
+    if (mode && ::fchmod(fd, *mode) != 0) {
+      throw UsageError(fmt::format("cannot chmod {}: {}", tmp.string(), errno_text(errno)));
+    }
     write_all(fd, text, tmp.string());
     if (::fsync(fd) != 0) {
       throw UsageError(fmt::format("cannot write {}: {}", tmp.string(), errno_text(errno)));

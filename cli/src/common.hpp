@@ -17,10 +17,13 @@
 //   2  usage or input error: bad arguments, bad values, bad files, store errors
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <istream>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -95,8 +98,11 @@ class LineReader {
 std::unique_ptr<std::istream> open_input_stream(const std::string& path);
 
 // Writes `text` to `path` via a temporary file in the same directory and a
-// rename, so `path` is either untouched or complete. Throws UsageError.
-void write_output_file(const std::filesystem::path& path, std::string_view text);
+// rename, so `path` is either untouched or complete. With `mode`, the file
+// gets exactly that mode whatever the umask (generated MTA files: 0644).
+// Throws UsageError.
+void write_output_file(const std::filesystem::path& path, std::string_view text,
+                       std::optional<mode_t> mode = std::nullopt);
 
 // `msg` as one line: trailing newlines, CRs and spaces dropped, then newlines
 // and other control bytes as \xNN (bytes >= 0x80 kept, as printable() does).

@@ -11,11 +11,15 @@
 #include <iostream>
 
 #include "harden/mtaconf/exim.hpp"
+#include "harden/mtaconf/postfix.hpp"
 #include "harden/mtaconf/sendmail.hpp"
 #include "output.hpp"
 
 namespace harden::cli {
 namespace {
+
+// Generated files are read by the MTA's own users.
+constexpr mode_t kGeneratedFileMode = 0644;
 
 struct GenOutput {
   std::string output;  // empty or "-": standard output
@@ -30,7 +34,7 @@ int emit(const GenOutput& o, const std::string& text) {
   if (o.output.empty() || o.output == "-") {
     std::cout << text;
   } else {
-    write_output_file(o.output, text);
+    write_output_file(o.output, text, kGeneratedFileMode);
   }
   return kExitOk;
 }
@@ -234,6 +238,96 @@ Examples:
   on_run(sub, d, o, run_exim_acl);
 }
 
+// --- Postfix --------------------------------------------------------------------
+
+struct PostfixCli : GenOutput {
+  mtaconf::PostfixOptions pf;
+  std::string version = "3.7";
+  std::string default_action = "accept";
+  bool no_milter = false;
+};
+
+int run_postfix(const Globals& g, PostfixCli o) {
+  o.pf.version = mtaconf::parse_postfix_version(o.version);
+  o.pf.default_action = mtaconf::parse_milter_default_action(o.default_action);
+  if (o.no_milter) o.pf.milter.clear();
+  if (!o.pf.milter.empty()) mtaconf::check_postfix_milter(o.pf.milter);  // before the store
+  mtaconf::check_postfix_table_dir(o.pf.table_dir);
+  return emit(o, mtaconf::postfix_main_cf(*snapshot(g), o.pf, from(g, "postfix"), now()));
+}
+
+void add_postfix(CLI::App& gen, Dispatch& d) {
+  auto o = std::make_shared<PostfixCli>();
+  CLI::App* sub = add_command(gen, "postfix", "main.cf lines: Postfix's native limits", R"(
+Prints main.cf lines so a Postfix MX enforces what Postfix can natively, with
+the milter or without it: smtpd_milters, milter_default_action and a
+milter_command_timeout above the longest greet_pause; the default rule's
+limits as anvil limits (one anvil_rate_time_unit for all rates, each rate cut
+so that Postfix never admits more than the policy over its window),
+smtpd_client_event_limit_exceptions from the allow rules, smtpd_recipient_limit,
+the error limits for bad_rcpt_throttle, the client prefix lengths (3.8+ only),
+and the block/allow/tempfail rules as check_client_access over the tables of
+"hardenctl gen postfix-tables DIR". The header lists what Postfix cannot
+express and the first rule expiry (generate again then).
+
+Examples:
+  hardenctl gen postfix --milter inet:127.0.0.1:8894 --postfix-version 3.7
+  hardenctl gen postfix --no-milter --postscreen -o /etc/postfix/milter-harden.cf)");
+  sub->add_option("--postfix-version", o->version, "the Postfix the lines are for")
+      ->type_name("3.7|3.8+")
+      ->capture_default_str();
+  sub->add_option("--milter", o->pf.milter,
+                  "milter in Postfix's form: inet:HOST:PORT, inet:[IPv6]:PORT, unix:PATH")
+      ->type_name("SPEC")
+      ->capture_default_str();
+  sub->add_flag("--no-milter", o->no_milter, "no smtpd_milters line: Postfix's limits alone");
+  sub->add_option("--milter-default-action", o->default_action,
+                  "mail while the milter is down: accept, tempfail, reject, quarantine")
+      ->type_name("ACTION")
+      ->capture_default_str();
+  sub->add_option("--table-dir", o->pf.table_dir,
+                  "where gen postfix-tables writes the tables (absolute)")
+      ->type_name("DIR")
+      ->capture_default_str();
+  sub->add_flag("--postscreen", o->pf.postscreen,
+                "also postscreen's greet test and the master.cf lines (as comments)");
+  add_output_option(sub, *o);
+  on_run(sub, d, o, run_postfix);
+}
+
+struct PostfixTablesCli {
+  std::string dir;
+};
+
+int run_postfix_tables(const Globals& g, const PostfixTablesCli& o) {
+  const std::string dir = mtaconf::check_postfix_table_dir(o.dir);
+  const auto tables = mtaconf::postfix_tables(*snapshot(g), from(g, "postfix-tables"), now());
+  for (const auto& t : tables) {
+    write_output_file(std::filesystem::path(dir) / t.file_name, t.text, kGeneratedFileMode);
+  }
+  return kExitOk;
+}
+
+void add_postfix_tables(CLI::App& gen, Dispatch& d) {
+  auto o = std::make_shared<PostfixTablesCli>();
+  CLI::App* sub =
+      add_command(gen, "postfix-tables", "the cidr and pcre tables of gen postfix, into DIR", R"(
+Writes the policy's block/allow/tempfail rules into DIR (atomically: a
+temporary file and a rename, mode 0644):
+  milter-harden-client.cidr        address and network rules
+  milter-harden-client-names.pcre  host name, suffix and rDNS pattern rules
+The main.cf lines of "hardenctl gen postfix --table-dir DIR" use them; Postfix
+reads cidr and pcre tables directly (no postmap), "postfix reload" after a change.
+The pcre table needs Debian's postfix-pcre package.
+
+Example:
+  hardenctl gen postfix-tables /etc/postfix/milter-harden && postfix reload)");
+  sub->add_option("dir", o->dir, "the table directory (absolute; must exist)")
+      ->required()
+      ->type_name("DIR");
+  on_run(sub, d, o, run_postfix_tables);
+}
+
 }  // namespace
 
 void add_gen_commands(CLI::App& app, Dispatch& d) {
@@ -246,13 +340,17 @@ Commands:
   sendmail-access   access map entries for sendmail's own per-client limits
   sendmail-feature  the FEATURE file for sendmail's cf/feature/
   exim-satellite    update-exim4.conf.conf for hosts relaying through the MX
-  exim-acl          the policy as Exim main options and ACLs)");
+  exim-acl          the policy as Exim main options and ACLs
+  postfix           main.cf lines: the milter and Postfix's native limits
+  postfix-tables    the cidr and pcre tables for those lines, into a directory)");
   gen->require_subcommand(1);
   add_sendmail_mc(*gen, d);
   add_sendmail_access(*gen, d);
   add_sendmail_feature(*gen, d);
   add_exim_satellite(*gen, d);
   add_exim_acl(*gen, d);
+  add_postfix(*gen, d);
+  add_postfix_tables(*gen, d);
 }
 
 }  // namespace harden::cli

@@ -2,11 +2,12 @@
 //
 // SYNOPSIS
 //   add_gen_commands(app, d);   gen sendmail-mc | sendmail-access | sendmail-feature
-//                                   | exim-satellite | exim-acl
+//                                   | exim-satellite | exim-acl | postfix | postfix-tables
 //
 // Each prints the text of harden::mtaconf for the store's policy snapshot
 // (or writes it atomically with --output). The text starts with a comment
-// naming the command and the store. `gen exim-satellite --apply` also adds
+// naming the command and the store. `gen postfix-tables DIR` writes two
+// table files into DIR (atomically, mode 0644). `gen exim-satellite --apply` also adds
 // the satellite networks to the store as `allow` rules, in one transaction.
 #pragma once
 

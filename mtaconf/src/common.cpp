@@ -94,6 +94,22 @@ bool is_safe_hostname(std::string_view name) {
   return true;
 }
 
+std::uint32_t longest_greet_pause(const policy::Policy& p, policy::UnixTime now) {
+  std::uint32_t longest = 0;
+  for (const auto& r : p.rules()) {
+    if (!r.expired(now) && r.attrs.greet_pause) longest = std::max(longest, *r.attrs.greet_pause);
+  }
+  return longest;
+}
+
+std::optional<policy::UnixTime> earliest_expiry(const policy::Policy& p, policy::UnixTime now) {
+  std::optional<policy::UnixTime> first;
+  for (const auto& r : p.rules()) {
+    if (r.expires && !r.expired(now) && (!first || *r.expires < *first)) first = r.expires;
+  }
+  return first;
+}
+
 std::chrono::seconds ceil_seconds(std::uint32_t ms) {
   return std::chrono::seconds{(static_cast<std::int64_t>(ms) + 999) / 1000};
 }

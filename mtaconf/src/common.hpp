@@ -7,11 +7,13 @@
 //   auto order = live_rules_by_specificity(p, now); rule indices, most specific first
 //   std::string who = rule_name(rule);               "rule 192.0.2.0/24 (id 7)"
 //   bool ok = is_safe_hostname(name);
+//   std::uint32_t ms = longest_greet_pause(p, now);  auto t = earliest_expiry(p, now);
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,8 +47,23 @@ std::vector<std::size_t> live_rules_by_specificity(const policy::Policy& p, poli
 // "rule 192.0.2.0/24" (selector sanitised for messages), plus " (id N)" when stored.
 std::string rule_name(const policy::Rule& r);
 
+// A character of the socket paths and directories written unquoted into
+// MTA configuration: letters, digits and . _ / + -.
+constexpr bool is_path_char(char c) {
+  return ascii::is_alnum(c) || c == '.' || c == '_' || c == '/' || c == '+' || c == '-';
+}
+
 // Letters, digits, '-', '_' and dots only, 1..253 characters, no empty label.
 bool is_safe_hostname(std::string_view name);
+
+// The text of a block/tempfail without a reason (the milter's, policy/decision.cpp).
+inline constexpr std::string_view kDefaultRefusalText = "Access denied";
+
+// The longest greet_pause (ms) of the rules live at `now`; 0 if none.
+std::uint32_t longest_greet_pause(const policy::Policy& p, policy::UnixTime now);
+
+// The earliest `expires` of the rules live at `now`, if any.
+std::optional<policy::UnixTime> earliest_expiry(const policy::Policy& p, policy::UnixTime now);
 
 // Seconds rounded up from milliseconds.
 std::chrono::seconds ceil_seconds(std::uint32_t ms);

@@ -22,8 +22,7 @@ namespace {
 using Kind = policy::Selector::Kind;
 using policy::Rule;
 
-constexpr std::string_view kIndent = "          ";               // under "accept  "
-constexpr std::string_view kDefaultBlockText = "Access denied";  // as the milter's check_action
+constexpr std::string_view kIndent = "          ";  // under "accept  "
 constexpr std::size_t kMaxItemsPerStatement = 50;
 
 // How one attribute is resolved: which rules set it, and the `set` lines a
@@ -143,7 +142,8 @@ std::vector<Resolver> resolvers() {
        [](const Rule& r) {
          const bool is_default = r.selector.kind() == Kind::default_rule;
          const auto action = r.attrs.action.value_or(policy::Action::limit);
-         const std::string reason = r.attrs.reason.value_or(std::string(kDefaultBlockText));
+         const std::string reason =
+             r.attrs.reason.value_or(std::string(detail::kDefaultRefusalText));
          return std::vector<std::string>{
              "acl_c_harden_action = " + std::string(policy::to_string(action)),
              "acl_c_harden_reason = " + exim_escape(reason),

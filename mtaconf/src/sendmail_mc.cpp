@@ -41,10 +41,6 @@ constexpr std::array<Timeout, 12> kShortTimeouts{{
     {"confTO_COMMAND", "1m", "the next command from a client (server side)"},
 }};
 
-bool is_path_char(char c) {
-  return ascii::is_alnum(c) || c == '.' || c == '_' || c == '/' || c == '+' || c == '-';
-}
-
 std::string check_unix_path(std::string_view spec, std::string_view path) {
   if (path.empty() || path.front() != '/') {
     throw GenerateError("milter socket " + quote(spec) + ": the path must be absolute");
@@ -52,7 +48,7 @@ std::string check_unix_path(std::string_view spec, std::string_view path) {
   if (path.size() > 107) {
     throw GenerateError("milter socket " + quote(spec) + ": path longer than 107 characters");
   }
-  if (!std::all_of(path.begin(), path.end(), is_path_char)) {
+  if (!std::all_of(path.begin(), path.end(), detail::is_path_char)) {
     throw GenerateError("milter socket " + quote(spec) +
                         ": the path may hold only letters, digits and . _ / + -");
   }
@@ -289,12 +285,8 @@ ifelse(_MILTER_HARDEN_F_, `none',
 }
 
 std::chrono::seconds milter_reply_timeout(const policy::Policy& p, policy::UnixTime now) {
-  std::uint32_t longest = 0;
-  for (const auto& r : p.rules()) {
-    if (!r.expired(now) && r.attrs.greet_pause) longest = std::max(longest, *r.attrs.greet_pause);
-  }
   return std::max(kSendmailDefaultReplyTimeout,
-                  detail::ceil_seconds(longest) + kReplyTimeoutMargin);
+                  detail::ceil_seconds(detail::longest_greet_pause(p, now)) + kReplyTimeoutMargin);
 }
 
 std::chrono::seconds connection_rate_window(const policy::Policy& p) {

@@ -51,7 +51,8 @@ void wait_listening(Child& child, std::uint16_t port, const std::string& what,
 
 class Postfix final : public Mta {
  public:
-  explicit Postfix(const fs::path& dir) : dir_(dir / "postfix"), port_(free_tcp_port()) {}
+  explicit Postfix(const fs::path& dir, std::string extra_main_cf = {})
+      : dir_(dir / "postfix"), port_(free_tcp_port()), extra_(std::move(extra_main_cf)) {}
   ~Postfix() override { stop(); }
 
   std::string name() const override { return "postfix"; }
@@ -102,11 +103,13 @@ class Postfix final : public Mta {
       << "alias_database =\n"
       << "local_recipient_maps = unix:passwd.byname\n"
       << "smtpd_banner = $myhostname ESMTP\n"
-      << "biff = no\n"
-      << "smtpd_milters = inet:127.0.0.1:" << milter_port << "\n"
-      << "milter_default_action = tempfail\n"
-      << "milter_protocol = 6\n";
-    return o.str();
+      << "biff = no\n";
+    if (milter_port != 0) {
+      o << "smtpd_milters = inet:127.0.0.1:" << milter_port << "\n"
+        << "milter_default_action = tempfail\n"
+        << "milter_protocol = 6\n";
+    }
+    return o.str() + extra_;
   }
 
   std::string master_cf() const {
@@ -135,6 +138,7 @@ class Postfix final : public Mta {
 
   fs::path dir_;
   std::uint16_t port_;
+  std::string extra_;  // main.cf lines after ours (none may repeat ours)
   Child master_;
 };
 
@@ -208,6 +212,10 @@ std::string Mta::good_rcpt(int i) const {
 
 std::string Mta::bad_rcpt(int i) const {
   return "<no-such-user-" + std::to_string(i) + "@localhost>";
+}
+
+std::unique_ptr<Mta> make_postfix(const fs::path& dir, std::string extra_main_cf) {
+  return std::make_unique<Postfix>(dir, std::move(extra_main_cf));
 }
 
 std::unique_ptr<Mta> make_mta(const std::string& kind, const fs::path& dir) {

@@ -55,6 +55,9 @@ class Mta {
 
 // "postfix" or "sendmail"; `dir` must be root-owned and not world-writable.
 std::unique_ptr<Mta> make_mta(const std::string& kind, const std::filesystem::path& dir);
+// A Postfix whose main.cf ends with `extra_main_cf`; start(0) runs it
+// without a milter (Postfix's native limits alone).
+std::unique_ptr<Mta> make_postfix(const std::filesystem::path& dir, std::string extra_main_cf);
 
 // Why this machine cannot run `kind` ("" when it can): not root, postfix not
 // installed, sendmail not unpacked, no mount namespaces.

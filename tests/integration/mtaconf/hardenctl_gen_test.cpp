@@ -4,6 +4,7 @@
 // provenance names the command and store, options reach the generators,
 // refusals are one line with exit 2 and leave the store alone, --apply adds
 // the satellite networks once, --part splits exim-acl, --output writes.
+// (gen postfix-tables is run by postfix_conf_test.cpp.)
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -46,6 +47,7 @@ TEST_F(HardenctlGen, EveryGeneratorNamesItselfAndTheStore) {
       {{"gen", "sendmail-access"}, "# "},
       {{"gen", "exim-satellite", "--smarthost", "mx.example.org"}, "# "},
       {{"gen", "exim-acl"}, "# "},
+      {{"gen", "postfix"}, "# "},
   };
   for (const auto& [args, prefix] : cases) {
     const ToolResult r = hardenctl(args);
@@ -80,6 +82,10 @@ TEST_F(HardenctlGen, RefusalsAreOneLineAndExitTwo) {
       {"gen", "exim-satellite", "--smarthost", "mx.example.org", "--readhost", "a b"},
       {"gen", "exim-satellite", "--smarthost", "mx.example.org", "--satellite-net", "10.1.2.3/16"},
       {"gen", "exim-acl", "--part", "other"},
+      {"gen", "postfix", "--milter", "inet:127.0.0.1:25\nsmtpd_milters = evil"},
+      {"gen", "postfix", "--postfix-version", "3.6"},
+      {"gen", "postfix", "--table-dir", "/etc/$config_directory"},
+      {"gen", "postfix-tables", "relative/dir"},
   };
   for (const auto& args : cases) {
     const ToolResult r = hardenctl(args);
@@ -136,6 +142,23 @@ TEST_F(HardenctlGen, ABadOptionLeavesTheStoreAlone) {
                                   "--satellite-net", "10.1.0.0/16", "--apply"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(rules(), before);
+}
+
+TEST_F(HardenctlGen, PostfixOptionsReachTheText) {
+  const ToolResult plain = hardenctl({"gen", "postfix"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_THAT(plain.out, HasSubstr("\nsmtpd_milters = inet:127.0.0.1:8894\n"));
+  EXPECT_THAT(plain.out, Not(HasSubstr("\nsmtpd_client_ipv6_prefix_length =")));
+  const ToolResult r =
+      hardenctl({"gen", "postfix", "--postfix-version", "3.8+", "--no-milter", "--postscreen",
+                 "--milter-default-action", "tempfail", "--table-dir", "/etc/postfix/h"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("\nsmtpd_milters =")));
+  EXPECT_THAT(r.out, HasSubstr("\nsmtpd_client_ipv6_prefix_length = 64\n"));
+  EXPECT_THAT(r.out, HasSubstr("\npostscreen_greet_wait = 2s\n"));  // init_defaults' pause
+  EXPECT_THAT(r.out, HasSubstr("cidr:/etc/postfix/h/milter-harden-client.cidr\n"));
+  const ToolResult m = hardenctl({"gen", "postfix", "--milter-default-action", "tempfail"});
+  EXPECT_THAT(m.out, HasSubstr("\nmilter_default_action = tempfail\n"));
 }
 
 TEST_F(HardenctlGen, EximAclPartsMakeTheWhole) {

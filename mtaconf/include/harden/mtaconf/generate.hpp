@@ -11,13 +11,14 @@
 //
 // SAFETY
 //   Generated text goes into m4 (sendmail.mc), sendmail's access map, a shell
-//   file sourced as root (update-exim4.conf.conf) and Exim's configuration.
+//   file sourced as root (update-exim4.conf.conf), Exim's configuration and
+//   Postfix's main.cf and cidr/pcre tables.
 //   Only validated values reach it: numbers, durations, addresses, host names
 //   and socket specs checked against a whitelist of characters. Text that
 //   cannot be made safe (a regex holding Exim's \N, a socket path with a
 //   quote) is refused with GenerateError naming the rule or option. Policy
 //   free text (reasons) goes only where the syntax has a safe escape (Exim
-//   expansion strings); comments carry a sanitised copy (printable ASCII,
+//   expansion strings, Postfix table results); comments carry a sanitised copy (printable ASCII,
 //   no quotes), never the raw text.
 #pragma once
 
