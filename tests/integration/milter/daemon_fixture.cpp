@@ -17,10 +17,30 @@ const Attrs kAllOff{{"conn_rate", "0"}, {"conn_limit", "0"},        {"greet_paus
 
 }  // namespace
 
+void seed_store_all_off(const MilterDaemon& d) {
+  db::Store::open(d.store()).init_defaults();
+  set_rule(d, "default", kAllOff);
+}
+
+void set_rule(const MilterDaemon& d, const std::string& selector, const Attrs& attrs) {
+  auto store = db::Store::open(d.store());
+  const auto sel = policy::Selector::parse(selector);
+  std::optional<policy::Rule> r = store.find(sel);
+  const bool exists = r.has_value();
+  if (!exists) {
+    r.emplace();
+    r->selector = sel;
+  }
+  for (const auto& [k, v] : attrs) r->attrs.set(k, v);
+  if (exists) {
+    store.update(*r);
+  } else {
+    store.add(*r);
+  }
+}
+
 DaemonTest::DaemonTest() : dir_("milter-proto"), daemon_(dir_.path()) {
-  auto store = db::Store::open(daemon_.store());
-  store.init_defaults();
-  rule("default", kAllOff);
+  seed_store_all_off(daemon_);
   metrics_port_ = free_tcp_port();
   daemon_.set("metrics_listen", "127.0.0.1:" + std::to_string(metrics_port_));
 }
@@ -41,20 +61,7 @@ void DaemonTest::TearDown() {
 }
 
 void DaemonTest::rule(const std::string& selector, const Attrs& attrs) {
-  auto store = db::Store::open(daemon_.store());
-  const auto sel = policy::Selector::parse(selector);
-  std::optional<policy::Rule> r = store.find(sel);
-  const bool exists = r.has_value();
-  if (!exists) {
-    r.emplace();
-    r->selector = sel;
-  }
-  for (const auto& [k, v] : attrs) r->attrs.set(k, v);
-  if (exists) {
-    store.update(*r);
-  } else {
-    store.add(*r);
-  }
+  set_rule(daemon_, selector, attrs);
 }
 
 void DaemonTest::remove_rule(const std::string& selector) {

@@ -33,6 +33,12 @@ namespace harden::testing {
 
 using Attrs = std::vector<std::pair<std::string, std::string>>;
 
+// The store of `d` as `hardenctl init` leaves it, every limit of the default
+// rule switched off (what DaemonTest starts from).
+void seed_store_all_off(const MilterDaemon& d);
+// Adds or updates the rule for `selector` in the store of `d` (harden::db).
+void set_rule(const MilterDaemon& d, const std::string& selector, const Attrs& attrs);
+
 class DaemonTest : public ::testing::Test {
  protected:
   DaemonTest();

@@ -14,8 +14,6 @@
 #include <vector>
 
 #include "daemon_fixture.hpp"
-#include "harden/db/store.hpp"
-#include "harden/policy/selector.hpp"
 #include "support/redis_server.hpp"
 
 namespace harden::testing {
@@ -25,36 +23,13 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
-const Attrs kAllOff{{"conn_rate", "0"}, {"conn_limit", "0"},        {"greet_pause", "0"},
-                    {"max_rcpts", "0"}, {"bad_rcpt_throttle", "0"}, {"rcpt_rate", "0"},
-                    {"msg_rate", "0"},  {"dialin", "off"},          {"missing_rdns", "off"}};
-
-void set_rule(const MilterDaemon& d, const std::string& selector, const Attrs& attrs) {
-  auto store = db::Store::open(d.store());
-  const auto sel = policy::Selector::parse(selector);
-  std::optional<policy::Rule> r = store.find(sel);
-  const bool exists = r.has_value();
-  if (!exists) {
-    r.emplace();
-    r->selector = sel;
-  }
-  for (const auto& [k, v] : attrs) r->attrs.set(k, v);
-  if (exists) {
-    store.update(*r);
-  } else {
-    store.add(*r);
-  }
-}
-
 class TwoHosts : public ::testing::Test {
  protected:
   TwoHosts() {
     for (const char* name : {"mx1", "mx2"}) {
       std::filesystem::create_directories(dir_ / name);
       auto d = std::make_unique<MilterDaemon>(dir_ / name);
-      auto store = db::Store::open(d->store());
-      store.init_defaults();
-      set_rule(*d, "default", kAllOff);
+      seed_store_all_off(*d);
       d->set("engine", "native");
       d->set("counters", "redis");
       d->set("redis_url", redis_.url());
