@@ -3,10 +3,12 @@
 
 #include <fmt/format.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -241,6 +243,27 @@ constexpr const char* kFooter =
     "/run/milter-harden/control.sock; --socket or HARDEN_CONTROL_SOCKET).";
 
 }  // namespace
+
+bool control_socket_answers(const std::string& socket_path) {
+  try {
+    const Fd fd(connect_to(socket_path, std::chrono::seconds{5}));
+    return true;
+  } catch (const UsageError&) {
+    struct stat st {};
+    // No socket, or a stale one nobody listens on: no daemon. Anything else
+    // (permissions) is the caller's error to see.
+    if (::stat(socket_path.c_str(), &st) != 0) return false;
+    const Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, socket_path.data(),
+                std::min(socket_path.size(), sizeof addr.sun_path - 1));
+    if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 &&
+        errno == ECONNREFUSED)
+      return false;
+    throw;
+  }
+}
 
 json control_request(const std::string& socket_path, const json& request,
                      std::chrono::milliseconds timeout) {

@@ -32,6 +32,10 @@ inline constexpr std::size_t kMaxControlReply = 1u << 20;
 
 void add_control_commands(CLI::App& app, Dispatch& d);
 
+// True when a daemon answers on `socket_path`; false when there is no socket
+// or nothing listens on it. Throws UsageError for anything else (permissions).
+bool control_socket_answers(const std::string& socket_path);
+
 // Sends `request` as one line and returns the parsed reply (ok or not).
 // Throws UsageError naming the socket when it cannot talk to the daemon.
 nlohmann::json control_request(const std::string& socket_path, const nlohmann::json& request,

@@ -47,6 +47,7 @@ void wire(CLI::App& app, Dispatch& d) {
   add_export_command(app, d);
   add_check_command(app, d);
   add_control_commands(app, d);
+  add_offenders_command(app, d);
   add_gen_commands(app, d);
   app.footer(kFooter);
 }

@@ -16,13 +16,7 @@ struct Entry {
   policy::Concurrency open;
 };
 
-struct KeyHash {
-  std::size_t operator()(const policy::IpNetwork& n) const noexcept {
-    std::uint64_t h = 1469598103934665603ULL ^ n.prefix();
-    for (auto b : n.address().bytes()) h = (h ^ b) * 1099511628211ULL;
-    return static_cast<std::size_t>(h ^ (h >> 29));
-  }
-};
+using KeyHash = policy::IpNetworkHash;
 
 }  // namespace
 

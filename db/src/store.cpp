@@ -444,6 +444,23 @@ std::vector<Rule> Store::default_rules() {
   // until the admin has seen what it would catch and turns it to block.
   def.attrs.set(policy::Attr::dialin, "monitor");
   def.attrs.set(policy::Attr::missing_rdns, "off");
+  // A client that waited its pause in silence and got a recipient accepted
+  // skips the pause for a day (postscreen_greet_ttl's default).
+  def.attrs.set(policy::Attr::greet_pass_ttl, "1d");
+  // Repeat offenders: 3 offences in 10 minutes -> 421 for 10 minutes,
+  // doubling within a week, at most 6 hours. Only refusals a legitimate
+  // server does not run into by volume alone weigh (talking first, rates);
+  // conn_limit, dial-in, missing rDNS and block rules weigh 0. The reply is
+  // a 4xx, so a legitimate server caught by mistake queues its mail and
+  // retries; 6 hours stays far below every MTA's queue lifetime (days).
+  def.attrs.set(policy::Attr::penalty, "block");
+  def.attrs.set(policy::Attr::penalty_threshold, "3");
+  def.attrs.set(policy::Attr::penalty_window, "10m");
+  def.attrs.set(policy::Attr::penalty_base, "10m");
+  def.attrs.set(policy::Attr::penalty_max, "6h");
+  def.attrs.set(policy::Attr::penalty_memory, "7d");
+  def.attrs.set(policy::Attr::penalty_reply, "tempfail");
+  def.attrs.set(policy::Attr::penalty_weights, "pregreet=1,conn_rate=1,rcpt_rate=1,msg_rate=1");
   def.comment = "sendmail-style defaults";
   std::vector<Rule> out{def};
   for (const char* loopback : {"127.0.0.0/8", "::1"}) {

@@ -151,8 +151,7 @@ sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
     st.log = LogClient{info.client ? info.client->to_string() : "local", info.client_name};
     const Decision d = rt.engine.connect(st.session, info);
     const auto pause = st.session.held_greet_pause();
-    if (d.verdict == policy::Verdict::proceed && pause.count() == 0 && st.session.greet_pause() > 0)
-      rt.metrics.bump(Metric::greet_pauses_skipped_total);
+    count_pause_not_held(rt.metrics, st.session, d);
     if (d.verdict != policy::Verdict::proceed || pause.count() == 0)
       return respond(ctx, st, d, Stage::connect);
     respond(ctx, st, d, Stage::connect);  // logs a "would reject" of monitor mode

@@ -218,6 +218,32 @@ constexpr std::array kKeys{
       c.max_connections = parse_integer(v, k);
     },
     [](const Config& c) { return std::to_string(c.max_connections); }},
+  ConfigKey{"state_file", ConfigType::text, "path or empty", "/var/lib/milter-harden/state.db", 0, 0, false,
+    "SQLite file where greet passes and penalties survive a restart (written in batches by "
+    "the control thread); empty: kept in memory only",
+    [](Config& c, const ConfigKey&, std::string_view v) {
+      c.state_file = v.empty() ? std::string() : parse_path(v, false);
+    },
+    [](const Config& c) { return c.state_file; }},
+  ConfigKey{"state_flush_interval", ConfigType::duration, "duration (ms, s, m, h; bare digits: ms)", "5s", 100, 3'600'000, false,
+    "how often changed client records are written to state_file; a crash loses at most "
+    "this much",
+    [](Config& c, const ConfigKey& k, std::string_view v) {
+      c.state_flush_interval = parse_duration(v, k);
+    },
+    [](const Config& c) { return format_duration(c.state_flush_interval); }},
+  ConfigKey{"client_memory_entries", ConfigType::integer, "integer", "200000", 1000, 100'000'000, false,
+    "most client records (passes, offences, penalties) kept; the least recently used go "
+    "first, preferring those without a penalty in force",
+    [](Config& c, const ConfigKey& k, std::string_view v) {
+      c.client_memory_entries = parse_integer(v, k);
+    },
+    [](const Config& c) { return std::to_string(c.client_memory_entries); }},
+  ConfigKey{"test_clock_control", ConfigType::boolean, "bool", "false", 0, 0, false,
+    "tests only: the control socket may move the daemon's clock forward (\"clock advance "
+    "MS\"), so expiries can be tested without waiting; never on in production",
+    [](Config& c, const ConfigKey&, std::string_view v) { c.test_clock_control = parse_bool(v); },
+    [](const Config& c) { return std::string(c.test_clock_control ? "true" : "false"); }},
 };
 // clang-format on
 

@@ -40,11 +40,41 @@ ControlRequest::Command parse_command(const std::string& cmd) {
   if (cmd == "client") return C::client;
   if (cmd == "flush") return C::flush;
   if (cmd == "reload") return C::reload;
+  if (cmd == "offenders") return C::offenders;
+  if (cmd == "clock") return C::clock;
   throw ControlError("unknown cmd '" + controls_to_spaces(cmd.substr(0, 40)) +
-                     "' (known: stats, client, flush, reload)");
+                     "' (known: stats, client, flush, reload, offenders, clock)");
+}
+
+ControlRequest::Action parse_action(const std::string& a) {
+  using A = ControlRequest::Action;
+  if (a.empty() || a == "list") return A::list;
+  if (a == "show") return A::show;
+  if (a == "remove") return A::remove;
+  if (a == "add") return A::add;
+  throw ControlError("unknown action '" + controls_to_spaces(a.substr(0, 40)) +
+                     "' (known: list, show, remove, add)");
+}
+
+std::int64_t int_member(const json& req, const char* name, std::int64_t min, std::int64_t max) {
+  const json& v = member(req, name);
+  if (!v.is_number_integer()) throw ControlError(std::string(name) + ": must be an integer");
+  const auto n = v.get<std::int64_t>();
+  if (n < min || n > max)
+    throw ControlError(std::string(name) + ": " + std::to_string(n) + " is out of range " +
+                       std::to_string(min) + ".." + std::to_string(max));
+  return n;
 }
 
 }  // namespace
+
+json ControlService::offenders(const ControlRequest&) {
+  return {{"ok", false}, {"error", "client memory is not available here"}};
+}
+
+json ControlService::clock(std::chrono::milliseconds) {
+  return {{"ok", false}, {"error", "the clock can only be moved with test_clock_control: true"}};
+}
 
 std::string control_error_reply(std::string_view msg) {
   return json{{"ok", false}, {"error", controls_to_spaces(msg)}}.dump(
@@ -58,8 +88,22 @@ ControlRequest parse_control_request(std::string_view line) {
   if (req.is_discarded()) throw ControlError("bad JSON");
   if (!req.is_object()) throw ControlError("request must be a JSON object");
   ControlRequest r;
+  using C = ControlRequest::Command;
+  using A = ControlRequest::Action;
   r.command = parse_command(string_member(req, "cmd", true));
-  if (r.command == ControlRequest::Command::client || r.command == ControlRequest::Command::flush) {
+  if (r.command == C::offenders) r.action = parse_action(string_member(req, "action", false));
+  if (r.command == C::offenders && r.action == A::add) {
+    r.duration_ms = int_member(req, "for_ms", 1000, policy::kMaxPenaltyMs);
+    r.reason = string_member(req, "reason", false);
+    try {
+      policy::check_text("reason", r.reason, policy::kMaxReasonLength);
+    } catch (const std::exception& e) {
+      throw ControlError(controls_to_spaces(e.what()));
+    }
+  }
+  if (r.command == C::clock) r.duration_ms = int_member(req, "advance_ms", 1, 400LL * 86'400'000);
+  if (r.command == C::client || r.command == C::flush ||
+      (r.command == C::offenders && r.action != A::list)) {
     const std::string ip = string_member(req, "ip", true);
     r.ip = policy::IpAddress::try_parse(ip);
     if (!r.ip)
@@ -91,6 +135,12 @@ std::string handle_control_line(std::string_view line, ControlService& svc) noex
         break;
       case ControlRequest::Command::reload:
         reply = svc.reload();
+        break;
+      case ControlRequest::Command::offenders:
+        reply = svc.offenders(r);
+        break;
+      case ControlRequest::Command::clock:
+        reply = svc.clock(std::chrono::milliseconds{r.duration_ms});
         break;
     }
     if (!reply.contains("ok")) reply["ok"] = true;

@@ -25,6 +25,7 @@
 #include "harden/milter/policy_source.hpp"
 #include "harden/milter/pregreet.hpp"
 #include "harden/milter/privileges.hpp"
+#include "harden/milter/reply.hpp"
 #include "harden/milter/service.hpp"
 #include "listener_wake.hpp"
 #include "milter_accept.hpp"
@@ -53,14 +54,17 @@ struct Daemon {
         account(resolve_account(c.user, c.group)),
         keyer{c.ipv4_prefix, c.ipv6_prefix},
         counters(make_counters(c, metrics)),
-        engine(EngineOptions{.mode = c.mode, .greet_pause_cap = held_pause_cap(c)}, counters,
-               clock),
+        memory(std::make_shared<db::ClientMemory>(
+            db::ClientMemoryOptions{static_cast<std::size_t>(c.client_memory_entries)})),
+        engine(EngineOptions{.mode = c.mode, .greet_pause_cap = held_pause_cap(c)}, counters, clock,
+               memory),
         watch(probe, waiter) {
     keyer.validate();
     policy::PolicyOptions popts;
     popts.keyer = keyer;
     source = std::make_unique<PolicySource>(PolicySourceOptions{c.store, popts}, engine, metrics);
     service = std::make_unique<DaemonService>(engine, *source, metrics, clock, keyer);
+    if (c.test_clock_control) service->allow_clock_control(&clock);
     runtime = std::make_unique<MilterRuntime>(
         engine, metrics, AdapterOptions{c.on_internal_error == InternalErrorAction::tempfail},
         watch, waiter);
@@ -81,9 +85,11 @@ struct Daemon {
   NofileLimit nofile;
   Account account;
   policy::ClientKeyer keyer;
-  policy::SystemClock clock;
+  policy::OffsetClock clock;  // the system clock unless test_clock_control moves it
   Metrics metrics;
   std::shared_ptr<db::CounterBackend> counters;  // counters_setup.hpp
+  std::shared_ptr<db::ClientMemory> memory;      // greet passes, offences, penalties
+  std::unique_ptr<db::StateStore> state;         // their file; null: memory only
   Engine engine;
   PregreetProbe probe;  // opens its netlink sockets now, before any session
   AcceptGuard accept_guard;
@@ -134,6 +140,62 @@ void stop(Daemon& d, const char* why) {
     d.control->after(std::chrono::milliseconds{20},
                      [&d] { wake_listener(parse_socket_spec(d.cfg.socket)); });
   d.control->after(kShutdownGrace + kStopSlack, [&d] { force_exit(d); });
+}
+
+// Client memory's state file, opened after the privileges are dropped so the
+// file and its -wal/-shm belong to the daemon's user. A state file that
+// cannot be opened costs persistence, never the service.
+void open_state(Daemon& d) {
+  if (d.cfg.test_clock_control)
+    spdlog::warn("test_clock_control is on: the control socket may move this daemon's clock");
+  if (d.cfg.state_file.empty()) {
+    spdlog::info("state_file empty: greet passes and penalties are kept in memory only");
+    return;
+  }
+  try {
+    auto st = db::StateStore::open(d.cfg.state_file);
+    const policy::WallMs now = d.engine.now_ms();
+    auto entries = st.load(now);
+    const std::size_t n = entries.size();
+    d.memory->load(std::move(entries), now);
+    d.state = std::make_unique<db::StateStore>(std::move(st));
+    spdlog::info("state {}: {} client records loaded", d.cfg.state_file, n);
+  } catch (const std::exception& e) {
+    spdlog::error("state {}: {}; greet passes and penalties are kept in memory only",
+                  d.cfg.state_file, e.what());
+  }
+}
+
+// Writes the changed client records in one transaction, logs the penalties
+// that ended, and sets the client memory gauges. On the control thread (and
+// once more at exit).
+void flush_state(Daemon& d) {
+  const policy::WallMs now = d.engine.now_ms();
+  for (const auto& end : d.memory->sweep(now))
+    spdlog::info("{}", penalty_end_line(end.key, end.penalty, end.lifted));
+  auto changes = d.memory->take_changes();
+  if (d.state && !changes.empty()) {
+    try {
+      d.state->save(changes);
+    } catch (const std::exception& e) {
+      d.memory->requeue(changes);
+      d.metrics.bump(Metric::state_flush_failures_total);
+      spdlog::warn("state {}: {} records not written, retried next time: {}", d.cfg.state_file,
+                   changes.upserts.size() + changes.deletes.size(), e.what());
+    }
+  }
+  const auto st = d.memory->stats(now);
+  d.metrics.set(Metric::penalties_active, static_cast<std::int64_t>(st.penalties));
+  d.metrics.set(Metric::greet_passes_active, static_cast<std::int64_t>(st.passes));
+  d.metrics.set(Metric::client_memory_entries, static_cast<std::int64_t>(st.entries));
+  d.metrics.set(Metric::client_memory_evictions_total, static_cast<std::int64_t>(st.evictions));
+}
+
+void schedule_flush(Daemon& d) {
+  d.control->after(d.cfg.state_flush_interval, [&d] {
+    flush_state(d);
+    if (!d.stopping) schedule_flush(d);
+  });
 }
 
 std::unique_ptr<ControlPlane> make_control(Daemon& d) {
@@ -235,13 +297,16 @@ int serve_native(Daemon& d) {
   d.control = make_control(d);
   d.control->bind(d.account.uid, d.account.gid);
   drop_privileges(d.account);
+  open_state(d);
   d.control->start();
+  schedule_flush(d);
   spdlog::info("ready: milter socket {} (native engine), store {}, control {}, metrics {}, mode {}",
                d.cfg.socket, d.cfg.store,
                d.cfg.control_socket.empty() ? "off" : d.cfg.control_socket,
                d.cfg.metrics_listen.empty() ? "off" : d.cfg.metrics_listen, to_string(d.cfg.mode));
   if (!d.stopping) d.native->run();
   d.control->stop();
+  flush_state(d);
   return 0;
 }
 
@@ -264,8 +329,10 @@ int serve(Daemon& d) {
   d.control = make_control(d);
   d.control->bind(d.account.uid, d.account.gid);
   drop_privileges(d.account);
+  open_state(d);
   install_runtime(d.runtime.get());
   d.control->start();
+  schedule_flush(d);
   d.control->after(std::chrono::seconds{3}, check_signal_hook);
   spdlog::info("ready: milter socket {}, store {}, control {}, metrics {}, mode {}", d.cfg.socket,
                d.cfg.store, d.cfg.control_socket.empty() ? "off" : d.cfg.control_socket,
@@ -276,6 +343,7 @@ int serve(Daemon& d) {
   d.waiter.cancel();
   d.control->stop();
   drain_sessions(d);
+  flush_state(d);
   return r == MI_SUCCESS || d.stopping ? 0 : 1;
 }
 

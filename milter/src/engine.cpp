@@ -38,8 +38,49 @@ policy::Client interpret_client(const policy::IpAddress& addr, const ConnectInfo
 }
 
 Engine::Engine(EngineOptions options, std::shared_ptr<db::CounterBackend> counters,
-               const policy::Clock& clock)
-    : options_(options), counters_(std::move(counters)), clock_(clock) {}
+               const policy::Clock& clock, std::shared_ptr<db::ClientMemory> memory)
+    : options_(options),
+      counters_(std::move(counters)),
+      clock_(clock),
+      memory_(std::move(memory)) {}
+
+policy::WallMs Engine::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall().time_since_epoch())
+      .count();
+}
+
+Decision Engine::remember(Session& s, Decision d) {
+  if (!s.remembered) return d;
+  const bool throttled = d.kind == policy::DecisionKind::bad_rcpt_throttle && d.delay.count() > 0;
+  // A would-be refusal counts only when the whole daemon monitors: then its
+  // penalties are would-be penalties too (check_penalty -> finish).
+  const bool counts = d.refuses() || throttled || (d.monitor && options_.mode == Mode::monitor);
+  if (!counts) return d;
+  if (d.kind == policy::DecisionKind::pregreet || d.kind == policy::DecisionKind::blocked) {
+    memory_->drop_pass(s.res.key);
+  }
+  const auto offence = policy::offence_of(d.kind);
+  const policy::Limits& L = s.res.limits;
+  if (!offence || L.penalty == policy::PenaltyMode::off) return d;
+  const std::uint32_t weight = L.penalty_weights[*offence];
+  if (weight == 0) return d;
+  auto started = memory_->offend(s.res.key, now_ms(), weight, policy::penalty_settings(L),
+                                 policy::to_string(*offence));
+  if (started) {
+    d.penalty_started = policy::PenaltyStart{
+        std::move(*started), s.res.key,
+        options_.mode == Mode::monitor || L.penalty == policy::PenaltyMode::monitor};
+  }
+  return d;
+}
+
+void Engine::grant_pass(Session& s) {
+  if (!s.remembered || !s.paused_clean || s.pass_granted) return;
+  const std::uint32_t ttl = s.res.limits.greet_pass_ttl;
+  if (ttl == 0) return;
+  memory_->grant_pass(s.res.key, now_ms(), ttl);
+  s.pass_granted = true;
+}
 
 void Engine::set_policy(std::shared_ptr<const policy::Policy> p) {
   std::lock_guard lock(policy_mutex_);
@@ -85,15 +126,30 @@ Decision Engine::connect(Session& s, const ConnectInfo& info) {
     return d;
   }
   s.held_pause_ms = held_pause(s.res.limits.greet_pause).held_ms;
+  s.remembered = memory_ != nullptr && !s.client.address.is_loopback();
+  Decision penalty;  // a penalty in force (monitor: logged if nothing else is)
+  if (s.remembered) {
+    if (const auto pen = memory_->penalty(s.res.key, now_ms())) {
+      penalty = finish(policy::check_penalty(s.res, p, *pen));
+      if (penalty.refuses()) return penalty;
+    }
+  }
   if (d.refuses()) {
-    d = finish(std::move(d));
+    d = remember(s, finish(std::move(d)));
     if (!d.monitor) return d;
     // monitor: log it, then go on to the limits
     s.res.limits.action = policy::Action::limit;
     Decision next = connect_limits(s);
     return next.refuses() || next.monitor ? next : d;
   }
-  return connect_limits(s);
+  Decision next = connect_limits(s);
+  if (next.refuses() || next.monitor) return next;
+  if (s.remembered && s.held_pause_ms > 0 && s.res.limits.greet_pass_ttl > 0 &&
+      memory_->has_pass(s.res.key, now_ms())) {
+    s.held_pause_ms = 0;
+    s.pass_used = true;
+  }
+  return penalty.monitor ? penalty : next;
 }
 
 Decision Engine::connect_limits(Session& s) {
@@ -101,14 +157,17 @@ Decision Engine::connect_limits(Session& s) {
   const auto counts = counters_->connect(s.res.key, clock_.steady(), s.res.limits);
   s.slot_held = counts.slot_taken;
   if (counts.unavailable) return finish(policy::check_counters(false));
-  Decision d = finish(policy::check_conn_limit(s.res, p, counts.open, counts.slot_taken));
+  Decision d =
+      remember(s, finish(policy::check_conn_limit(s.res, p, counts.open, counts.slot_taken)));
   if (d.refuses() || d.monitor) return d;
-  return finish(policy::check_conn_rate(s.res, p, counts.conn_count));
+  return remember(s, finish(policy::check_conn_rate(s.res, p, counts.conn_count)));
 }
 
 Decision Engine::pregreet(Session& s, std::uint64_t bytes) {
   if (!s.active || s.accept_all) return Decision{};
-  return finish(policy::check_pregreet(s.res, *s.policy, bytes));
+  Decision d = remember(s, finish(policy::check_pregreet(s.res, *s.policy, bytes)));
+  if (bytes == 0 && s.held_pause_ms > 0) s.paused_clean = true;
+  return d;
 }
 
 Decision Engine::mail(Session& s) {
@@ -117,7 +176,7 @@ Decision Engine::mail(Session& s) {
   const auto& rate = s.res.limits.msg_rate;
   if (rate.unlimited()) return Decision{};
   const auto n = counters_->add_msg(s.res.key, clock_.steady(), rate);
-  return finish(policy::check_msg_rate(s.res, *s.policy, n));
+  return remember(s, finish(policy::check_msg_rate(s.res, *s.policy, n)));
 }
 
 Decision Engine::rcpt(Session& s, bool rejected_by_mta) {
@@ -127,19 +186,20 @@ Decision Engine::rcpt(Session& s, bool rejected_by_mta) {
   Decision throttle = finish(policy::check_bad_rcpt_throttle(s.res, p, s.bad_rcpts));
   if (rejected_by_mta) {
     ++s.bad_rcpts;
-    return throttle;  // the MTA refuses it already; only the delay matters
+    return remember(s, throttle);  // the MTA refuses it already; only the delay matters
   }
   const auto& rate = s.res.limits.rcpt_rate;
   if (!rate.unlimited()) {
     const auto n = counters_->add_rcpt(s.res.key, clock_.steady(), rate);
-    Decision d = finish(policy::check_rcpt_rate(s.res, p, n));
+    Decision d = remember(s, finish(policy::check_rcpt_rate(s.res, p, n)));
     if (d.refuses()) return with_delay(std::move(d), throttle);
     if (d.monitor) return d;
   }
-  Decision d = finish(policy::check_max_rcpts(s.res, p, s.rcpts_in_msg + 1));
+  Decision d = remember(s, finish(policy::check_max_rcpts(s.res, p, s.rcpts_in_msg + 1)));
   if (d.refuses()) return with_delay(std::move(d), throttle);
   ++s.rcpts_in_msg;
-  return d.monitor ? d : throttle;
+  if (throttle.delay.count() == 0) grant_pass(s);
+  return d.monitor ? d : remember(s, throttle);
 }
 
 void Engine::close(Session& s) {

@@ -81,6 +81,8 @@ policy::Decision hold_greeting(MilterRuntime& rt, SessionState& st, milliseconds
                            w.last.error);
       break;
     case WatchResult::Outcome::silent:
+      note_available(rt);
+      return rt.engine.pregreet(st.session, 0);  // waited in silence: may earn a greet pass
     case WatchResult::Outcome::vanished:
       note_available(rt);
       break;

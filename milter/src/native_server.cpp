@@ -503,9 +503,7 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
       st_.log = LogClient{info.client ? info.client->to_string() : "local", info.client_name};
       const policy::Decision d = srv_.engine.connect(st_.session, info);
       const milliseconds pause = st_.session.held_greet_pause();
-      if (d.verdict == policy::Verdict::proceed && pause.count() == 0 &&
-          st_.session.greet_pause() > 0)
-        srv_.metrics.bump(Metric::greet_pauses_skipped_total);
+      count_pause_not_held(srv_.metrics, st_.session, d);
       if (d.verdict != policy::Verdict::proceed || pause.count() == 0 || srv_.stopping)
         return Response::now(reply(d, Stage::connect));
       reply(d, Stage::connect);  // logs a "would reject" of monitor mode
@@ -552,6 +550,9 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
       }
       case WatchResult::Outcome::degraded:
         srv_.note_unavailable("socket " + w.last.local.to_string() + " not found: " + w.last.error);
+        break;
+      case WatchResult::Outcome::silent:
+        d = srv_.engine.pregreet(st_.session, 0);  // waited in silence: may earn a greet pass
         break;
       default:
         break;

@@ -118,4 +118,21 @@ std::string enforcement_line(const Decision& d, const LogClient& client) {
          " figure=" + log_value(d.figure) + " reply=" + log_value(reply);
 }
 
+std::string penalty_line(const policy::PenaltyStart& p, const LogClient& client,
+                         std::string_view rule) {
+  const policy::Penalty& pen = p.penalty;
+  return std::string(p.monitor ? "would penalise" : "penalty") + ": client=[" + client.address +
+         "] name=" + log_value(client.name) + " kind=penalty key=" + p.key.to_string() +
+         " n=" + std::to_string(pen.n) + " length=" +
+         policy::format_duration_ms(static_cast<std::uint64_t>(pen.until - pen.start)) +
+         " until=" + policy::format_wall_ms(pen.until) + " offence=" + log_value(pen.reason) +
+         " rule=" + log_value(rule);
+}
+
+std::string penalty_end_line(const policy::IpNetwork& key, const policy::Penalty& p, bool lifted) {
+  return "penalty end: key=" + key.to_string() + " n=" + std::to_string(p.n) +
+         " since=" + policy::format_wall_ms(p.start) + " offence=" + log_value(p.reason) +
+         (lifted ? " lifted=yes" : "");
+}
+
 }  // namespace harden::milter

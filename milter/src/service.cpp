@@ -1,9 +1,12 @@
 // service.cpp - stats, client, flush, reload for the control socket.
 #include "harden/milter/service.hpp"
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "harden/db/client_memory_json.hpp"
 #include "harden/milter/config.hpp"
+#include "harden/milter/reply.hpp"
 
 #ifndef HARDEN_VERSION
 #define HARDEN_VERSION "unknown"
@@ -47,7 +50,19 @@ json DaemonService::stats() {
             {"fallback", c.fallback},
             {"latency_us", c.latency_us},
             {"errors", c.errors}}},
+          {"client_memory", memory_stats()},
           {"metrics", metrics_.to_json()}};
+}
+
+json DaemonService::memory_stats() const {
+  const db::ClientMemory* mem = engine_.memory();
+  if (!mem) return nullptr;
+  const auto st = mem->stats(engine_.now_ms());
+  return {{"entries", st.entries},
+          {"capacity", st.capacity},
+          {"evictions", st.evictions},
+          {"passes", st.passes},
+          {"penalties", st.penalties}};
 }
 
 json DaemonService::client(const ControlRequest& r) {
@@ -65,6 +80,62 @@ json DaemonService::reload() {
   const ReloadResult r = source_.reload("hardenctl reload");
   if (!r.ok) return {{"ok", false}, {"error", r.message}};
   return {{"ok", true}, {"message", r.message}, {"rules", r.rules}};
+}
+
+json DaemonService::offenders(const ControlRequest& r) {
+  db::ClientMemory* mem = engine_.memory();
+  if (!mem) return {{"ok", false}, {"error", "client memory is off"}};
+  const policy::WallMs now = engine_.now_ms();
+  using A = ControlRequest::Action;
+  if (r.action == A::list) {
+    const auto all = mem->entries(now);
+    json list = json::array();
+    for (std::size_t i = 0; i < all.size() && i < kMaxListed; ++i)
+      list.push_back(db::client_record_json(all[i].key, all[i].record, now));
+    return {{"ok", true},
+            {"now", policy::format_wall_ms(now)},
+            {"total", all.size()},
+            {"offenders", list}};
+  }
+  const auto snapshot = engine_.policy();
+  const policy::IpNetwork key = (snapshot ? snapshot->options().keyer : keyer_).key(*r.ip);
+  switch (r.action) {
+    case A::show: {
+      const auto rec = mem->find(key);
+      return {{"ok", true},
+              {"key", key.to_string()},
+              {"known", rec.has_value()},
+              {"record", rec ? db::client_record_json(key, *rec, now) : json(nullptr)}};
+    }
+    case A::remove: {
+      const bool removed = mem->forget(key, now);
+      if (removed)
+        spdlog::info("offenders: {} forgotten (hardenctl offenders remove)", key.to_string());
+      return {{"ok", true}, {"key", key.to_string()}, {"removed", removed}};
+    }
+    case A::add: {
+      if (r.ip->is_loopback()) return {{"ok", false}, {"error", "loopback is never penalised"}};
+      const policy::Penalty p = mem->impose(key, now, r.duration_ms,
+                                            "manual" + (r.reason.empty() ? "" : ": " + r.reason));
+      spdlog::info("{}", penalty_line(policy::PenaltyStart{p, key, false},
+                                      LogClient{r.ip->to_string(), "unknown"}, "hardenctl"));
+      metrics_.bump(Metric::penalties_started_total);
+      const auto rec = mem->find(key);
+      return {{"ok", true},
+              {"key", key.to_string()},
+              {"record", rec ? db::client_record_json(key, *rec, now) : json(nullptr)}};
+    }
+    default:
+      return {{"ok", false}, {"error", "unknown action"}};
+  }
+}
+
+json DaemonService::clock(std::chrono::milliseconds advance) {
+  if (!test_clock_) return ControlService::clock(advance);
+  test_clock_->advance(advance);
+  spdlog::warn("clock moved forward {} ms by the control socket (test_clock_control)",
+               advance.count());
+  return {{"ok", true}, {"offset_ms", test_clock_->offset().count()}};
 }
 
 std::string DaemonService::metrics_text() const {

@@ -35,11 +35,23 @@ ConnectInfo connect_info(const MacroLookup& macro, std::optional<policy::IpAddre
   return info;
 }
 
+void count_pause_not_held(Metrics& metrics, const Session& s, const policy::Decision& d) {
+  if (d.verdict != policy::Verdict::proceed || s.held_greet_pause().count() > 0 ||
+      s.greet_pause() == 0)
+    return;
+  metrics.bump(s.pass_used ? Metric::greet_pauses_passed_total
+                           : Metric::greet_pauses_skipped_total);
+}
+
 MilterReply enforce(Metrics& metrics, const LogClient& client, const policy::Decision& d,
                     Stage stage) {
   metrics.count_decision(d);
   const std::string line = enforcement_line(d, client);
   if (!line.empty()) spdlog::info("{}", line);
+  if (d.penalty_started) {
+    metrics.bump(Metric::penalties_started_total);
+    spdlog::info("{}", penalty_line(*d.penalty_started, client, d.rule));
+  }
   return to_milter_reply(d, stage);
 }
 

@@ -33,4 +33,9 @@ ConnectInfo connect_info(const MacroLookup& macro, std::optional<policy::IpAddre
 MilterReply enforce(Metrics& metrics, const LogClient& client, const policy::Decision& d,
                     Stage stage);
 
+// A pause the policy asked for and connect() did not hold: counted as passed
+// (the client key holds a greet pass) or skipped (greet_pause_cap 0, engine
+// libmilter skipping pauses).
+void count_pause_not_held(Metrics& metrics, const Session& s, const policy::Decision& d);
+
 }  // namespace harden::milter

@@ -11,7 +11,7 @@ namespace {
 constexpr std::array<std::string_view, kDecisionKindCount> kKindNames{
     "none",       "allowed",   "blocked",  "dialin",    "missing_rdns",
     "conn_limit", "conn_rate", "pregreet", "max_rcpts", "bad_rcpt_throttle",
-    "rcpt_rate",  "msg_rate",  "counters"};
+    "rcpt_rate",  "msg_rate",  "counters", "penalty"};
 
 constexpr std::string_view kDefaultBlockText = "Access denied";
 
@@ -118,6 +118,47 @@ Decision check_counters(bool available) {
   return refuse(Verdict::tempfail, DecisionKind::counters, "421", "4.3.0",
                 "Temporary failure, try again later.", "redis_failure tempfail",
                 "counters unavailable");
+}
+
+Decision check_penalty(const Resolution& res, const Policy& policy, const Penalty& p) {
+  const PenaltyMode mode = res.limits.penalty;
+  if (mode == PenaltyMode::off) return Decision{};
+  const bool reject = res.limits.penalty_reply == PenaltyReply::reject;
+  Decision d = refuse(reject ? Verdict::reject : Verdict::tempfail, DecisionKind::penalty,
+                      reject ? "554" : "421", reject ? "5.7.1" : "4.7.0",
+                      reject ? "Rejected: too many offences" : "Too many offences, try again later",
+                      source_name(res, policy, Attr::penalty),
+                      "penalty " + std::to_string(p.n) + " until " + format_wall_ms(p.until) +
+                          " (" + p.reason + ")");
+  d.monitor = mode == PenaltyMode::monitor;
+  return d;
+}
+
+std::optional<Offence> offence_of(DecisionKind k) {
+  switch (k) {
+    case DecisionKind::pregreet:
+      return Offence::pregreet;
+    case DecisionKind::conn_rate:
+      return Offence::conn_rate;
+    case DecisionKind::conn_limit:
+      return Offence::conn_limit;
+    case DecisionKind::rcpt_rate:
+      return Offence::rcpt_rate;
+    case DecisionKind::msg_rate:
+      return Offence::msg_rate;
+    case DecisionKind::max_rcpts:
+      return Offence::max_rcpts;
+    case DecisionKind::bad_rcpt_throttle:
+      return Offence::bad_rcpt_throttle;
+    case DecisionKind::blocked:
+      return Offence::blocked;
+    case DecisionKind::dialin:
+      return Offence::dialin;
+    case DecisionKind::missing_rdns:
+      return Offence::missing_rdns;
+    default:
+      return std::nullopt;
+  }
 }
 
 Decision check_pregreet(const Resolution& res, const Policy& policy, std::uint64_t bytes) {

@@ -18,7 +18,8 @@ struct MsUnit {
   std::uint64_t ms;
 };
 // Largest first: format_duration_ms picks the first exact one.
-constexpr MsUnit kMsUnits[] = {{"h", 3'600'000}, {"m", 60'000}, {"s", 1000}, {"ms", 1}};
+constexpr MsUnit kMsUnits[] = {
+    {"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1000}, {"ms", 1}};
 
 }  // namespace
 
@@ -55,7 +56,7 @@ std::string format_duration(std::chrono::seconds d) {
 std::uint64_t parse_duration_ms(std::string_view text, std::uint64_t max_ms) {
   const auto bad = [&] {
     return PolicyError("bad duration " + quote(text) +
-                       " (expected a whole number with unit ms, s, m or h, e.g. 2s or 250ms; "
+                       " (expected a whole number with unit ms, s, m, h or d, e.g. 2s or 250ms; "
                        "bare digits are ms)");
   };
   const auto too_large = [&] {

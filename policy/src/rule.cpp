@@ -43,6 +43,14 @@ std::span<const std::string_view> names_of(DialinMode) {
 std::span<const std::string_view> names_of(MissingRdnsMode) {
   return kMissingNames;
 }
+constexpr std::array<std::string_view, 3> kPenaltyNames{"off", "monitor", "block"};
+constexpr std::array<std::string_view, 2> kPenaltyReplyNames{"tempfail", "reject"};
+std::span<const std::string_view> names_of(PenaltyMode) {
+  return kPenaltyNames;
+}
+std::span<const std::string_view> names_of(PenaltyReply) {
+  return kPenaltyReplyNames;
+}
 
 // The names of an enumeration attribute's values; empty for other kinds.
 template <typename T>
@@ -91,6 +99,13 @@ T parse_value(std::string_view name, std::uint64_t max, std::string_view v) {
   } else if constexpr (K == AttrKind::enumeration) {
     static_assert(std::is_enum_v<T>);
     return parse_enum<T>(name, v, names_of(T{}));
+  } else if constexpr (K == AttrKind::weights) {
+    static_assert(std::is_same_v<T, OffenceWeights>);
+    try {
+      return OffenceWeights::parse(v);
+    } catch (const PolicyError& e) {
+      throw named(e);
+    }
   } else {
     static_assert(K == AttrKind::text && std::is_same_v<T, std::string>);
     check_text(name, v, max);
@@ -118,6 +133,9 @@ std::string print_value(const Rate& v) {
 std::string print_value(const std::string& v) {
   return v;
 }
+std::string print_value(const OffenceWeights& v) {
+  return v.to_string();
+}
 template <typename E>
 requires std::is_enum_v<E> std::string print_value(E v) {
   return std::string(to_string(v));
@@ -133,6 +151,12 @@ std::string_view to_string(DialinMode m) {
 }
 std::string_view to_string(MissingRdnsMode m) {
   return kMissingNames[static_cast<std::size_t>(m)];
+}
+std::string_view to_string(PenaltyMode m) {
+  return kPenaltyNames[static_cast<std::size_t>(m)];
+}
+std::string_view to_string(PenaltyReply r) {
+  return kPenaltyReplyNames[static_cast<std::size_t>(r)];
 }
 
 std::span<const AttrInfo> attributes() {
@@ -188,6 +212,9 @@ std::string attribute_table_markdown() {
         break;
       case AttrKind::text:
         value = "text, at most " + std::to_string(i.max) + " characters";
+        break;
+      case AttrKind::weights:
+        value = "`KIND=N,...` (`pregreet=1,conn_rate=1`) or `none`";
         break;
     }
     const bool say_default_only =

@@ -39,6 +39,7 @@ MilterDaemon::MilterDaemon(std::filesystem::path dir, std::string binary)
   set("store", store().string());
   set("mode", "enforce");
   set("control_socket", (dir_ / "control.sock").string());
+  set("state_file", (dir_ / "state.db").string());
   // The protocol suite runs once per engine (tests/integration/milter/CMakeLists.txt).
   // On libmilter the suite holds greet pauses (libmilter_greet_pause: hold), so
   // both engines meet the same expectations; burst_test checks the default.

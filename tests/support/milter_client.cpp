@@ -404,13 +404,14 @@ Session Session::start(const std::string& spec, const Peer& peer,
   s.client_.negotiate();
   const bool v6 = peer.address.find(':') != std::string::npos;
   const std::string name = peer.hostname.empty() ? "[" + peer.address + "]" : peer.hostname;
-  Macros m{{"j", "mx.test.local"},
-           {"{daemon_name}", "MTA"},
-           {"{daemon_addr}", v6 ? "::1" : "127.0.0.1"},
-           {"{daemon_port}", "25"},
-           {"{client_addr}", peer.address},
-           {"{client_port}", std::to_string(peer.port)},
-           {"{client_name}", name}};
+  Macros m{
+      {"j", "mx.test.local"},
+      {"{daemon_name}", "MTA"},
+      {"{daemon_addr}", !peer.daemon_addr.empty() ? peer.daemon_addr : (v6 ? "::1" : "127.0.0.1")},
+      {"{daemon_port}", !peer.daemon_port.empty() ? peer.daemon_port : "25"},
+      {"{client_addr}", peer.address},
+      {"{client_port}", std::to_string(peer.port)},
+      {"{client_name}", name}};
   if (!peer.resolve.empty()) m.emplace_back("{client_resolve}", peer.resolve);
   for (const auto& kv : peer.extra) m.push_back(kv);
   s.client_.macros('C', m);

@@ -152,6 +152,9 @@ struct Peer {
   std::string hostname;      // verified rDNS name; "" = none ("[addr]" is sent, as sendmail)
   std::string resolve = "";  // {client_resolve}: "", "OK", "FAIL", "FORGED", "TEMP"
   std::string helo = "client.example";
+  // The MTA's socket ({daemon_addr}, {daemon_port}); empty: loopback port 25.
+  std::string daemon_addr;
+  std::string daemon_port;
   Macros extra;  // more connect macros
 };
 

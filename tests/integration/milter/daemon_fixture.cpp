@@ -11,9 +11,10 @@
 namespace harden::testing {
 namespace {
 
-const Attrs kAllOff{{"conn_rate", "0"}, {"conn_limit", "0"},        {"greet_pause", "0"},
-                    {"max_rcpts", "0"}, {"bad_rcpt_throttle", "0"}, {"rcpt_rate", "0"},
-                    {"msg_rate", "0"},  {"dialin", "off"},          {"missing_rdns", "off"}};
+const Attrs kAllOff{{"conn_rate", "0"},      {"conn_limit", "0"},        {"greet_pause", "0"},
+                    {"max_rcpts", "0"},      {"bad_rcpt_throttle", "0"}, {"rcpt_rate", "0"},
+                    {"msg_rate", "0"},       {"dialin", "off"},          {"missing_rdns", "off"},
+                    {"greet_pass_ttl", "0"}, {"penalty", "off"}};
 
 }  // namespace
 

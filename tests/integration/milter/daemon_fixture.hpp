@@ -12,7 +12,8 @@
 //
 // The store starts as `hardenctl init` leaves it, with every limit of the
 // default rule switched off (conn_rate, conn_limit, greet_pause, max_rcpts,
-// bad_rcpt_throttle, rcpt_rate, msg_rate = 0; dialin, missing_rdns = off), so
+// bad_rcpt_throttle, rcpt_rate, msg_rate, greet_pass_ttl = 0; dialin,
+// missing_rdns, penalty = off), so
 // each test turns on exactly the limit it measures. Loopback stays allowed.
 // The metrics endpoint listens on a free loopback port (metric()).
 #pragma once

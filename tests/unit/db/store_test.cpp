@@ -318,7 +318,16 @@ TEST(StoreRules, EveryAttributeAndExpiryRoundTrip) {
                                    {"msg_rate", "0"},
                                    {"reason", "It's a 'test': \"quoted\" & more"},
                                    {"dialin", "block"},
-                                   {"missing_rdns", "tempfail"}});
+                                   {"missing_rdns", "tempfail"},
+                                   {"greet_pass_ttl", "1d"},
+                                   {"penalty", "monitor"},
+                                   {"penalty_threshold", "5"},
+                                   {"penalty_window", "15m"},
+                                   {"penalty_base", "5m"},
+                                   {"penalty_max", "12h"},
+                                   {"penalty_memory", "14d"},
+                                   {"penalty_reply", "reject"},
+                                   {"penalty_weights", "pregreet=2,dialin=1"}});
   def.expires = policy::parse_time("2030-01-02T03:04:05Z");
   def.comment = "every attribute";
   const auto id = s.add(def);

@@ -154,7 +154,7 @@ TEST(DurationMsTest, RefusesAnythingElseQuotingTheText) {
                                                           "10sec",
                                                           "10S",
                                                           "10MS",
-                                                          "1d",
+                                                          "1w",
                                                           "1e3",
                                                           "0x10",
                                                           "2s5",

@@ -36,6 +36,15 @@ const std::vector<std::pair<Attr, std::string_view>>& table() {
       {Attr::reason, "reason"},
       {Attr::dialin, "dialin"},
       {Attr::missing_rdns, "missing_rdns"},
+      {Attr::greet_pass_ttl, "greet_pass_ttl"},
+      {Attr::penalty, "penalty"},
+      {Attr::penalty_threshold, "penalty_threshold"},
+      {Attr::penalty_window, "penalty_window"},
+      {Attr::penalty_base, "penalty_base"},
+      {Attr::penalty_max, "penalty_max"},
+      {Attr::penalty_memory, "penalty_memory"},
+      {Attr::penalty_reply, "penalty_reply"},
+      {Attr::penalty_weights, "penalty_weights"},
   };
   return t;
 }
@@ -93,11 +102,18 @@ TEST(AttrTableTest, GeneratedTableHasARowPerAttribute) {
 TEST(AttrTableTest, KindsGiveColumnTypesAndLimits) {
   for (const auto& [attr, name] : table()) {
     SCOPED_TRACE(std::string(name));
-    const bool numeric = attr == Attr::conn_limit || attr == Attr::greet_pause ||
-                         attr == Attr::max_rcpts || attr == Attr::bad_rcpt_throttle;
+    const AttrKind k = info(attr).kind;
+    const bool numeric = k == AttrKind::count || k == AttrKind::duration;
+    EXPECT_EQ(numeric, attr == Attr::conn_limit || attr == Attr::greet_pause ||
+                           attr == Attr::max_rcpts || attr == Attr::bad_rcpt_throttle ||
+                           attr == Attr::greet_pass_ttl || attr == Attr::penalty_threshold ||
+                           attr == Attr::penalty_window || attr == Attr::penalty_base ||
+                           attr == Attr::penalty_max || attr == Attr::penalty_memory);
     EXPECT_EQ(sql_type(attr), numeric ? "INTEGER" : "TEXT");
     EXPECT_EQ(is_limit(attr), attr != Attr::action && attr != Attr::reason &&
-                                  attr != Attr::dialin && attr != Attr::missing_rdns);
+                                  attr != Attr::dialin && attr != Attr::missing_rdns &&
+                                  attr != Attr::penalty && attr != Attr::penalty_reply &&
+                                  attr != Attr::penalty_weights);
   }
 }
 

@@ -89,6 +89,12 @@ struct Config {
   db::RedisFailure redis_failure = db::RedisFailure::local;
   std::string host_id;  // empty: the host name
   std::chrono::milliseconds redis_liveness_ttl{0};
+
+  // Client memory: greet passes and penalties (db/client_memory.hpp).
+  std::string state_file;  // empty: memory only
+  std::chrono::milliseconds state_flush_interval{0};
+  std::uint64_t client_memory_entries = 0;
+  bool test_clock_control = false;
 };
 
 struct ConfigKey;

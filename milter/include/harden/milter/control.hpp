@@ -40,6 +40,15 @@
 //   counters on Redis (every MX host sees the change); while Redis is down,
 //   the local fallback table.
 //   {"cmd":"reload"}                             message, rules
+//   {"cmd":"offenders"}                          now, offenders: [record...] (penalties in
+//   {"cmd":"offenders","action":"list"}          force first); record: key, pass_until,
+//                                                penalty {n, start, until, reason,
+//                                                in_force}, history, offences, forget_at
+//   {"cmd":"offenders","action":"show","ip":A}   key, known, record
+//   {"cmd":"offenders","action":"remove","ip":A} key, removed (false: not known)
+//   {"cmd":"offenders","action":"add","ip":A,    key, penalty (for_ms 1000..30 days;
+//    "for_ms":3600000,"reason":"text"}           reason printable, at most 200)
+//   {"cmd":"clock","advance_ms":N}               offset_ms; only with test_clock_control
 //
 //   "hostname" is taken as the client's verified rDNS name; without it the
 //   client is resolved as one without rDNS (as the MTA would report it).
@@ -73,9 +82,19 @@ class ControlError : public std::runtime_error {
 };
 
 struct ControlRequest {
-  enum class Command : std::uint8_t { stats, client, flush, reload } command = Command::stats;
-  std::optional<policy::IpAddress> ip;  // client, flush
+  enum class Command : std::uint8_t {
+    stats,
+    client,
+    flush,
+    reload,
+    offenders,
+    clock
+  } command = Command::stats;
+  enum class Action : std::uint8_t { list, show, remove, add } action = Action::list;
+  std::optional<policy::IpAddress> ip;  // client, flush, offenders show|remove|add
   std::string hostname;                 // client: lower-cased, validated; may be empty
+  std::int64_t duration_ms = 0;         // offenders add: "for_ms"; clock: "advance_ms"
+  std::string reason;                   // offenders add: printable ASCII, bounded
 };
 
 // Throws ControlError with one line: "bad JSON", "unknown cmd 'x'", "ip: ...".
@@ -89,6 +108,10 @@ class ControlService {
   virtual nlohmann::json client(const ControlRequest& r) = 0;
   virtual nlohmann::json flush(const policy::IpAddress& ip) = 0;
   virtual nlohmann::json reload() = 0;  // {"ok":false,...} when refused
+  // Client memory (offenders list|show|remove|add) and the test clock; a
+  // service without them says so.
+  virtual nlohmann::json offenders(const ControlRequest& r);
+  virtual nlohmann::json clock(std::chrono::milliseconds advance);
 };
 
 // One reply line (without the newline) for one request line. Anything the

@@ -12,6 +12,14 @@
 //   d = engine.rcpt(s, rejected_by_mta);         // bad_rcpt_throttle, max_rcpts, rcpt_rate
 //   engine.close(s);                             // releases the slot exactly once
 //
+// CLIENT MEMORY (policy/memory.hpp, db/client_memory.hpp)
+//   connect() refuses a key with a penalty in force (check_penalty) and
+//   skips the pause of a key holding a greet pass (Session::pass_used);
+//   pregreet(s, 0) after a silent pause and an accepted rcpt() grant the
+//   pass; every refusal is an offence weighted by penalty_weights, and the
+//   one that reaches penalty_threshold comes back with penalty_started set.
+//   Allow-listed and loopback clients are never remembered.
+//
 // THE GREET PAUSE
 //   The greet pause is decided here, once per session: connect() sets the
 //   pause the daemon holds, min(policy greet_pause, EngineOptions::
@@ -42,6 +50,7 @@
 #include <optional>
 #include <string>
 
+#include "harden/db/client_memory.hpp"
 #include "harden/db/counters.hpp"
 #include "harden/policy/clock.hpp"
 #include "harden/policy/decision.hpp"
@@ -77,6 +86,10 @@ struct Session {
   std::uint32_t rcpts_in_msg = 0;
   std::uint32_t bad_rcpts = 0;
   std::uint32_t held_pause_ms = 0;  // set by connect(): greet_pause cut to the cap
+  bool remembered = false;          // client memory applies (not loopback, memory on)
+  bool pass_used = false;           // its greet pass skipped the pause
+  bool paused_clean = false;        // waited the pause in silence (pregreet(s, 0))
+  bool pass_granted = false;        // a pass was granted in this session
 
   // What the policy asks (ms) and what the daemon holds; 0 = no pause.
   std::uint32_t greet_pause() const { return active && !accept_all ? res.limits.greet_pause : 0; }
@@ -94,8 +107,10 @@ struct EngineOptions {
 
 class Engine {
  public:
+  // `memory` (may be null: no passes, no penalties) remembers clients
+  // across sessions: greet passes and offences (policy/memory.hpp).
   Engine(EngineOptions options, std::shared_ptr<db::CounterBackend> counters,
-         const policy::Clock& clock);
+         const policy::Clock& clock, std::shared_ptr<db::ClientMemory> memory = nullptr);
 
   void set_policy(std::shared_ptr<const policy::Policy> p);
   std::shared_ptr<const policy::Policy> policy() const;
@@ -106,6 +121,9 @@ class Engine {
     return policy::held_greet_pause(policy_ms, options_.greet_pause_cap);
   }
   db::CounterBackend& counters() { return *counters_; }
+  db::ClientMemory* memory() { return memory_.get(); }
+  // Wall-clock milliseconds of the engine's clock (client memory's time).
+  policy::WallMs now_ms() const;
 
   policy::Decision connect(Session& s, const ConnectInfo& info);
   policy::Decision pregreet(Session& s, std::uint64_t bytes_before_greeting);
@@ -117,10 +135,15 @@ class Engine {
   policy::Decision finish(policy::Decision d) const;
   static policy::Decision with_delay(policy::Decision d, const policy::Decision& throttle);
   policy::Decision connect_limits(Session& s);
+  // Counts a refusal as an offence (penalty_weights) and drops the pass a
+  // refusal for pre-greeting traffic or a block rule forfeits.
+  policy::Decision remember(Session& s, policy::Decision d);
+  void grant_pass(Session& s);
 
   EngineOptions options_;
   std::shared_ptr<db::CounterBackend> counters_;
   const policy::Clock& clock_;
+  std::shared_ptr<db::ClientMemory> memory_;
   // A mutex, not std::atomic<shared_ptr>: libstdc++ 12's lock-bit version
   // releases with memory_order_relaxed after load(), which ThreadSanitizer
   // reports as a race with store(). One lock per connect costs nothing.

@@ -38,6 +38,16 @@
   X(greet_pauses_skipped_total, counter,                                                        \
     "greet pauses the policy asked for and the daemon did not hold (greet_pause_cap 0; engine " \
     "libmilter with libmilter_greet_pause skip)")                                               \
+  X(greet_pauses_passed_total, counter,                                                         \
+    "greet pauses skipped because the client key holds a greet pass (greet_pass_ttl)")          \
+  X(penalties_started_total, counter, "penalties started for repeated offences")                \
+  X(penalties_active, gauge, "client keys with a penalty in force")                             \
+  X(greet_passes_active, gauge, "client keys holding a greet pass")                             \
+  X(client_memory_entries, gauge, "client records in memory (passes, offences, penalties)")     \
+  X(client_memory_evictions_total, counter,                                                     \
+    "client records evicted at client_memory_entries (least recently used first)")              \
+  X(state_flush_failures_total, counter,                                                        \
+    "batches of client records not written to the state file")                                  \
   X(pregreet_detections_total, counter, "clients that talked before the greeting")              \
   X(pregreet_unavailable_total, counter,                                                        \
     "greet pauses held as a plain delay because the client's socket was not visible")           \
@@ -96,6 +106,9 @@ class Metrics {
   }
   void add(Metric m, std::int64_t n) {
     values_[static_cast<std::size_t>(m)].fetch_add(n, std::memory_order_relaxed);
+  }
+  void set(Metric m, std::int64_t v) {
+    values_[static_cast<std::size_t>(m)].store(v, std::memory_order_relaxed);
   }
   std::int64_t get(Metric m) const {
     return values_[static_cast<std::size_t>(m)].load(std::memory_order_relaxed);

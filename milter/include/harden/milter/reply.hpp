@@ -69,6 +69,13 @@ struct LogClient {
 // The enforcement line for `d`, or "" when `d` enforces nothing (plain proceed,
 // accept_all).
 std::string enforcement_line(const policy::Decision& d, const LogClient& client);
+// The line of a penalty's start ("penalty: client=[A] name=N kind=penalty key=K n=2
+// length=20m until=T offence=pregreet rule=R", or "would penalise: ..."),
+// matched by the fail2ban filter like a "reject:" line.
+std::string penalty_line(const policy::PenaltyStart& p, const LogClient& client,
+                         std::string_view rule);
+// The line of its end: "penalty end: key=K n=2 since=T offence=pregreet" (+ " lifted=yes").
+std::string penalty_end_line(const policy::IpNetwork& key, const policy::Penalty& p, bool lifted);
 // A logfmt value: bare when safe, else quoted with '"', '\' and control bytes escaped.
 std::string log_value(std::string_view v);
 

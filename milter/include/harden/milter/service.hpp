@@ -30,15 +30,24 @@ class DaemonService final : public ControlService {
   nlohmann::json client(const ControlRequest& r) override;
   nlohmann::json flush(const policy::IpAddress& ip) override;
   nlohmann::json reload() override;
+  nlohmann::json offenders(const ControlRequest& r) override;
+  nlohmann::json clock(std::chrono::milliseconds advance) override;
   std::string metrics_text() const;
 
+  // The test clock the "clock" command moves (test_clock_control), or null.
+  void allow_clock_control(policy::OffsetClock* clock) { test_clock_ = clock; }
+  // Most records an "offenders" list returns.
+  static constexpr std::size_t kMaxListed = 1000;
+
  private:
+  nlohmann::json memory_stats() const;
   Engine& engine_;
   PolicySource& source_;
   Metrics& metrics_;
   const policy::Clock& clock_;
   policy::ClientKeyer keyer_;
   policy::SteadyTime started_;
+  policy::OffsetClock* test_clock_ = nullptr;
 };
 
 }  // namespace harden::milter

@@ -81,6 +81,15 @@ class IpNetwork {
   unsigned prefix_ = 0;
 };
 
+// A hash of a network, for the tables keyed by client key.
+struct IpNetworkHash {
+  std::size_t operator()(const IpNetwork& n) const noexcept {
+    std::uint64_t h = 1469598103934665603ULL ^ n.prefix();
+    for (auto b : n.address().bytes()) h = (h ^ b) * 1099511628211ULL;
+    return static_cast<std::size_t>(h ^ (h >> 29));
+  }
+};
+
 // How clients are counted: an IPv4 host by its /32, an IPv6 host by its /64
 // (it owns the whole prefix). Both prefixes are configurable.
 struct ClientKeyer {

@@ -10,6 +10,7 @@
 //   Decision d = check_bad_rcpt_throttle(res, policy, bad);  // proceed after a 1 s delay
 //   Decision d = check_rcpt_rate(res, policy, count);        // 450 4.7.1
 //   Decision d = check_msg_rate(res, policy, count);         // 450 4.7.1
+//   Decision d = check_penalty(res, policy, penalty);        // 421 4.7.0 repeat offender
 //   HeldPause p = held_greet_pause(policy_ms, cap);          // the pause held, and why
 //   std::string s = source_name(res, policy, Attr::conn_rate);  // which rule set it
 //
@@ -24,6 +25,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -54,9 +56,17 @@ enum class DecisionKind : std::uint8_t {
   rcpt_rate,
   msg_rate,
   counters,  // the shared counters are down and redis_failure is tempfail
+  penalty,   // a penalty for repeated offences is in force (memory.hpp)
 };
-inline constexpr std::size_t kDecisionKindCount = 13;
+inline constexpr std::size_t kDecisionKindCount = 14;
 std::string_view to_string(DecisionKind k);
+
+// A penalty this decision started (Engine, client memory), for its log line.
+struct PenaltyStart {
+  Penalty penalty;
+  IpNetwork key;
+  bool monitor = false;  // "would penalise": the daemon or the penalty setting monitors
+};
 
 struct Decision {
   Verdict verdict = Verdict::proceed;
@@ -68,6 +78,8 @@ struct Decision {
   std::string figure;  // what tripped ("conn_rate 6/1m > 5/1m")
   std::chrono::milliseconds delay{0};  // answer this late (bad_rcpt_throttle)
   bool monitor = false;  // refusal turned into a log line (mode or setting is monitor)
+  // This refusal, counted as an offence, started a penalty (logged on its own line).
+  std::optional<PenaltyStart> penalty_started;
 
   bool refuses() const { return verdict == Verdict::reject || verdict == Verdict::tempfail; }
 };
@@ -91,6 +103,12 @@ Decision check_max_rcpts(const Resolution& res, const Policy& policy, std::uint3
 Decision check_bad_rcpt_throttle(const Resolution& res, const Policy& policy, std::uint32_t bad);
 Decision check_rcpt_rate(const Resolution& res, const Policy& policy, std::uint32_t count);
 Decision check_msg_rate(const Resolution& res, const Policy& policy, std::uint32_t count);
+
+// A penalty `p` in force (penalty off: proceed; monitor: a monitor decision):
+// 421 4.7.0 or 554 5.7.1 by penalty_reply.
+Decision check_penalty(const Resolution& res, const Policy& policy, const Penalty& p);
+// The offence a refusal of kind `k` is (penalty_weights), or nullopt.
+std::optional<Offence> offence_of(DecisionKind k);
 
 // The greet pause the daemon holds: the policy's greet_pause cut to the
 // daemon's greet_pause_cap (config key; the policy allows up to 60 s, an MTA

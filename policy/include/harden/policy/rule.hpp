@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "harden/policy/memory.hpp"
 #include "harden/policy/rate.hpp"
 #include "harden/policy/selector.hpp"
 
@@ -37,6 +38,9 @@ inline constexpr std::uint32_t kMaxGreetPauseMs = 60'000;  // see README: below 
 // milter-harden's default greet_pause_cap (its config key table says "9s"; a
 // test holds them equal): hardenctl check assumes it when no daemon answers.
 inline constexpr std::uint32_t kDefaultGreetPauseCapMs = 9'000;
+// The longest greet pass and penalty durations (they fit the ms type).
+inline constexpr std::uint32_t kMaxPassTtlMs = 30u * 86'400'000u;
+inline constexpr std::uint32_t kMaxPenaltyMs = 30u * 86'400'000u;
 inline constexpr std::size_t kMaxReasonLength = 200;
 inline constexpr std::size_t kMaxCommentLength = 500;
 
@@ -48,7 +52,8 @@ inline constexpr std::size_t kMaxCommentLength = 500;
 //   enumeration  one of the enum's names (to_string)
 //   text      printable ASCII, at most max characters (std::string; a
 //             std::string_view into the Policy in Limits)
-enum class AttrKind : std::uint8_t { count, rate, duration, enumeration, text };
+//   weights   KIND=N,... or none (OffenceWeights, memory.hpp)
+enum class AttrKind : std::uint8_t { count, rate, duration, enumeration, text, weights };
 
 // THE declaration of the attributes, in the order of the table above: one
 // line each. The Attr enum, kAttrCount, the Attributes and Limits members,
@@ -85,7 +90,26 @@ enum class AttrKind : std::uint8_t { count, rate, duration, enumeration, text };
   X(dialin, DialinMode, enumeration, 0, true, "off|monitor|block",                               \
     "built-in dynamic-rDNS heuristic (default rule only)")                                       \
   X(missing_rdns, MissingRdnsMode, enumeration, 0, true, "off|monitor|tempfail|block",           \
-    "clients without verified rDNS (default rule only)")
+    "clients without verified rDNS (default rule only)")                                         \
+  X(greet_pass_ttl, std::uint32_t, duration, kMaxPassTtlMs, false, "duration or 0",              \
+    "a client key that waited its greet pause in silence and then had a recipient accepted "     \
+    "skips the pause for this long (0: never remembered)")                                       \
+  X(penalty, PenaltyMode, enumeration, 0, false, "off|monitor|block",                            \
+    "refuse repeat offenders at connect for an escalating time (monitor: log only)")             \
+  X(penalty_threshold, std::uint32_t, count, kMaxCount, false, "N or 0",                         \
+    "offence weight within penalty_window that starts a penalty (0: never)")                     \
+  X(penalty_window, std::uint32_t, duration, kMaxPenaltyMs, false, "duration",                   \
+    "how long an offence counts towards penalty_threshold")                                      \
+  X(penalty_base, std::uint32_t, duration, kMaxPenaltyMs, false, "duration",                     \
+    "the first penalty's length; each later one within penalty_memory doubles it")               \
+  X(penalty_max, std::uint32_t, duration, kMaxPenaltyMs, false, "duration or 0",                 \
+    "the longest penalty (0: no cap below 2^20 * penalty_base)")                                 \
+  X(penalty_memory, std::uint32_t, duration, kMaxPenaltyMs, false, "duration",                   \
+    "how long a penalty counts towards the doubling of the next")                                \
+  X(penalty_reply, PenaltyReply, enumeration, 0, false, "tempfail|reject",                       \
+    "the answer while a penalty is in force: 421 4.7.0 or 554 5.7.1")                            \
+  X(penalty_weights, OffenceWeights, weights, 0, false, "KIND=N,... or none",                    \
+    "the weight of each kind of refusal as an offence (kinds not named: 0)")
 
 enum class Attr : std::uint8_t {
 #define HARDEN_ATTR_ENUMERATOR(name, ...) name,

@@ -1,0 +1,269 @@
+// client_memory.cpp - the sharded, capped table of client records.
+#include "harden/db/client_memory.hpp"
+
+#include <algorithm>
+#include <list>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace harden::db {
+namespace {
+
+using policy::ClientRecord;
+using policy::IpNetwork;
+using policy::IpNetworkHash;
+using policy::WallMs;
+
+struct Node {
+  IpNetwork key;
+  ClientRecord rec;
+  bool end_pending = false;  // a penalty started whose end is not yet logged
+};
+
+// How far from the LRU end eviction looks for a record without a penalty in force.
+constexpr int kEvictionScan = 8;
+
+}  // namespace
+
+struct ClientMemory::Shard {
+  using Lru = std::list<Node>;  // front = most recently used
+  mutable std::mutex mu;
+  Lru lru;
+  std::unordered_map<IpNetwork, Lru::iterator, IpNetworkHash> map;
+  std::unordered_set<IpNetwork, IpNetworkHash> dirty;
+  std::unordered_set<IpNetwork, IpNetworkHash> deleted;
+  std::vector<PenaltyEnd> ended;  // penalties ended by forget(), reported by sweep()
+  std::uint64_t evictions = 0;
+
+  Node* find(const IpNetwork& key) {
+    auto it = map.find(key);
+    if (it == map.end()) return nullptr;
+    lru.splice(lru.begin(), lru, it->second);
+    return &*it->second;
+  }
+
+  void changed(const IpNetwork& key) {
+    dirty.insert(key);
+    deleted.erase(key);
+  }
+
+  void erase(Lru::iterator it) {
+    deleted.insert(it->key);
+    dirty.erase(it->key);
+    map.erase(it->key);
+    lru.erase(it);
+  }
+
+  Node& get(const IpNetwork& key, WallMs now, std::size_t cap) {
+    if (Node* n = find(key)) return *n;
+    if (cap > 0 && map.size() >= cap) {
+      auto victim = std::prev(lru.end());
+      auto it = victim;
+      for (int i = 0; i < kEvictionScan; ++i) {
+        if (!it->rec.penalty_at(now)) {
+          victim = it;
+          break;
+        }
+        if (it == lru.begin()) break;
+        --it;
+      }
+      erase(victim);
+      ++evictions;
+    }
+    lru.push_front(Node{key, {}, false});
+    map.emplace(key, lru.begin());
+    return lru.front();
+  }
+};
+
+ClientMemory::ClientMemory(ClientMemoryOptions options) {
+  shards_.reserve(kShards);
+  for (std::size_t i = 0; i < kShards; ++i) shards_.push_back(std::make_unique<Shard>());
+  per_shard_ = std::max<std::size_t>(1, (options.max_entries + kShards - 1) / kShards);
+}
+
+ClientMemory::~ClientMemory() = default;
+
+ClientMemory::Shard& ClientMemory::shard_of(const IpNetwork& key) const {
+  return *shards_[IpNetworkHash{}(key) % shards_.size()];
+}
+
+bool ClientMemory::has_pass(const IpNetwork& key, WallMs now) {
+  Shard& s = shard_of(key);
+  std::lock_guard lock(s.mu);
+  const Node* n = s.find(key);
+  return n && n->rec.has_pass(now);
+}
+
+void ClientMemory::grant_pass(const IpNetwork& key, WallMs now, std::uint32_t ttl_ms) {
+  if (ttl_ms == 0) return;
+  Shard& s = shard_of(key);
+  std::lock_guard lock(s.mu);
+  s.get(key, now, per_shard_).rec.grant_pass(now, ttl_ms);
+  s.changed(key);
+}
+
+void ClientMemory::drop_pass(const IpNetwork& key) {
+  Shard& s = shard_of(key);
+  std::lock_guard lock(s.mu);
+  Node* n = s.find(key);
+  if (!n || n->rec.pass_until == 0) return;
+  n->rec.drop_pass();
+  s.changed(key);
+}
+
+std::optional<policy::Penalty> ClientMemory::penalty(const IpNetwork& key, WallMs now) {
+  Shard& s = shard_of(key);
+  std::lock_guard lock(s.mu);
+  const Node* n = s.find(key);
+  if (!n) return std::nullopt;
+  const policy::Penalty* p = n->rec.penalty_at(now);
+  return p ? std::optional(*p) : std::nullopt;
+}
+
+std::optional<policy::Penalty> ClientMemory::offend(const IpNetwork& key, WallMs now,
+                                                    std::uint32_t weight,
+                                                    const policy::PenaltySettings& settings,
+                                                    std::string_view why) {
+  if (weight == 0 || settings.threshold == 0) return std::nullopt;
+  Shard& s = shard_of(key);
+  std::lock_guard lock(s.mu);
+  Node& n = s.get(key, now, per_shard_);
+  auto started = n.rec.offend(now, weight, settings, why);
+  if (started) {
+    n.end_pending = true;
+    n.rec.drop_pass();
+  }
+  s.changed(key);
+  return started;
+}
+
+std::optional<ClientRecord> ClientMemory::find(const IpNetwork& key) const {
+  Shard& s = shard_of(key);
+  std::lock_guard lock(s.mu);
+  auto it = s.map.find(key);
+  if (it == s.map.end()) return std::nullopt;
+  return it->second->rec;
+}
+
+std::vector<ClientEntry> ClientMemory::entries(WallMs now) const {
+  std::vector<ClientEntry> out;
+  for (const auto& sh : shards_) {
+    std::lock_guard lock(sh->mu);
+    for (const Node& n : sh->lru) {
+      if (!n.rec.forgotten(now)) out.push_back({n.key, n.rec});
+    }
+  }
+  std::sort(out.begin(), out.end(), [now](const ClientEntry& a, const ClientEntry& b) {
+    const auto* pa = a.record.penalty_at(now);
+    const auto* pb = b.record.penalty_at(now);
+    if ((pa != nullptr) != (pb != nullptr)) return pa != nullptr;
+    if (pa && pa->until != pb->until) return pa->until > pb->until;
+    return a.key < b.key;
+  });
+  return out;
+}
+
+policy::Penalty ClientMemory::impose(const IpNetwork& key, WallMs now, std::int64_t length_ms,
+                                     std::string reason) {
+  Shard& s = shard_of(key);
+  std::lock_guard lock(s.mu);
+  Node& n = s.get(key, now, per_shard_);
+  const policy::Penalty p = n.rec.impose(now, length_ms, std::move(reason));
+  n.rec.drop_pass();
+  n.end_pending = true;
+  s.changed(key);
+  return p;
+}
+
+bool ClientMemory::forget(const IpNetwork& key, WallMs now) {
+  Shard& s = shard_of(key);
+  std::lock_guard lock(s.mu);
+  auto it = s.map.find(key);
+  if (it == s.map.end()) return false;
+  if (const policy::Penalty* p = it->second->rec.penalty_at(now)) {
+    s.ended.push_back({key, *p, true});
+  }
+  s.erase(it->second);
+  return true;
+}
+
+ClientMemory::Changes ClientMemory::take_changes() {
+  Changes c;
+  for (const auto& sh : shards_) {
+    std::lock_guard lock(sh->mu);
+    for (const auto& key : sh->dirty) {
+      auto it = sh->map.find(key);
+      if (it != sh->map.end()) c.upserts.push_back({key, it->second->rec});
+    }
+    c.deletes.insert(c.deletes.end(), sh->deleted.begin(), sh->deleted.end());
+    sh->dirty.clear();
+    sh->deleted.clear();
+  }
+  return c;
+}
+
+void ClientMemory::requeue(const Changes& changes) {
+  for (const auto& e : changes.upserts) {
+    Shard& s = shard_of(e.key);
+    std::lock_guard lock(s.mu);
+    if (s.map.count(e.key) != 0 && s.deleted.count(e.key) == 0) s.dirty.insert(e.key);
+  }
+  for (const auto& key : changes.deletes) {
+    Shard& s = shard_of(key);
+    std::lock_guard lock(s.mu);
+    if (s.map.count(key) == 0) s.deleted.insert(key);
+  }
+}
+
+void ClientMemory::load(std::vector<ClientEntry> entries, WallMs now) {
+  for (auto& e : entries) {
+    if (e.record.forgotten(now)) continue;
+    Shard& s = shard_of(e.key);
+    std::lock_guard lock(s.mu);
+    Node& n = s.get(e.key, now, per_shard_);
+    n.rec = std::move(e.record);
+    n.end_pending = n.rec.penalty_at(now) != nullptr;
+  }
+}
+
+std::vector<PenaltyEnd> ClientMemory::sweep(WallMs now) {
+  std::vector<PenaltyEnd> out;
+  for (const auto& sh : shards_) {
+    std::lock_guard lock(sh->mu);
+    out.insert(out.end(), sh->ended.begin(), sh->ended.end());
+    sh->ended.clear();
+    for (auto it = sh->lru.begin(); it != sh->lru.end();) {
+      Node& n = *it;
+      if (n.end_pending && n.rec.penalty && n.rec.penalty->until <= now) {
+        out.push_back({n.key, *n.rec.penalty, false});
+        n.end_pending = false;
+      }
+      if (n.rec.forgotten(now)) {
+        auto dead = it++;
+        sh->erase(dead);
+      } else {
+        ++it;
+      }
+    }
+  }
+  return out;
+}
+
+ClientMemoryStats ClientMemory::stats(WallMs now) const {
+  ClientMemoryStats st;
+  st.capacity = per_shard_ * shards_.size();
+  for (const auto& sh : shards_) {
+    std::lock_guard lock(sh->mu);
+    st.entries += sh->map.size();
+    st.evictions += sh->evictions;
+    for (const Node& n : sh->lru) {
+      if (n.rec.has_pass(now)) ++st.passes;
+      if (n.rec.penalty_at(now)) ++st.penalties;
+    }
+  }
+  return st;
+}
+
+}  // namespace harden::db
