@@ -50,7 +50,7 @@ run: release
 	  mkdir -p $(dir $(DB)); \
 	  echo "make run: milter-harden with store $(DB) (Ctrl-C stops)"; \
 	  exec build/release/milter/milter-harden --store $(DB) \
-	    --set control_socket=$(dir $(DB))control.sock --set socket=unix:$(dir $(DB))milter.sock; \
+	    --set control_socket=$(dir $(DB))control.sock --set socket=unix:$(dir $(DB))milter.sock --set state_file=$(dir $(DB))state.db; \
 	fi
 
 test: build asan tsan fuzz-build

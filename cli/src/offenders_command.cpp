@@ -77,7 +77,8 @@ json from_state(const OffendersOptions& o) {
     return {{"ok", true}, {"key", key.to_string()}, {"removed", rec.has_value()}};
   }
   policy::ClientRecord r = rec.value_or(policy::ClientRecord{});
-  r.impose(now, static_cast<std::int64_t>(policy::parse_duration_ms(o.length, policy::kMaxPenaltyMs)),
+  r.impose(now,
+           static_cast<std::int64_t>(policy::parse_duration_ms(o.length, policy::kMaxPenaltyMs)),
            "manual" + (o.reason.empty() ? "" : ": " + o.reason));
   r.drop_pass();
   ch.upserts.push_back({key, r});

@@ -25,7 +25,8 @@ nlohmann::json client_record_json(const policy::IpNetwork& key, const policy::Cl
   for (auto t : r.history) history.push_back(format_wall_ms(t));
   j["history"] = history;
   json offences = json::array();
-  for (const auto& o : r.offences) offences.push_back({{"at", format_wall_ms(o.at)}, {"weight", o.weight}});
+  for (const auto& o : r.offences)
+    offences.push_back({{"at", format_wall_ms(o.at)}, {"weight", o.weight}});
   j["offences"] = offences;
   j["forget_at"] = format_wall_ms(r.forget_at);
   return j;

@@ -146,8 +146,8 @@ StateStore StateStore::open(const std::filesystem::path& path, Mode mode) {
   if (mode == Mode::read_only && !std::filesystem::exists(path, ec)) {
     throw DbError(c.name + ": no such state file");
   }
-  const int flags = mode == Mode::read_only ? SQLITE_OPEN_READONLY
-                                            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  const int flags =
+      mode == Mode::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   c.db = sql::Database::open(c.name, flags, c.name);
   sqlite3_busy_timeout(c.db.get(), kBusyTimeoutMs);
   const std::int64_t app = c.db.query_int("PRAGMA application_id");
@@ -210,9 +210,8 @@ void StateStore::save(const ClientMemory::Changes& changes) {
       del.reset();
     }
   }
-  sql::Statement up(conn_->db,
-                    std::string("INSERT OR REPLACE INTO clients (") + kColumns +
-                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  sql::Statement up(conn_->db, std::string("INSERT OR REPLACE INTO clients (") + kColumns +
+                                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   for (const auto& e : changes.upserts) {
     const ClientRecord& r = e.record;
     up.bind(1, e.key.to_string());

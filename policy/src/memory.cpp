@@ -11,7 +11,7 @@ namespace harden::policy {
 namespace {
 
 constexpr std::array<std::string_view, kOffenceCount> kOffenceNames{
-    "pregreet", "conn_rate",         "conn_limit", "rcpt_rate", "msg_rate",
+    "pregreet",  "conn_rate",         "conn_limit", "rcpt_rate", "msg_rate",
     "max_rcpts", "bad_rcpt_throttle", "blocked",    "dialin",    "missing_rdns"};
 
 // The longest escalation: 2^20 * base (about 20 doublings), so the
@@ -52,8 +52,7 @@ OffenceWeights OffenceWeights::parse(std::string_view text) {
     if (!kind) {
       std::string known;
       for (auto n : kOffenceNames) known += (known.empty() ? "" : ", ") + std::string(n);
-      throw PolicyError("unknown offence " + quote(part.substr(0, eq)) + " (known: " + known +
-                        ")");
+      throw PolicyError("unknown offence " + quote(part.substr(0, eq)) + " (known: " + known + ")");
     }
     const auto i = static_cast<std::size_t>(*kind);
     if (seen[i]) throw PolicyError("offence " + quote(part.substr(0, eq)) + " given twice");
@@ -127,8 +126,8 @@ std::optional<Penalty> ClientRecord::offend(WallMs now, std::uint32_t weight,
 
   std::erase_if(history, [&](WallMs t) { return t <= now - s.memory_ms; });
   offences.clear();
-  const Penalty p = impose(now, penalty_length_ms(s, static_cast<std::uint32_t>(history.size()) + 1),
-                           std::string(why));
+  const Penalty p = impose(
+      now, penalty_length_ms(s, static_cast<std::uint32_t>(history.size()) + 1), std::string(why));
   extend_forget(now + s.memory_ms);  // its start counts for penalty_memory
   return p;
 }

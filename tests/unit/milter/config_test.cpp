@@ -150,7 +150,7 @@ TEST(ConfigTest, BadValuesAreRefusedWithOneLineNamingTheKey) {
            {"greet_pause_cap", std::string(5000, '9'), "is too large"},
            {"reload_interval", "50ms", "out of range 0 or 100ms..1h"},
            {"reload_interval", "50", "out of range 0 or 100ms..1h"},
-           {"reload_interval", "2d", "bad duration '2d'"},
+           {"reload_interval", "2w", "bad duration '2w'"},
            {"socket", "tcp:25@127.0.0.1", "is not unix:PATH, inet:PORT@HOST or inet6:PORT@HOST"},
            {"socket", "inet:0@127.0.0.1", "port must be 1..65535"},
            {"socket", "inet:70000@127.0.0.1", "port must be 1..65535"},

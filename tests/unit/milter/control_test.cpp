@@ -55,7 +55,7 @@ TEST(ControlRequestTest, RefusesHostileInputWithOneLine) {
            {R"({})", "cmd: missing"},
            {R"({"cmd":5})", "cmd: must be a string"},
            {R"({"cmd":"shutdown"})",
-            "unknown cmd 'shutdown' (known: stats, client, flush, reload)"},
+            "unknown cmd 'shutdown' (known: stats, client, flush, reload, offenders, clock)"},
            {R"({"cmd":"STATS"})", "unknown cmd"},
            {R"({"cmd":"client"})", "ip: missing"},
            {R"({"cmd":"flush","ip":null})", "ip: missing"},

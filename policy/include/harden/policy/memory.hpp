@@ -110,11 +110,11 @@ struct ClientRecord {
     friend bool operator==(const OffenceAt&, const OffenceAt&) = default;
   };
 
-  WallMs pass_until = 0;              // 0: no pass
-  std::vector<OffenceAt> offences;    // oldest first, since the last penalty
-  std::vector<WallMs> history;        // starts of its penalties, oldest first
-  std::optional<Penalty> penalty;     // the last penalty (maybe over)
-  WallMs forget_at = 0;               // nothing here matters after this time
+  WallMs pass_until = 0;            // 0: no pass
+  std::vector<OffenceAt> offences;  // oldest first, since the last penalty
+  std::vector<WallMs> history;      // starts of its penalties, oldest first
+  std::optional<Penalty> penalty;   // the last penalty (maybe over)
+  WallMs forget_at = 0;             // nothing here matters after this time
 
   bool has_pass(WallMs now) const { return pass_until > now; }
   void grant_pass(WallMs now, std::uint32_t ttl_ms);
