@@ -140,9 +140,39 @@ std::string host_list(const std::vector<std::string>& items, std::string_view in
   return out;
 }
 
-std::string exim_rate(const policy::Rate& r) {
-  if (r.unlimited()) return "0";
-  return std::to_string(r.count) + ".5 / " + policy::format_duration(r.window);
+// Exim's smoothed rate (acl.c, acl_ratelimit): at each event, after an
+// interval i since the previous one, with x = i / p,
+//   rate = (1 - e^-x) / x + e^-x * rate,  then  rate = max(rate, 1),
+// and the event is refused when rate >= m. Both terms only grow when more
+// events are added (refused ones too, in strict mode), and
+// (1 - e^-x) / x >= e^-x, so N + 1 events within W (x summing to at most
+// X = W / p) leave rate >= (N + 1) e^-X >= (N + 1)(1 - X). With
+// p >= 10 (N + 1) W / 9 that is >= N + 0.1 = m: the (N + 1)th is refused,
+// whatever came before. A fresh burst of N measures 1, 2, ... N < m: it
+// passes. The price: the smoothed rate remembers events for about p, so a
+// client that keeps sending at a steady interval T passes only while
+// p / T < m, i.e. one event per p / m (2 W for N = 1, 1.1 W for large N)
+// once its burst is spent.
+const std::string_view kEximRateBound =
+    "# Rates: Exim's ratelimit is a smoothed (exponentially decaying) rate, not a\n"
+    "# sliding window. A policy rate N/W is written as m = N + 0.1 per period\n"
+    "# p = 10(N+1)W/9 seconds (rounded up), strict: Exim then never admits N+1\n"
+    "# events within any W and admits a fresh burst of N, but once the burst is\n"
+    "# spent a client sending steadily passes only one event per 10(N+1)W/(9N+0.9)\n"
+    "# (2 W for N = 1, 1.4 W for N = 3, towards 1.1 W for large N): stricter than\n"
+    "# the milter, which admits N per W.\n";
+
+std::string exim_rate(const policy::Rule& rule, const policy::Rate& rate) {
+  if (rate.unlimited()) return "0";
+  constexpr std::uint64_t kMaxEximTime = 2'147'483'647;  // readconf_readtime: an int
+  const std::uint64_t scaled =
+      10 * (std::uint64_t{rate.count} + 1) * static_cast<std::uint64_t>(rate.window.count());
+  const std::uint64_t period = (scaled + 8) / 9;
+  if (period > kMaxEximTime) {
+    throw GenerateError(rule_name(rule) + ": rate " + rate.to_string() +
+                        " needs an Exim ratelimit period beyond 2^31 s");
+  }
+  return std::to_string(rate.count) + ".1 / " + std::to_string(period) + "s";
 }
 
 }  // namespace detail

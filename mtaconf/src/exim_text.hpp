@@ -3,7 +3,7 @@
 // SYNOPSIS
 //   std::vector<HostCondition> c = host_conditions(rule);  // one per selector term
 //   std::string s = host_list({items...}, indent);          // "<; a ; \\\n    b"
-//   std::string k = exim_rate(rate);                        // "5.5 / 1m" or "0"
+//   std::string k = exim_rate(rule, rate);                  // "5.1 / 400s" or "0"
 //
 // Host list items are written for a `<;`-separated list: a ';' inside an item
 // is doubled. Regex items are \N^(?i).*?(?:REGEX)\N, i.e. an unanchored,
@@ -38,8 +38,14 @@ bool single_item(const policy::Rule& r);
 // "<; a ; b ..." with one item per continued line after the first.
 std::string host_list(const std::vector<std::string>& items, std::string_view indent);
 
-// An Exim ratelimit "m / p": N + 0.5 (Exim refuses once its smoothed rate
-// reaches m, and a new client's first event measures exactly 1), or "0".
-std::string exim_rate(const policy::Rate& r);
+// An Exim ratelimit "m / p" for the policy's N / W (or "0" for unlimited)
+// such that Exim never admits N + 1 events within any W, yet a fresh burst of
+// N passes: m = N + 0.1, p = ceil(10 (N + 1) W / 9) seconds. See
+// kEximRateBound for the argument and the price. `r` names the rule in the
+// GenerateError for a period beyond Exim's time values (2^31 - 1 s).
+std::string exim_rate(const policy::Rule& rule, const policy::Rate& rate);
+
+// The comment, for the generated file, on what exim_rate's settings admit.
+extern const std::string_view kEximRateBound;
 
 }  // namespace harden::mtaconf::detail

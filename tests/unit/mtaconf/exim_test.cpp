@@ -10,9 +10,14 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <cmath>
 #include <cstring>
+#include <fstream>
+#include <random>
 #include <regex>
 
+#include "../../../mtaconf/src/exim_text.hpp"
+#include "harden/db/importers.hpp"
 #include "test_policy.hpp"
 
 namespace harden::mtaconf {
@@ -203,17 +208,33 @@ TEST(EximAcl, ConnLimitPerAddressFollowsAllowAndNesting) {
       {R("default", {{"conn_limit", "3"}}), R("127.0.0.0/8", {{"action", "allow"}}),
        R("192.0.2.0/24", {{"conn_limit", "10"}}), R("192.0.2.7", {{"action", "limit"}})});
   const std::string m = acl(*p).main;
-  // 192.0.2.7 inherits 10 from its /24 and is merged with it; 127/8 is unlimited.
-  EXPECT_THAT(m, HasSubstr("{<; 192.0.2.7 ; \\\n  192.0.2.0/24}{10}"));
-  EXPECT_THAT(m, HasSubstr("{<; 127.0.0.0/8}{0}"));
-  EXPECT_THAT(m, HasSubstr("{0}\\\n  {3}}}}\n"));
+  // Two first-match chains, each attribute from its own most specific rule:
+  // allowed (192.0.2.7 limit before 127/8 allow) and conn_limit (the /24's 10
+  // for 192.0.2.7 too, else 3). tests/integration runs it through exim -be.
+  EXPECT_THAT(m, HasSubstr("smtp_accept_max_per_host = ${if eq{"
+                           "${if match_ip{$sender_host_address}{<; 192.0.2.7}{0}\\\n"
+                           "  {${if match_ip{$sender_host_address}{<; 127.0.0.0/8}{1}\\\n"
+                           "  {0}}}}}{1}\\\n  {0}\\\n"
+                           "  {${if match_ip{$sender_host_address}{<; 192.0.2.0/24}{10}\\\n"
+                           "  {3}}}}\n"));
+  auto plain =
+      make_policy({R("default", {{"conn_limit", "3"}}), R("10.0.0.0/8", {{"conn_limit", "9"}})});
+  EXPECT_THAT(acl(*plain).main, HasSubstr("smtp_accept_max_per_host = ${if match_ip{"
+                                          "$sender_host_address}{<; 10.0.0.0/8}{9}\\\n  {3}}\n"));
 }
 
-TEST(EximAcl, RatesGetHalfAboveTheLimit) {
-  auto p = make_policy({R("default", {{"conn_rate", "5/1m"}, {"rcpt_rate", "100/1h"}})});
+TEST(EximAcl, RatesAreWrittenSoEximNeverAdmitsMoreThanThePolicy) {
+  // m = N + 0.1, p = ceil(10 (N + 1) W / 9) s; see EximRateModel below.
+  auto p = make_policy({R("default", {{"conn_rate", "5/1m"}, {"rcpt_rate", "100/1h"}}),
+                        R("192.0.2.0/24", {{"conn_rate", "3/6s"}})});
   const std::string a = acl(*p).acl;
-  EXPECT_THAT(a, HasSubstr("set acl_c_harden_conn_rate = 5.5 / 1m\n"));
-  EXPECT_THAT(a, HasSubstr("set acl_c_harden_rcpt_rate = 100.5 / 1h\n"));
+  EXPECT_THAT(a, HasSubstr("set acl_c_harden_conn_rate = 5.1 / 400s\n"));
+  EXPECT_THAT(a, HasSubstr("set acl_c_harden_conn_rate = 3.1 / 27s\n"));
+  EXPECT_THAT(a, HasSubstr("set acl_c_harden_rcpt_rate = 100.1 / 404000s\n"));
+  // The price is said once, in the ACL file.
+  EXPECT_THAT(a, HasSubstr("# Rates: Exim's ratelimit is a smoothed"));
+  const auto all = render_exim_acl(acl(*p));
+  EXPECT_EQ(all.find("# Rates: "), all.rfind("# Rates: "));
   EXPECT_THAT(a, HasSubstr("set acl_c_harden_msg_rate = 0\n"));
   EXPECT_THAT(a, HasSubstr("ratelimit = $acl_c_harden_conn_rate / per_conn / strict / "
                            "HARDEN_CLIENT_KEY"));
@@ -298,11 +319,179 @@ TEST(EximAcl, DialinAndMissingRdnsFromTheDefaultRule) {
   EXPECT_THAT(acl(*monitor).acl, HasSubstr("log_message = milter-harden would reject"));
 }
 
+TEST(EximAcl, RatesBeyondEximsTimeValuesAreRefusedNamingTheRule) {
+  auto p = make_policy({R("192.0.2.0/24", {{"conn_rate", "10000000/7d"}})});
+  EXPECT_THAT(error_of([&] { acl(*p); }),
+              HasSubstr("rule 192.0.2.0/24: rate 10000000/7d needs an Exim ratelimit period"));
+}
+
+// Exim's smoothed rate as acl.c's acl_ratelimit computes it (strict mode: every
+// event updates the record); true when the event at `t` is admitted.
+class EximRateModel {
+ public:
+  EximRateModel(double limit, double period) : limit_(limit), period_(period) {}
+  bool event(double t) {
+    if (!seen_) {
+      rate_ = 1.0;
+      seen_ = true;
+    } else {
+      const double interval = t - last_ <= 0.0 ? 1e-9 : t - last_;
+      const double i_over_p = interval / period_;
+      const double a = std::exp(-i_over_p);
+      rate_ = (1 - a) / i_over_p + a * rate_;
+      if (rate_ < 1.0) rate_ = 1.0;
+    }
+    last_ = t;
+    return rate_ < limit_;
+  }
+
+ private:
+  double limit_, period_, rate_ = 0, last_ = 0;
+  bool seen_ = false;
+};
+
+// Most admitted events inside any closed window of `w` seconds.
+std::size_t most_in_window(const std::vector<double>& admitted, double w) {
+  std::size_t most = 0;
+  for (std::size_t i = 0, j = 0; j < admitted.size(); ++j) {
+    while (admitted[j] - admitted[i] > w) ++i;
+    most = std::max(most, j - i + 1);
+  }
+  return most;
+}
+
+TEST(EximRateModel, NeverAdmitsMoreThanThePolicyInAnyWindowAndPassesABurstOfN) {
+  // Each event is a connection, RCPT or message of its own Exim process:
+  // never closer than 1 ms. (Identical time stamps make Exim clamp the
+  // interval to 1e-9 s, where 1 - e^-x loses its digits for long periods.)
+  constexpr double kApart = 0.001;
+  std::mt19937 rng(14);
+  for (const auto& [n, w] : std::vector<std::pair<std::uint32_t, int>>{
+           {1, 10}, {2, 6}, {3, 6}, {5, 60}, {10, 60}, {100, 3600}}) {
+    const std::string text =
+        detail::exim_rate(R("default"), policy::Rate{n, std::chrono::seconds{w}});
+    const double limit = std::stod(text);
+    const double period = std::stod(text.substr(text.find("/ ") + 2));
+    // Bursts, steady streams of every interval around W/N, bursts then
+    // streams, and random arrivals: the admitted ones never exceed N per W.
+    std::vector<std::vector<double>> patterns;
+    for (double k : {0.3, 0.5, 0.9, 0.95, 1.0, 1.05, 1.5, 2.0}) {
+      std::vector<double> steady, burst_then;
+      for (int i = 0; i < 400; ++i) steady.push_back(i * k * w / n);
+      for (std::uint32_t i = 0; i < n; ++i) burst_then.push_back(i * kApart);
+      for (int i = 1; i < 400; ++i) burst_then.push_back(n * kApart + i * k * w / n);
+      patterns.push_back(steady);
+      patterns.push_back(burst_then);
+    }
+    for (int r = 0; r < 50; ++r) {
+      std::exponential_distribution<double> gap(n / (w * (0.2 + r * 0.05)));
+      std::vector<double> random{0};
+      for (int i = 0; i < 400; ++i) random.push_back(random.back() + gap(rng));
+      patterns.push_back(random);
+    }
+    for (const auto& events : patterns) {
+      EximRateModel exim(limit, period);
+      std::vector<double> admitted;
+      for (double t : events) {
+        if (exim.event(t)) admitted.push_back(t);
+      }
+      EXPECT_LE(most_in_window(admitted, w), n) << text;
+    }
+    EximRateModel fresh(limit, period);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      EXPECT_TRUE(fresh.event(i * kApart)) << text << " event " << i;
+    }
+    EXPECT_FALSE(fresh.event(n * kApart)) << text;
+  }
+  // The setting issue 14 found: 3.5 per 6s let ten sessions 1.9 s apart through.
+  EximRateModel old(3.5, 6);
+  int passed = 0;
+  for (int i = 0; i < 10; ++i) passed += old.event(i * 1.9);
+  EXPECT_EQ(passed, 10);
+}
+
+TEST(EximAcl, ExpiringRulesCarryTheirExpiryAndTheHeaderNamesTheFirst) {
+  auto soon = R("192.0.2.0/24", {{"action", "block"}, {"conn_limit", "2"}});
+  soon.expires = kNow + std::chrono::hours{1};
+  auto later = R("/^dsl-/", {{"action", "block"}, {"reason", "dial-in"}});
+  later.expires = kNow + std::chrono::hours{48};
+  auto same = R("/^ppp-/", {{"action", "block"}, {"reason", "dial-in"}});  // no expiry
+  auto p = make_policy({R("default", {{"conn_limit", "5"}}), soon, later, same});
+  const auto parts = acl(*p);
+  const std::string soon_epoch = std::to_string(1'800'000'000 + 3600);
+  const std::string later_epoch = std::to_string(1'800'000'000 + 48 * 3600);
+  EXPECT_THAT(parts.acl, HasSubstr("  accept  condition = ${if <{$tod_epoch}{" + soon_epoch +
+                                   "}}\n          hosts = <; 192.0.2.0/24\n"));
+  // A rule that expires does not share a statement with one that does not.
+  EXPECT_THAT(parts.acl, HasSubstr("  accept  condition = ${if <{$tod_epoch}{" + later_epoch +
+                                   "}}\n          hosts = <; +ignore_defer ; \\\n"
+                                   "                  \\N^(?i).*?(?:^dsl-)\\N\n"));
+  EXPECT_THAT(parts.acl, HasSubstr("  accept  hosts = <; +ignore_defer ; \\\n"
+                                   "                  \\N^(?i).*?(?:^ppp-)\\N\n"));
+  // conn_limit by address too.
+  EXPECT_THAT(parts.main, HasSubstr("${if and{{match_ip{$sender_host_address}{<; 192.0.2.0/24}}"
+                                    "{<{$tod_epoch}{" +
+                                    soon_epoch + "}}}{2}"));
+  const std::string header = "# Regenerate before " + policy::format_time(soon.expires.value()) +
+                             ", the earliest rule expiry.";
+  EXPECT_THAT(parts.main, HasSubstr(header));
+  EXPECT_THAT(parts.acl, HasSubstr(header));
+  EXPECT_THAT(acl(*make_policy({R("default")})).acl, Not(HasSubstr("Regenerate before")));
+}
+
 TEST(EximAcl, ExpiredRulesAreLeftOut) {
   auto old = R("192.0.2.0/24", {{"action", "block"}});
   old.expires = kNow;
   auto p = make_policy({old});
   EXPECT_THAT(acl(*p).acl, Not(HasSubstr("192.0.2.0/24")));
+  EXPECT_THAT(acl(*p).acl, Not(HasSubstr("Regenerate before")));
+}
+
+TEST(EximAcl, IfGuardedBlocksBecomeOneCheckPerGuard) {
+  // As the pcre importer writes `if /A/ ... if /B/ ... endif ... endif`:
+  // every rule of a block starts with the block's terms.
+  auto p = make_policy({R("default"), R("/^top-/", {{"action", "block"}, {"reason", "top"}}),
+                        R("/dyn/ && /^a-/", {{"action", "block"}, {"reason", "a"}}),
+                        R("/dyn/ && /static/ && /^b-/", {{"action", "block"}, {"reason", "b"}}),
+                        R("/dyn/ && /static/ && /^c-/", {{"action", "tempfail"}}),
+                        R("/dyn/ && /^d-/", {{"action", "block"}, {"reason", "d"}}),
+                        R("!/ok/ && /^e-/", {{"action", "block"}, {"reason", "e"}})});
+  const std::string a = acl(*p).acl;
+  // One statement checks the guard and calls the block's sub-ACL.
+  EXPECT_THAT(a, HasSubstr("  accept  hosts = <; +ignore_defer ; \\N^(?i).*?(?:dyn)\\N\n"
+                           "          acl = acl_milter_harden_action_block1\n"));
+  EXPECT_THAT(a, HasSubstr("\nacl_milter_harden_action_block1:\n"));
+  // Nested: the inner guard inside the outer block's sub-ACL.
+  const auto outer = a.find("\nacl_milter_harden_action_block1:\n");
+  const auto inner_call = a.find("acl = acl_milter_harden_action_block2\n");
+  ASSERT_NE(inner_call, std::string::npos);
+  EXPECT_GT(inner_call, outer);
+  EXPECT_THAT(a, HasSubstr("\nacl_milter_harden_action_block2:\n"));
+  // Each guard regex appears once in the whole file.
+  for (auto guard : {"(?:dyn)\\N", "(?:static)\\N"}) {
+    EXPECT_EQ(a.find(guard), a.rfind(guard)) << guard;
+  }
+  // A lone guarded rule stays one statement with both conditions.
+  EXPECT_THAT(a, HasSubstr("  accept  !hosts = <; +ignore_defer ; \\N^(?i).*?(?:ok)\\N\n"
+                           "          hosts = <; +ignore_defer ; \\N^(?i).*?(?:^e-)\\N\n"));
+}
+
+TEST(EximAcl, FqrdnsGuardsAreCheckedOnceEach) {
+  // The project's copy of fqrdns.pcre: 1,500+ rules, most inside three if blocks.
+  std::ifstream in(std::string(HARDEN_TEST_DATA_DIR) + "/fqrdns.pcre");
+  ASSERT_TRUE(in) << "tests/data/fqrdns.pcre";
+  auto imported = db::parse_postfix_pcre(in, "fqrdns.pcre");
+  imported.rules.push_back(R("default"));
+  const std::string a = acl(*make_policy(std::move(imported.rules))).acl;
+  // Statements of the resolver a name that matches no guard goes through.
+  const auto begin = a.find("\nacl_milter_harden_action:\n");
+  const auto end = a.find("\n\n", begin + 1);
+  const std::string top = a.substr(begin, end - begin);
+  std::size_t regexes = 0;
+  for (std::size_t pos = 0; (pos = top.find("\\N^(?i)", pos)) != std::string::npos; ++pos)
+    ++regexes;
+  EXPECT_LE(regexes, 40u) << top.substr(0, 3000);
+  EXPECT_THAT(top, HasSubstr("acl = acl_milter_harden_action_block"));
 }
 
 }  // namespace
