@@ -17,6 +17,7 @@
 #include <regex>
 
 #include "../../../mtaconf/src/exim_text.hpp"
+#include "exim_rate_model.hpp"
 #include "harden/db/importers.hpp"
 #include "test_policy.hpp"
 
@@ -323,41 +324,6 @@ TEST(EximAcl, RatesBeyondEximsTimeValuesAreRefusedNamingTheRule) {
   auto p = make_policy({R("192.0.2.0/24", {{"conn_rate", "10000000/7d"}})});
   EXPECT_THAT(error_of([&] { acl(*p); }),
               HasSubstr("rule 192.0.2.0/24: rate 10000000/7d needs an Exim ratelimit period"));
-}
-
-// Exim's smoothed rate as acl.c's acl_ratelimit computes it (strict mode: every
-// event updates the record); true when the event at `t` is admitted.
-class EximRateModel {
- public:
-  EximRateModel(double limit, double period) : limit_(limit), period_(period) {}
-  bool event(double t) {
-    if (!seen_) {
-      rate_ = 1.0;
-      seen_ = true;
-    } else {
-      const double interval = t - last_ <= 0.0 ? 1e-9 : t - last_;
-      const double i_over_p = interval / period_;
-      const double a = std::exp(-i_over_p);
-      rate_ = (1 - a) / i_over_p + a * rate_;
-      if (rate_ < 1.0) rate_ = 1.0;
-    }
-    last_ = t;
-    return rate_ < limit_;
-  }
-
- private:
-  double limit_, period_, rate_ = 0, last_ = 0;
-  bool seen_ = false;
-};
-
-// Most admitted events inside any closed window of `w` seconds.
-std::size_t most_in_window(const std::vector<double>& admitted, double w) {
-  std::size_t most = 0;
-  for (std::size_t i = 0, j = 0; j < admitted.size(); ++j) {
-    while (admitted[j] - admitted[i] > w) ++i;
-    most = std::max(most, j - i + 1);
-  }
-  return most;
 }
 
 TEST(EximRateModel, NeverAdmitsMoreThanThePolicyInAnyWindowAndPassesABurstOfN) {
