@@ -24,6 +24,7 @@ using policy::Rule;
 
 constexpr std::string_view kIndent = "          ";  // under "accept  "
 constexpr std::size_t kMaxItemsPerStatement = 50;
+constexpr std::size_t kMinRulesToPrefilter = 8;
 
 // How one attribute is resolved: which rules set it, and the `set` lines a
 // rule (or the default rule, when `r` is the default) gives.
@@ -181,10 +182,32 @@ class ResolverWriter {
     std::string head = "  # guard of " + std::to_string(to - from) + " rules (" +
                        detail::rule_name(*entries[from].rule) + " ...)\n  accept  " +
                        condition_line(guard, true) + std::string(kIndent) + "acl = " + name + "\n";
-    std::string sub = name + ":\n";
+    std::string sub = name + ":\n" + prefilter(entries, from, to);
     sub += body(inner);  // may add nested sub-ACLs to subs_ first
     subs_ += sub + "\n";
     return head;
+  }
+
+  // For a block of kMinRulesToPrefilter rules or more, whose rules all end
+  // in a positive pattern term: a first statement that leaves the sub-ACL
+  // (deny: the caller's `acl =` is false) when none of those last terms can
+  // match, checked mostly as "*suffix" items (string compares, no regex to
+  // compile). A name that passes the guard but matches no rule then costs a
+  // few regexes, not one per rule.
+  static std::string prefilter(const std::vector<Entry>& entries, std::size_t from,
+                               std::size_t to) {
+    if (to - from < kMinRulesToPrefilter) return "";
+    std::vector<std::string> regexes;
+    for (std::size_t k = from; k < to; ++k) {
+      const auto& last = entries[k].conds.back();
+      if (last.negated || last.regex.empty()) return "";
+      regexes.push_back(last.regex);
+    }
+    auto items = detail::prefilter_items(regexes);
+    items.insert(items.begin(), "+ignore_defer");
+    return "  # None of the block's rules can match a name outside this list.\n"
+           "  deny    !hosts = " +
+           detail::host_list(items, std::string(kIndent) + "         ") + "\n";
   }
 
   const Resolver& res_;

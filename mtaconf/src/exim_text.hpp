@@ -24,6 +24,7 @@ namespace harden::mtaconf::detail {
 struct HostCondition {
   bool negated = false;  // "!hosts = ..."
   std::string item;      // one host list item
+  std::string regex;     // a pattern term's regex as written into `item`; else ""
 };
 
 // The conditions a client must meet to match `r` (empty for the default
@@ -34,6 +35,20 @@ std::vector<HostCondition> host_conditions(const policy::Rule& r);
 // True when `r` is matched by one positive item (all but negated or
 // multi-term patterns), so it can share a list with others.
 bool single_item(const policy::Rule& r);
+
+// Host list items that match every name at least one of `regexes` (pattern
+// terms' HostCondition::regex) matches, cheaper to try than the regexes one
+// by one: "*SUFFIX" for a regex that can only match names ending in a
+// literal suffix (it ends in literal characters then an unescaped `$`, with
+// no top-level `|`), then the others joined into alternations of up to
+// kRegexesPerAlternation (a regex with back references, named groups or
+// other numbering-sensitive constructs keeps an item of its own).
+// Exim compares "*suffix" items caselessly, as the regexes are (?i).
+inline constexpr std::size_t kRegexesPerAlternation = 50;
+std::vector<std::string> prefilter_items(const std::vector<std::string>& regexes);
+
+// The literal every match of `regex` must end with ("" when there is none).
+std::string required_suffix(std::string_view regex);
 
 // "<; a ; b ..." with one item per continued line after the first.
 std::string host_list(const std::vector<std::string>& items, std::string_view indent);

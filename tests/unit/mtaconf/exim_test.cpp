@@ -442,6 +442,71 @@ TEST(EximAcl, IfGuardedBlocksBecomeOneCheckPerGuard) {
                            "          hosts = <; +ignore_defer ; \\N^(?i).*?(?:^e-)\\N\n"));
 }
 
+TEST(EximPrefilter, RequiredSuffixIsOnlyWhatEveryMatchMustEndWith) {
+  EXPECT_EQ(detail::required_suffix("^dsl-[0-9]+\\.pool\\.example\\.net$"), ".pool.example.net");
+  EXPECT_EQ(detail::required_suffix("^a\\-b_c$"), "a-b_c");
+  EXPECT_EQ(detail::required_suffix("x\\.co*m$"), "m");  // o* may be absent
+  EXPECT_EQ(detail::required_suffix("x\\.com?$"), "");   // m may be absent
+  EXPECT_EQ(detail::required_suffix("x\\.com{2}$"), "");
+  EXPECT_EQ(detail::required_suffix("x\\.(com|net)$"), "");
+  EXPECT_EQ(detail::required_suffix("a\\.com$|b\\.net$"), "");  // top-level |
+  EXPECT_EQ(detail::required_suffix("(a|b)\\.com$"), ".com");
+  EXPECT_EQ(detail::required_suffix("x\\.com"), "");     // not anchored
+  EXPECT_EQ(detail::required_suffix("x\\.com\\$"), "");  // a literal $
+  EXPECT_EQ(detail::required_suffix("x[.]com$"), "com");
+  EXPECT_EQ(detail::required_suffix("x.com$"), "com");  // '.' is any character
+  EXPECT_EQ(detail::required_suffix("\\Qa.com\\E$"), "");
+  EXPECT_EQ(detail::required_suffix("\\Qabc$"), "");           // the $ is quoted
+  EXPECT_EQ(detail::required_suffix("(?x) a\\.com # $"), "");  // blanks and comments
+  EXPECT_EQ(detail::required_suffix("(?ix)a\\.com#c$"), "");
+  // Escapes whose arguments look like letters and digits are not literals.
+  EXPECT_EQ(detail::required_suffix("a\\x3b0\\.com$"), "0.com");
+  EXPECT_EQ(detail::required_suffix("a\\x{3b}b\\.com$"), "b.com");
+  EXPECT_EQ(detail::required_suffix("a\\101bc$"), "bc");
+  EXPECT_EQ(detail::required_suffix("a\\pLbc$"), "bc");
+  EXPECT_EQ(detail::required_suffix("a\\p{Lu}bc$"), "bc");
+  EXPECT_EQ(detail::required_suffix("a\\cAbc$"), "bc");
+  EXPECT_EQ(detail::required_suffix("(a)\\g1bc$"), "bc");
+  EXPECT_EQ(detail::required_suffix("(?<n>a)\\k<n>bc$"), "bc");
+  EXPECT_EQ(detail::required_suffix("a\\dbc$"), "bc");
+}
+
+TEST(EximPrefilter, ItemsAreSuffixesThenAlternationsThenLoners) {
+  const auto items = detail::prefilter_items({"^a\\.example\\.com$", "^b\\.example\\.com$",
+                                              "[0-9]\\.example\\.com$", "dyn[0-9]", "pool",
+                                              "(a)\\1", "(?<n>x)y", "(?i)static"});
+  // Suffixes (sorted), regexes that keep an item of their own, alternations.
+  EXPECT_THAT(items,
+              ::testing::ElementsAre("*.example.com", "*a.example.com", "*b.example.com",
+                                     "\\N^(?i).*?(?:(a)\\1)\\N", "\\N^(?i).*?(?:(?<n>x)y)\\N",
+                                     "\\N^(?i).*?(?:(?:dyn[0-9])|(?:pool)|(?:(?i)static))\\N"));
+  std::vector<std::string> many;
+  for (int i = 0; i < 120; ++i) many.push_back("d" + std::to_string(i) + "[0-9]");
+  EXPECT_EQ(detail::prefilter_items(many).size(), 3u);  // 50 + 50 + 20
+}
+
+TEST(EximAcl, LargeBlocksStartWithAPrefilter) {
+  std::vector<policy::Rule> rules{R("default")};
+  for (int i = 0; i < 9; ++i) {
+    rules.push_back(R("/dyn/ && /^h" + std::to_string(i) + "\\.isp;x\\.example$/",
+                      {{"action", "block"}, {"reason", "r" + std::to_string(i)}}));
+  }
+  rules.push_back(R("/dyn/ && /p(o)\\1l/", {{"action", "block"}, {"reason", "pool"}}));
+  const std::string a = acl(*make_policy(rules)).acl;
+  const auto sub = a.find("acl_milter_harden_action_block1:\n");
+  ASSERT_NE(sub, std::string::npos);
+  // ';' (written \x3b in regexes) stops the suffix: "x.example", once for all.
+  EXPECT_THAT(a.substr(sub), StartsWith("acl_milter_harden_action_block1:\n"
+                                        "  # None of the block's rules can match a name outside "
+                                        "this list.\n"
+                                        "  deny    !hosts = <; +ignore_defer ; \\\n"
+                                        "                   *x.example ; \\\n"
+                                        "                   \\N^(?i).*?(?:p(o)\\1l)\\N\n"));
+  // Smaller blocks, or blocks with a negated last term, go without.
+  rules.resize(5);
+  EXPECT_THAT(acl(*make_policy(rules)).acl, Not(HasSubstr("None of the block's rules")));
+}
+
 TEST(EximAcl, FqrdnsGuardsAreCheckedOnceEach) {
   // The project's copy of fqrdns.pcre: 1,500+ rules, most inside three if blocks.
   std::ifstream in(std::string(HARDEN_TEST_DATA_DIR) + "/fqrdns.pcre");
