@@ -6,6 +6,10 @@
 // and the default rule last. That is Policy::resolve()'s order, so Exim
 // picks the same rule the milter would. The connect ACL then acts on the
 // variables; the rcpt part (inside Debian's acl_check_rcpt) reads them too.
+// Rules that share a leading condition (a pcre table's if block) share one
+// check of it: a sub-ACL per block (ResolverWriter), with a *suffix
+// pre-filter for large blocks. An expiring rule's statements test
+// $tod_epoch first; smtp_accept_max_per_host does the same per link.
 #include <algorithm>
 #include <functional>
 #include <optional>
