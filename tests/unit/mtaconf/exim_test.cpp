@@ -114,6 +114,15 @@ TEST(EximSatellite, ListsTheRuleCommandsForTheMx) {
   EXPECT_THAT(text, HasSubstr("#     2001:db8:5::/48 not in the policy yet\n"));
 }
 
+TEST(EximSatellite, SaysWhenTheMxAllowsASatelliteNetworkOnlyUntilAnExpiry) {
+  auto until = R("10.1.0.0/16", {{"action", "allow"}});
+  until.expires = kNow + std::chrono::hours{24};
+  const std::string text = exim_satellite(*make_policy({until}), satellite(), kFrom, kNow);
+  EXPECT_THAT(text,
+              HasSubstr("#     10.1.0.0/16 allowed until " + policy::format_time(*until.expires) +
+                        " only: after that the satellites meet client limits\n"));
+}
+
 TEST(EximSatellite, HideMailnameNeedsAReadhost) {
   auto p = make_policy({});
   auto s = satellite();
