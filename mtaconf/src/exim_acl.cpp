@@ -29,6 +29,10 @@ using policy::Rule;
 constexpr std::string_view kIndent = "          ";  // under "accept  "
 constexpr std::size_t kMaxItemsPerStatement = 50;
 constexpr std::size_t kMinRulesToPrefilter = 8;
+// Exim refuses ACLs nested deeper than 20 ("ACL nested too deep", a defer):
+// the connect ACL and a resolver are 2, so blocks nest at most this deep and
+// deeper guards stay conditions of their rules' statements.
+constexpr int kMaxBlockDepth = 10;
 
 // How one attribute is resolved: which rules set it, and the `set` lines a
 // rule (or the default rule, when `r` is the default) gives.
@@ -142,20 +146,20 @@ class ResolverWriter {
  public:
   explicit ResolverWriter(const Resolver& res) : res_(res) {}
 
-  std::string body(const std::vector<Entry>& entries) {
+  std::string body(const std::vector<Entry>& entries, int depth = 0) {
     std::string out;
     Group group;
     for (std::size_t i = 0; i < entries.size();) {
       const Entry& e = entries[i];
       std::size_t j = i + 1;
-      if (e.conds.size() >= 2) {
+      if (e.conds.size() >= 2 && depth < kMaxBlockDepth) {
         while (j < entries.size() && entries[j].conds.size() >= 2 &&
                same_condition(entries[j].conds.front(), e.conds.front())) {
           ++j;
         }
       }
       if (j - i >= 2) {
-        out += group.flush() + block(entries, i, j);
+        out += group.flush() + block(entries, i, j, depth);
         i = j;
         continue;
       }
@@ -175,7 +179,8 @@ class ResolverWriter {
   const std::string& sub_acls() const { return subs_; }
 
  private:
-  std::string block(const std::vector<Entry>& entries, std::size_t from, std::size_t to) {
+  std::string block(const std::vector<Entry>& entries, std::size_t from, std::size_t to,
+                    int depth) {
     const auto& guard = entries[from].conds.front();
     const std::string name =
         "acl_milter_harden_" + std::string(res_.attr) + "_block" + std::to_string(++blocks_);
@@ -187,7 +192,7 @@ class ResolverWriter {
                        detail::rule_name(*entries[from].rule) + " ...)\n  accept  " +
                        condition_line(guard, true) + std::string(kIndent) + "acl = " + name + "\n";
     std::string sub = name + ":\n" + prefilter(entries, from, to);
-    sub += body(inner);  // may add nested sub-ACLs to subs_ first
+    sub += body(inner, depth + 1);  // may add nested sub-ACLs to subs_ first
     subs_ += sub + "\n";
     return head;
   }

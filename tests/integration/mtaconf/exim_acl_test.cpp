@@ -188,6 +188,22 @@ TEST_F(EximMx, HostileRegexesInAGuardedBlockStayInsideThePrefilterItems) {
   }
 }
 
+TEST_F(EximMx, DeeplyNestedIfBlocksStayWithinEximsAclDepth) {
+  // 25 nested guards: Exim defers an ACL nested deeper than 20.
+  std::string guards;
+  for (int k = 0; k < 25; ++k) guards += "/g" + std::to_string(k) + "/ && ";
+  const auto p =
+      make_policy({R("default"), R(guards + "/^a-/", {{"action", "block"}, {"reason", "deep"}}),
+                   R(guards + "/^b-/", {{"action", "block"}, {"reason", "deep"}})});
+  std::string name = "a-";
+  for (int k = 0; k < 25; ++k) name += "g" + std::to_string(k) + "-";
+  const fs::path conf = install(*p);
+  const auto r = sessions(
+      conf, {S("203.0.113.80", name + ".example"), S("203.0.113.81", "c-" + name + ".example")});
+  EXPECT_THAT(replies(r[0]), ::testing::ElementsAre("550 5.7.1 deep")) << r[0].err.substr(0, 3000);
+  EXPECT_THAT(replies(r[1]), ::testing::Contains(HasSubstr("220 "))) << r[1].err.substr(0, 3000);
+}
+
 TEST_F(EximMx, AllowedHostsAreAcceptedWithoutLimits) {
   const fs::path conf = install(*mx_policy());
   std::string smtp = "EHLO sat.example\r\nMAIL FROM:<a@sat.example>\r\n";

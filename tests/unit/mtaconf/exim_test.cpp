@@ -516,6 +516,22 @@ TEST(EximAcl, LargeBlocksStartWithAPrefilter) {
   EXPECT_THAT(acl(*make_policy(rules)).acl, Not(HasSubstr("None of the block's rules")));
 }
 
+// Rules under `depth` nested guards /gK/, as the pcre importer writes them.
+std::vector<policy::Rule> nested_blocks(int depth) {
+  std::string guards;
+  for (int k = 0; k < depth; ++k) guards += "/g" + std::to_string(k) + "/ && ";
+  return {R("default"), R(guards + "/^a-/", {{"action", "block"}, {"reason", "a"}}),
+          R(guards + "/^b-/", {{"action", "block"}, {"reason", "b"}})};
+}
+
+TEST(EximAcl, BlocksNestNoDeeperThanEximAllows) {
+  const std::string a = acl(*make_policy(nested_blocks(25))).acl;
+  EXPECT_THAT(a, HasSubstr("acl_milter_harden_action_block10:"));
+  EXPECT_THAT(a, Not(HasSubstr("acl_milter_harden_action_block11:")));
+  // Below the tenth block, the remaining guards are conditions of each rule.
+  EXPECT_THAT(a, HasSubstr("hosts = <; +ignore_defer ; \\N^(?i).*?(?:g24)\\N\n"));
+}
+
 TEST(EximAcl, FqrdnsGuardsAreCheckedOnceEach) {
   // The project's copy of fqrdns.pcre: 1,500+ rules, most inside three if blocks.
   std::ifstream in(std::string(HARDEN_TEST_DATA_DIR) + "/fqrdns.pcre");
