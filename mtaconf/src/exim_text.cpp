@@ -296,7 +296,9 @@ const std::string_view kEximRateBound =
     "# events within any W and admits a fresh burst of N, but once the burst is\n"
     "# spent a client sending steadily passes only one event per 10(N+1)W/(9N+0.9)\n"
     "# (2 W for N = 1, 1.4 W for N = 3, towards 1.1 W for large N): stricter than\n"
-    "# the milter, which admits N per W.\n";
+    "# the milter, which admits N per W. Exim's floating point keeps this exact for\n"
+    "# N x W up to 10^7 seconds; above, events microseconds apart (pipelined RCPTs)\n"
+    "# can pass N+1 or N+2 within W.\n";
 
 std::string exim_rate(const policy::Rule& rule, const policy::Rate& rate) {
   if (rate.unlimited()) return "0";
