@@ -375,6 +375,40 @@ TEST_F(EximRate, SteadyStreamsNeverGetMoreThanNPerWindow) {
   EXPECT_EQ(old_passed, 17);  // what issue 14 saw, in this stream
 }
 
+TEST_F(EximRate, RecipientRateAdmitsNWithinTheWindowAcrossSessions) {
+  // rcpt_rate 3/20s (ratelimit per_rcpt, 3.1 / 89s in Debian's acl_check_rcpt):
+  // four RCPTs at once get 3 through; two more 19 s later none (that would be
+  // N + 1 within the window; strict: the refused ones count too); one at 100 s
+  // passes. Each as acl.c's arithmetic says (test::EximRateModel).
+  const fs::path conf = install(*make_policy({R("default", {{"rcpt_rate", "3/20s"}})}));
+  const std::vector<std::pair<int, int>> sessions_at{{0, 4}, {19, 2}, {100, 1}};  // time, RCPTs
+  std::vector<Call> calls;
+  for (const auto& [t, n] : sessions_at) {
+    Call c = at(t, "203.0.113.90");
+    c.input = "EHLO client.example\r\nMAIL FROM:<a@client.example>\r\n";
+    for (int i = 1; i <= n; ++i)
+      c.input += "RCPT TO:<user" + std::to_string(i) + "@test.example>\r\n";
+    c.input += "QUIT\r\n";
+    calls.push_back(c);
+  }
+  const auto r = exim_batch(conf, tree_.spool, calls);
+  const std::string refused = "450 4.7.1 Error: too many recipients from 203.0.113.90";
+  EximRateModel model(3.1, 89);
+  std::vector<long> want_passed;
+  std::vector<long> got_passed;
+  for (std::size_t k = 0; k < sessions_at.size(); ++k) {
+    const auto [t, n] = sessions_at[k];
+    long passed = 0;
+    for (int i = 0; i < n; ++i) passed += model.event(t);
+    want_passed.push_back(passed);
+    const auto rs = replies(r[k]);
+    got_passed.push_back(std::count(rs.begin(), rs.end(), "250 Accepted"));
+    EXPECT_EQ(std::count(rs.begin(), rs.end(), refused), n - got_passed.back()) << r[k].out;
+  }
+  EXPECT_EQ(got_passed, want_passed);
+  EXPECT_EQ(want_passed, (std::vector<long>{3, 0, 1}));
+}
+
 TEST_F(EximMx, GreetPauseAndEarlyTalkers) {
   const fs::path conf = install(*mx_policy());
   const auto r =
