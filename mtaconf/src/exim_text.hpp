@@ -4,6 +4,7 @@
 //   std::vector<HostCondition> c = host_conditions(rule);  // one per selector term
 //   std::string s = host_list({items...}, indent);          // "<; a ; \\\n    b"
 //   std::string k = exim_rate(rule, rate);                  // "5.1 / 400s" or "0"
+//   auto items = prefilter_items(regexes);                  // "*.isp.example", \N(?:..|..)\N
 //
 // Host list items are written for a `<;`-separated list: a ';' inside an item
 // is doubled. Regex items are \N^(?i).*?(?:REGEX)\N, i.e. an unanchored,
@@ -55,8 +56,8 @@ std::string host_list(const std::vector<std::string>& items, std::string_view in
 
 // An Exim ratelimit "m / p" for the policy's N / W (or "0" for unlimited)
 // such that Exim never admits N + 1 events within any W, yet a fresh burst of
-// N passes: m = N + 0.1, p = ceil(10 (N + 1) W / 9) seconds. See
-// kEximRateBound for the argument and the price. `r` names the rule in the
+// N passes: m = N + 0.1, p = ceil(10 (N + 1) W / 9) seconds (the argument
+// is above kEximRateBound in exim_text.cpp). `rule` is named in the
 // GenerateError for a period beyond Exim's time values (2^31 - 1 s).
 std::string exim_rate(const policy::Rule& rule, const policy::Rate& rate);
 
