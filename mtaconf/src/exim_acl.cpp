@@ -6,6 +6,10 @@
 // and the default rule last. That is Policy::resolve()'s order, so Exim
 // picks the same rule the milter would. The connect ACL then acts on the
 // variables; the rcpt part (inside Debian's acl_check_rcpt) reads them too.
+// Rules that share a leading condition (a pcre table's if block) share one
+// check of it: a sub-ACL per block (ResolverWriter), with a *suffix
+// pre-filter for large blocks. An expiring rule's statements test
+// $tod_epoch first; smtp_accept_max_per_host does the same per link.
 #include <algorithm>
 #include <functional>
 #include <optional>
@@ -24,6 +28,11 @@ using policy::Rule;
 
 constexpr std::string_view kIndent = "          ";  // under "accept  "
 constexpr std::size_t kMaxItemsPerStatement = 50;
+constexpr std::size_t kMinRulesToPrefilter = 8;
+// Exim refuses ACLs nested deeper than 20 ("ACL nested too deep", a defer):
+// the connect ACL and a resolver are 2, so blocks nest at most this deep and
+// deeper guards stay conditions of their rules' statements.
+constexpr int kMaxBlockDepth = 10;
 
 // How one attribute is resolved: which rules set it, and the `set` lines a
 // rule (or the default rule, when `r` is the default) gives.
@@ -39,19 +48,17 @@ std::string set_lines(const std::vector<std::string>& values) {
   return out;
 }
 
-std::string statement(const std::vector<detail::HostCondition>& conds,
-                      const std::vector<std::string>& values, bool names) {
-  std::string out;
-  const std::string defer_ok = names ? "+ignore_defer ; " : "";
-  bool first = true;
-  for (const auto& c : conds) {
-    out += first ? "  accept  " : std::string(kIndent);
-    out += std::string(c.negated ? "!" : "") +
-           "hosts = " + detail::host_list({defer_ok + c.item}, kIndent);
-    out += "\n";
-    first = false;
-  }
-  return out + set_lines(values);
+// "${if <{$tod_epoch}{EPOCH}}": true while a rule with `expires` is live
+// (Rule::expired: expires <= now).
+std::string live_until(policy::UnixTime expires) {
+  return "${if <{$tod_epoch}{" + std::to_string(expires.time_since_epoch().count()) + "}}";
+}
+
+// The first line of a statement ("  accept  " + its first condition), with
+// the expiry condition first when the rule has one.
+std::string opening(const std::optional<policy::UnixTime>& expires) {
+  if (!expires) return "  accept  ";
+  return "  accept  condition = " + live_until(*expires) + "\n" + std::string(kIndent);
 }
 
 bool names_needed(const Rule& r) {
@@ -59,20 +66,45 @@ bool names_needed(const Rule& r) {
   return k == Kind::host || k == Kind::suffix || k == Kind::pattern;
 }
 
-// Adjacent single-item rules that set the same values share one statement
-// (at most kMaxItemsPerStatement items), so a pattern table of 1,500 block
-// rules is a few statements, not 1,500.
+std::string condition_line(const detail::HostCondition& c, bool names) {
+  const std::string defer_ok = names ? "+ignore_defer ; " : "";
+  return std::string(c.negated ? "!" : "") +
+         "hosts = " + detail::host_list({defer_ok + c.item}, kIndent) + "\n";
+}
+
+// A rule as one resolver sees it: the conditions an enclosing guard has not
+// checked yet (all of them outside a guard block).
+struct Entry {
+  const Rule* rule;
+  std::vector<detail::HostCondition> conds;
+};
+
+std::string statement(const Entry& e, const std::vector<std::string>& values) {
+  std::string out = opening(e.rule->expires);
+  bool first = true;
+  for (const auto& c : e.conds) {
+    if (!first) out += kIndent;
+    out += condition_line(c, names_needed(*e.rule));
+    first = false;
+  }
+  return out + set_lines(values);
+}
+
+// Adjacent single-item rules that set the same values (and expire together)
+// share one statement (at most kMaxItemsPerStatement items), so a pattern
+// table of 1,500 block rules with one reason is a few statements, not 1,500.
 class Group {
  public:
-  bool accepts(const std::vector<std::string>& values, bool by_name) const {
-    return items_.empty() ||
-           (values == values_ && by_name == by_name_ && items_.size() < kMaxItemsPerStatement);
+  bool accepts(const Entry& e, const std::vector<std::string>& values) const {
+    return items_.empty() || (values == values_ && names_needed(*e.rule) == by_name_ &&
+                              e.rule->expires == expires_ && items_.size() < kMaxItemsPerStatement);
   }
-  void add(const Rule& r, std::vector<std::string> values) {
+  void add(const Entry& e, std::vector<std::string> values) {
     values_ = std::move(values);
-    by_name_ = names_needed(r);
-    items_.push_back(detail::host_conditions(r).front().item);
-    if (names_.size() < 3) names_.push_back(detail::rule_name(r));
+    by_name_ = names_needed(*e.rule);
+    expires_ = e.rule->expires;
+    items_.push_back(e.conds.front().item);
+    if (names_.size() < 3) names_.push_back(detail::rule_name(*e.rule));
   }
   // The statement, and the group emptied; "" when empty.
   std::string flush() {
@@ -83,8 +115,9 @@ class Group {
       out += " and " + std::to_string(items_.size() - names_.size()) + " more";
     }
     if (by_name_) items_.insert(items_.begin(), "+ignore_defer");
-    out += "\n  accept  hosts = " + detail::host_list(items_, std::string(kIndent) + "        ") +
-           "\n" + set_lines(values_);
+    out += "\n" + opening(expires_) +
+           "hosts = " + detail::host_list(items_, std::string(kIndent) + "        ") + "\n" +
+           set_lines(values_);
     *this = Group{};
     return out;
   }
@@ -93,32 +126,120 @@ class Group {
   std::vector<std::string> items_;
   std::vector<std::string> values_;
   std::vector<std::string> names_;
+  std::optional<policy::UnixTime> expires_;
   bool by_name_ = false;
+};
+
+bool same_condition(const detail::HostCondition& a, const detail::HostCondition& b) {
+  return a.negated == b.negated && a.item == b.item;
+}
+
+// Writes one resolver: its statements, and a sub-ACL per guard block. A run
+// of two or more adjacent rules whose next condition is the same (the `if`
+// of an imported pcre table: every rule of the block starts with it) becomes
+// ONE statement that checks that condition and calls a sub-ACL holding the
+// rules without it, recursively for nested blocks. A name that fails the
+// guard costs one regex for the whole block; the sub-ACL's implicit deny at
+// its end makes the `acl =` condition false, so resolution goes on after the
+// block exactly as if each rule had been tried.
+class ResolverWriter {
+ public:
+  explicit ResolverWriter(const Resolver& res) : res_(res) {}
+
+  std::string body(const std::vector<Entry>& entries, int depth = 0) {
+    std::string out;
+    Group group;
+    for (std::size_t i = 0; i < entries.size();) {
+      const Entry& e = entries[i];
+      std::size_t j = i + 1;
+      if (e.conds.size() >= 2 && depth < kMaxBlockDepth) {
+        while (j < entries.size() && entries[j].conds.size() >= 2 &&
+               same_condition(entries[j].conds.front(), e.conds.front())) {
+          ++j;
+        }
+      }
+      if (j - i >= 2) {
+        out += group.flush() + block(entries, i, j, depth);
+        i = j;
+        continue;
+      }
+      auto values = res_.values(*e.rule);
+      if (e.conds.size() != 1 || e.conds.front().negated) {
+        out += group.flush() + "  # " + detail::rule_name(*e.rule) + "\n" + statement(e, values);
+      } else {
+        if (!group.accepts(e, values)) out += group.flush();
+        group.add(e, std::move(values));
+      }
+      ++i;
+    }
+    return out + group.flush();
+  }
+
+  // The sub-ACLs written so far, each after its parent's text.
+  const std::string& sub_acls() const { return subs_; }
+
+ private:
+  std::string block(const std::vector<Entry>& entries, std::size_t from, std::size_t to,
+                    int depth) {
+    const auto& guard = entries[from].conds.front();
+    const std::string name =
+        "acl_milter_harden_" + std::string(res_.attr) + "_block" + std::to_string(++blocks_);
+    std::vector<Entry> inner;
+    for (std::size_t k = from; k < to; ++k) {
+      inner.push_back({entries[k].rule, {entries[k].conds.begin() + 1, entries[k].conds.end()}});
+    }
+    std::string head = "  # guard of " + std::to_string(to - from) + " rules (" +
+                       detail::rule_name(*entries[from].rule) + " ...)\n  accept  " +
+                       condition_line(guard, true) + std::string(kIndent) + "acl = " + name + "\n";
+    std::string sub = name + ":\n" + prefilter(entries, from, to);
+    sub += body(inner, depth + 1);  // may add nested sub-ACLs to subs_ first
+    subs_ += sub + "\n";
+    return head;
+  }
+
+  // For a block of kMinRulesToPrefilter rules or more, whose rules all end
+  // in a positive pattern term: a first statement that leaves the sub-ACL
+  // (deny: the caller's `acl =` is false) when none of those last terms can
+  // match, checked mostly as "*suffix" items (string compares, no regex to
+  // compile). A name that passes the guard but matches no rule then costs a
+  // few regexes, not one per rule.
+  static std::string prefilter(const std::vector<Entry>& entries, std::size_t from,
+                               std::size_t to) {
+    if (to - from < kMinRulesToPrefilter) return "";
+    std::vector<std::string> regexes;
+    for (std::size_t k = from; k < to; ++k) {
+      const auto& last = entries[k].conds.back();
+      if (last.negated || last.regex.empty()) return "";
+      regexes.push_back(last.regex);
+    }
+    auto items = detail::prefilter_items(regexes);
+    items.insert(items.begin(), "+ignore_defer");
+    return "  # None of the block's rules can match a name outside this list.\n"
+           "  deny    !hosts = " +
+           detail::host_list(items, std::string(kIndent) + "         ") + "\n";
+  }
+
+  const Resolver& res_;
+  std::string subs_;
+  int blocks_ = 0;
 };
 
 std::string resolve_acl(const policy::Policy& p, const std::vector<std::size_t>& order,
                         const Resolver& res) {
-  std::string out = "acl_milter_harden_" + std::string(res.attr) + ":\n";
-  Group group;
+  std::vector<Entry> entries;
   for (auto i : order) {
     const Rule& r = p.rules()[i];
     if (r.selector.kind() == Kind::default_rule || !res.sets(r)) continue;
-    auto values = res.values(r);
-    if (!detail::single_item(r)) {
-      out += group.flush() + "  # " + detail::rule_name(r) + "\n" +
-             statement(detail::host_conditions(r), values, names_needed(r));
-      continue;
-    }
-    if (!group.accepts(values, names_needed(r))) out += group.flush();
-    group.add(r, std::move(values));
+    entries.push_back({&r, detail::host_conditions(r)});
   }
-  out += group.flush();
+  ResolverWriter writer(res);
+  std::string out = "acl_milter_harden_" + std::string(res.attr) + ":\n" + writer.body(entries);
   const auto defaults = res.values(p.default_rule());
   out += "  # default rule\n  accept  set " + defaults.front() + "\n";
   for (std::size_t k = 1; k < defaults.size(); ++k) {
     out += std::string(kIndent) + "set " + defaults[k] + "\n";
   }
-  return out + "\n";
+  return out + "\n" + writer.sub_acls();
 }
 
 std::vector<Resolver> resolvers() {
@@ -133,7 +254,7 @@ std::vector<Resolver> resolvers() {
     return [var, member](const Rule& r) {
       const auto& v = r.attrs.*member;
       return std::vector<std::string>{"acl_c_harden_" + std::string(var) + " = " +
-                                      detail::exim_rate(v.value_or(policy::Rate{}))};
+                                      detail::exim_rate(r, v.value_or(policy::Rate{}))};
     };
   };
   using A = policy::Attributes;
@@ -179,61 +300,69 @@ std::string client_key(const policy::ClientKeyer& k) {
 
 // --- smtp_accept_max_per_host: conn_limit by address, as an expansion --------
 
-struct Chain {
+// One link of a first-match chain over address/network rules: the networks
+// of adjacent rules that give the same value and expire together.
+struct Link {
   std::vector<std::string> nets;
-  std::uint32_t value;
+  std::string value;
+  std::optional<policy::UnixTime> expires;
 };
 
-// For an address/network rule: its effective conn_limit (0 if allowed),
-// from it and the networks containing it, then the default rule.
-std::uint32_t effective_conn_limit(const policy::Policy& p, const Rule& r, policy::UnixTime now) {
-  const auto& n = r.selector.network();
-  const Rule* action = nullptr;
-  const Rule* limit = nullptr;
-  for (const auto& o : p.rules()) {
-    const auto k = o.selector.kind();
-    if ((k != Kind::address && k != Kind::network) || o.expired(now)) continue;
-    const auto& m = o.selector.network();
-    if (m.address().is_v4() != n.address().is_v4() || m.prefix() > n.prefix() ||
-        !m.contains(n.address())) {
-      continue;
-    }
-    if (o.attrs.action && (!action || m.prefix() > action->selector.network().prefix()))
-      action = &o;
-    if (o.attrs.conn_limit && (!limit || m.prefix() > limit->selector.network().prefix()))
-      limit = &o;
-  }
-  const auto& d = p.default_rule().attrs;
-  const auto act = action ? *action->attrs.action : d.action.value_or(policy::Action::limit);
-  if (act == policy::Action::allow) return 0;
-  return limit ? *limit->attrs.conn_limit : d.conn_limit.value_or(0);
-}
-
-std::string accept_max_per_host(const policy::Policy& p, const std::vector<std::size_t>& order,
-                                policy::UnixTime now) {
-  const auto& d = p.default_rule().attrs;
-  const std::uint32_t fallback = d.action == policy::Action::allow ? 0 : d.conn_limit.value_or(0);
-  std::vector<Chain> chain;
+// An expansion that gives, for $sender_host_address, the value of the most
+// specific live address/network rule that `value` answers for (nullopt: the
+// rule does not set it), else `fallback`. Links are most specific first, as
+// `order` is; an expiring rule's link carries its $tod_epoch test.
+std::string first_match(const policy::Policy& p, const std::vector<std::size_t>& order,
+                        const std::function<std::optional<std::string>(const Rule&)>& value,
+                        const std::string& fallback) {
+  std::vector<Link> chain;
   for (auto i : order) {
     const Rule& r = p.rules()[i];
     const auto k = r.selector.kind();
-    if ((k != Kind::address && k != Kind::network) || (!r.attrs.action && !r.attrs.conn_limit)) {
-      continue;
-    }
-    const auto v = effective_conn_limit(p, r, now);
-    if (!chain.empty() && chain.back().value == v) {
+    if (k != Kind::address && k != Kind::network) continue;
+    auto v = value(r);
+    if (!v) continue;
+    if (!chain.empty() && chain.back().value == *v && chain.back().expires == r.expires) {
       chain.back().nets.push_back(r.selector.network().to_string());
     } else {
-      chain.push_back({{r.selector.network().to_string()}, v});
+      chain.push_back({{r.selector.network().to_string()}, std::move(*v), r.expires});
     }
   }
   while (!chain.empty() && chain.back().value == fallback) chain.pop_back();
-  std::string expr = std::to_string(fallback);
+  std::string expr = fallback;
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-    expr = "${if match_ip{$sender_host_address}{" + detail::host_list(it->nets, "  ") + "}{" +
-           std::to_string(it->value) + "}\\\n  {" + expr + "}}";
+    std::string cond = "match_ip{$sender_host_address}{" + detail::host_list(it->nets, "  ") + "}";
+    if (it->expires) {
+      const auto epoch = std::to_string(it->expires->time_since_epoch().count());
+      cond = "and{{" + cond + "}{<{$tod_epoch}{" + epoch + "}}}";
+    }
+    expr = "${if " + cond + "{" + it->value + "}\\\n  {" + expr + "}}";
   }
   return expr;
+}
+
+// conn_limit by address: 0 (unlimited) when the client's action resolves to
+// allow, else its conn_limit, each attribute from its own most specific rule
+// as Policy::resolve() does.
+std::string accept_max_per_host(const policy::Policy& p, const std::vector<std::size_t>& order) {
+  const auto& d = p.default_rule().attrs;
+  const std::string allowed = first_match(
+      p, order,
+      [](const Rule& r) -> std::optional<std::string> {
+        if (!r.attrs.action) return std::nullopt;
+        return r.attrs.action == policy::Action::allow ? "1" : "0";
+      },
+      d.action == policy::Action::allow ? "1" : "0");
+  const std::string limit = first_match(
+      p, order,
+      [](const Rule& r) -> std::optional<std::string> {
+        if (!r.attrs.conn_limit) return std::nullopt;
+        return std::to_string(*r.attrs.conn_limit);
+      },
+      std::to_string(d.conn_limit.value_or(0)));
+  if (allowed == "0") return limit;
+  if (allowed == "1") return "0";
+  return "${if eq{" + allowed + "}{1}\\\n  {0}\\\n  {" + limit + "}}";
 }
 
 std::uint32_t recipients_ceiling(const policy::Policy& p, policy::UnixTime now) {
@@ -249,12 +378,23 @@ std::uint32_t recipients_ceiling(const policy::Policy& p, policy::UnixTime now) 
   return p.default_rule().attrs.max_rcpts.value_or(0) == 0 ? 0 : most;
 }
 
+// The header line naming the earliest expiry, "" when no live rule expires.
+std::string expiry_note(const policy::Policy& p, policy::UnixTime now) {
+  const auto first = detail::earliest_expiry(p, now);
+  if (!first) return "";
+  return "# Regenerate before " + policy::format_time(*first) +
+         ", the earliest rule expiry. Exim already stops\n"
+         "# applying each expiring rule on time ($tod_epoch conditions); generating\n"
+         "# again drops the expired ones from this file.\n";
+}
+
 std::string main_part(const policy::Policy& p, const EximAclOptions& o, const Provenance& from,
                       const std::vector<std::size_t>& order, policy::UnixTime now) {
   std::string out =
       detail::header(from, "# ",
                      {"Exim main options (Debian split config: " + std::string(kEximMainFile) + ";",
                       "non-split: /etc/exim4/exim4.conf.localmacros). Then update-exim4.conf."});
+  out += expiry_note(p, now);
   out += ".ifndef CONFDIR\nCONFDIR = /etc/exim4\n.endif\n";
   out += "# Clients are counted by the policy's key: IPv4 /" +
          std::to_string(p.options().keyer.v4_prefix) + ", IPv6 /" +
@@ -262,9 +402,13 @@ std::string main_part(const policy::Policy& p, const EximAclOptions& o, const Pr
   out += "HARDEN_CLIENT_KEY = " + client_key(p.options().keyer) + "\n";
   out += "smtp_accept_max = " + std::to_string(o.smtp_accept_max) + "\n";
   out +=
-      "# conn_limit per IP address (Exim counts single addresses; 0 = no limit);\n"
-      "# host name rules cannot apply here (no name is known yet).\n";
-  out += "smtp_accept_max_per_host = " + accept_max_per_host(p, order, now) + "\n";
+      "# conn_limit per IP address (0 = no limit). Exim cannot: count an IPv6\n"
+      "# client's whole prefix (it counts single addresses, the policy /" +
+      std::to_string(p.options().keyer.v6_prefix) +
+      "), apply host\n"
+      "# name rules here (no name is known yet), or give its fixed reply \"421 Too\n"
+      "# many concurrent SMTP connections from this IP address\" an enhanced code.\n";
+  out += "smtp_accept_max_per_host = " + accept_max_per_host(p, order) + "\n";
   out +=
       "# A global cap no rule is stricter than (0: none); the RCPT part applies\n"
       "# each client's max_rcpts. false: 452 to the surplus RCPTs, as sendmail.\n";
@@ -322,17 +466,22 @@ std::string connect_acl(const policy::Policy& p, const std::vector<Resolver>& rs
   out += std::string(kIndent) +
          "ratelimit = $acl_c_harden_conn_rate / per_conn / strict / HARDEN_CLIENT_KEY\n";
   out += std::string(kIndent) + "message = 421 4.3.2 Connection rate limit exceeded.\n";
-  out += "  # Greet pause: with smtp_enforce_sync, input before the greeting is refused.\n";
+  out +=
+      "  # Greet pause. Exim cannot refuse a client that talks first before the pause\n"
+      "  # ends: it waits the whole delay, then smtp_enforce_sync answers the early\n"
+      "  # input with 554 SMTP synchronization error (the milter refuses at once).\n";
   out += "  accept  delay = $acl_c_harden_greet_pause\n\n";
   return out;
 }
 
 std::string acl_part(const policy::Policy& p, const Provenance& from,
-                     const std::vector<std::size_t>& order) {
+                     const std::vector<std::size_t>& order, policy::UnixTime now) {
   std::string out =
       detail::header(from, "# ",
                      {"Exim ACLs (Debian split config: " + std::string(kEximAclFile) + ";",
                       "non-split: after \"begin acl\" in /etc/exim4/exim4.conf.template)."});
+  out += expiry_note(p, now);
+  out += detail::kEximRateBound;
   const auto rs = resolvers();
   out += connect_acl(p, rs);
   for (const auto& r : rs) out += resolve_acl(p, order, r);
@@ -376,7 +525,7 @@ EximAclParts exim_acl(const policy::Policy& p, const EximAclOptions& o, const Pr
   const auto order = detail::live_rules_by_specificity(p, now);
   EximAclParts parts;
   parts.main = main_part(p, o, from, order, now);
-  parts.acl = acl_part(p, from, order);
+  parts.acl = acl_part(p, from, order, now);
   parts.rcpt = rcpt_part(from);
   return parts;
 }

@@ -42,6 +42,10 @@ std::string allow_status(const policy::Policy& p, const policy::IpNetwork& n,
       continue;
     }
     if (r.expired(now)) return "has an expired rule: --apply renews it as allow";
+    if (r.attrs.action == policy::Action::allow && r.expires) {
+      return "allowed until " + policy::format_time(*r.expires) +
+             " only: after that the satellites meet client limits";
+    }
     if (r.attrs.action == policy::Action::allow) return "already allowed";
     return "has a rule without action allow: --apply sets action=allow on it";
   }

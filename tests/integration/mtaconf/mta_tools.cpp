@@ -132,6 +132,8 @@ std::vector<ToolResult> run_sandboxed_batch(const fs::path& work, const std::vec
   for (std::size_t i = 0; i < calls.size(); ++i) {
     const std::string n = (work / std::to_string(i)).string();
     write_file(n + ".in", calls[i].input);
+    if (!calls[i].env.empty()) script += "env ";
+    for (const auto& e : calls[i].env) script += sh_quote(e) + " ";
     for (const auto& a : calls[i].argv) script += sh_quote(a) + " ";
     script += "<" + sh_quote(n + ".in") + " >" + sh_quote(n + ".out") + " 2>" +
               sh_quote(n + ".err") + "; echo $? >" + sh_quote(n + ".rc") + "\n";
@@ -158,6 +160,15 @@ bool sandbox_available() {
     return run({HARDEN_MTA_SANDBOX, "--", "true"}).exit_code == 0;
   }();
   return ok;
+}
+
+fs::path faketime_library() {
+  for (const char* p : {"/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+                        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+                        "/usr/lib/faketime/libfaketime.so.1"}) {
+    if (fs::exists(p)) return p;
+  }
+  return {};
 }
 
 namespace {
@@ -356,7 +367,7 @@ std::vector<ToolResult> exim_batch(const fs::path& conf, const fs::path& spool,
                                    const std::vector<std::string>& hosts) {
   std::vector<Call> all{{{"chown", "-R", "Debian-exim:", spool.string()}, ""}};
   for (const auto& c : calls) {
-    Call e{{(exim_root() / "usr/sbin/exim4").string(), "-C", conf.string()}, c.input};
+    Call e{{(exim_root() / "usr/sbin/exim4").string(), "-C", conf.string()}, c.input, c.env};
     e.argv.insert(e.argv.end(), c.argv.begin(), c.argv.end());
     all.push_back(std::move(e));
   }

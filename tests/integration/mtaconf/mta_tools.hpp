@@ -45,11 +45,16 @@ ToolResult run_sandboxed(const std::vector<std::string>& argv, std::string_view 
 struct Call {
   std::vector<std::string> argv;
   std::string input;
+  std::vector<std::string> env = {};  // "NAME=value" added to the command's environment
 };
 std::vector<ToolResult> run_sandboxed_batch(const fs::path& work, const std::vector<Call>& calls,
                                             const std::vector<std::string>& hosts = {});
 // True when scripts/mta-sandbox.sh works here (root, mount namespaces).
 bool sandbox_available();
+// libfaketime's preload library (Debian's libfaketime), or "" when missing.
+// A command run with LD_PRELOAD=it and FAKETIME="2026-12-06 10:00:00" sees
+// that frozen time (Exim's ratelimit and $tod_epoch included).
+fs::path faketime_library();
 
 class TempDir {
  public:

@@ -28,11 +28,18 @@
 //            acl_smtp_connect, and CHECK_RCPT_LOCAL_ACL_FILE for the rcpt part.
 //   acl   -> /etc/exim4/conf.d/acl/25_milter-harden: the connect ACL and one
 //            small ACL per attribute that resolves it like the milter does
-//            (most specific rule first) into $acl_c_harden_* variables.
-//            Allow list first, then block/tempfail rules (IPs, networks,
-//            *.suffix, \N^regex\N), missing rDNS, conn_rate as
-//            `defer ratelimit = N / WINDOW / per_conn / strict / KEY`,
+//            (most specific rule first) into $acl_c_harden_* variables;
+//            a pattern table's if block is one statement checking its guard
+//            and calling a sub-ACL (acl_milter_harden_<attr>_blockN) that
+//            starts with a *suffix pre-filter. Allow list first, then
+//            block/tempfail rules (IPs, networks, *.suffix, \N^regex\N),
+//            missing rDNS, conn_rate as
+//            `defer ratelimit = N.1 / P / per_conn / strict / KEY` with
+//            P = 10(N+1)W/9 s (never N+1 within any W; see mtaconf/README.md),
 //            greet_pause as `delay`.
+//   An expiring rule's statements start with ${if <{$tod_epoch}{EPOCH}};
+//   rules expired at `now` are left out; main and acl name the earliest
+//   expiry ("Regenerate before ...").
 //   rcpt  -> /etc/exim4/milter-harden-rcpt.acl, included by Debian's
 //            acl_check_rcpt: max_rcpts, rcpt_rate, msg_rate, bad_rcpt_throttle.
 //   For the non-split configuration: main into exim4.conf.localmacros, acl
@@ -41,7 +48,8 @@
 // Reasons reach Exim expansion strings with \ and $ escaped (\x5c, \$);
 // regexes are written between \N ... \N with list colons doubled, and a regex
 // holding \N itself is refused. What Exim cannot do (the built-in dial-in
-// heuristic, conn_limit by host name) is listed in comments.
+// heuristic, conn_limit by host name or IPv6 prefix or with an enhanced
+// code, refusing early talkers before the pause ends) is said once in comments.
 #pragma once
 
 #include <cstdint>
