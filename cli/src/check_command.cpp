@@ -35,6 +35,7 @@
 #include "harden/policy/decision.hpp"
 #include "harden/policy/error.hpp"
 #include "harden/policy/rate.hpp"
+#include "harden/policy/rdns.hpp"
 #include "output.hpp"
 
 namespace harden::cli {
@@ -253,8 +254,35 @@ std::string dialin_text(const policy::Policy& p, const policy::Client& c,
                        r.dialin_hit->detail, mode, decided_text(r));
   }
   if (const auto why = exempted_by(p, r)) return "not checked: " + *why;
-  if (r.limits.dialin == policy::DialinMode::off) return mode;
+  if (r.limits.dialin == policy::ModeSetting::off) return mode;
   return fmt::format("no dynamic-looking name ({})", mode);
+}
+
+// What the built-in generic-name heuristic makes of the verified name, with
+// what fired, whatever dialin and generic_hosting say.
+std::optional<policy::RdnsHit> rdns_class(const policy::Client& c) {
+  if (!verified(c)) return std::nullopt;
+  return policy::classify_rdns(c.hostname, &c.address);
+}
+
+std::string rdns_class_text(const policy::Client& c) {
+  if (!verified(c)) return "not checked: no verified rDNS name";
+  const auto hit = rdns_class(c);
+  if (!hit) return "static or unknown (no generic form)";
+  return fmt::format("{}: {} ({})", policy::to_string(hit->kind), hit->heuristic, hit->detail);
+}
+
+std::string generic_hosting_text(const policy::Policy& p, const policy::Client& c,
+                                 const policy::Resolution& r) {
+  const std::string mode =
+      fmt::format("generic_hosting={}", policy::to_string(r.limits.generic_hosting));
+  if (!verified(c)) return fmt::format("not checked: no verified rDNS name ({})", mode);
+  if (r.generic_hosting_hit) {
+    return fmt::format("hosting name: {} ({}), {}: {}", r.generic_hosting_hit->heuristic,
+                       r.generic_hosting_hit->detail, mode, decided_text(r));
+  }
+  if (const auto why = exempted_by(p, r)) return "not checked: " + *why;
+  return mode;
 }
 
 std::string missing_rdns_text(const policy::Policy& p, const policy::Client& c,
@@ -289,7 +317,9 @@ void print_text(const Check& k) {
   head.add({"verdict", decided.kind == Source::Kind::none
                            ? v.text
                            : v.text + "  [" + source_text(p, r, Attr::action) + "]"});
+  head.add({"rDNS class", rdns_class_text(c)});
   head.add({"dial-in", dialin_text(p, c, r)});
+  head.add({"hosting", generic_hosting_text(p, c, r)});
   head.add({"missing rDNS", missing_rdns_text(p, c, r)});
   head.add({"greet pause cap", cap.text});
   head.print(std::cout);
@@ -345,6 +375,19 @@ nlohmann::json json_of(const Check& k) {
   j["dialin"]["hit"] = r.dialin_hit ? nlohmann::json{{"heuristic", r.dialin_hit->heuristic},
                                                      {"detail", r.dialin_hit->detail}}
                                     : nlohmann::json(nullptr);
+  const auto cls = rdns_class(c);
+  j["rdns_class"] = {{"class", cls ? std::string(policy::to_string(cls->kind))
+                                   : std::string(verified(c) ? "static" : "unchecked")},
+                     {"text", rdns_class_text(c)}};
+  j["rdns_class"]["hit"] =
+      cls ? nlohmann::json{{"heuristic", cls->heuristic}, {"detail", cls->detail}}
+          : nlohmann::json(nullptr);
+  j["generic_hosting"] = {{"mode", std::string(policy::to_string(r.limits.generic_hosting))},
+                          {"text", generic_hosting_text(p, c, r)}};
+  j["generic_hosting"]["hit"] =
+      r.generic_hosting_hit ? nlohmann::json{{"heuristic", r.generic_hosting_hit->heuristic},
+                                             {"detail", r.generic_hosting_hit->detail}}
+                            : nlohmann::json(nullptr);
   j["missing_rdns"] = {{"mode", std::string(policy::to_string(r.limits.missing_rdns))},
                        {"text", missing_rdns_text(p, c, r)}};
   return j;

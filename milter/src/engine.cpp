@@ -61,7 +61,7 @@ Decision Engine::remember(Session& s, Decision d) {
   }
   const auto offence = policy::offence_of(d.kind);
   const policy::Limits& L = s.res.limits;
-  if (!offence || L.penalty == policy::PenaltyMode::off) return d;
+  if (!offence || L.penalty == policy::ModeSetting::off) return d;
   const std::uint32_t weight = L.penalty_weights[*offence];
   if (weight == 0) return d;
   auto started = memory_->offend(s.res.key, now_ms(), weight, policy::penalty_settings(L),
@@ -69,7 +69,7 @@ Decision Engine::remember(Session& s, Decision d) {
   if (started) {
     d.penalty_started = policy::PenaltyStart{
         std::move(*started), s.res.key,
-        options_.mode == Mode::monitor || L.penalty == policy::PenaltyMode::monitor};
+        options_.mode == Mode::monitor || L.penalty == policy::ModeSetting::monitor};
   }
   return d;
 }

@@ -456,8 +456,8 @@ std::string connect_acl(const policy::Policy& p, const std::vector<Resolver>& rs
   out += "  defer   condition = ${if eq{$acl_c_harden_action}{tempfail}}\n";
   out += std::string(kIndent) + "message = 421 4.7.0 $acl_c_harden_reason\n";
   out += missing_rdns_statement(p);
-  const auto dialin = p.default_rule().attrs.dialin.value_or(policy::DialinMode::off);
-  if (dialin != policy::DialinMode::off) {
+  const auto dialin = p.default_rule().attrs.dialin.value_or(policy::ModeSetting::off);
+  if (dialin != policy::ModeSetting::off) {
     out += "  # dialin " + std::string(policy::to_string(dialin)) +
            ": the milter's built-in heuristic has no Exim form; import a pattern\n"
            "  # table (hardenctl import pcre) to block dial-in names here.\n";

@@ -210,7 +210,10 @@ struct Writer {
     }
     if (a.rcpt_rate) milter_only("rcpt_rate " + a.rcpt_rate->to_string());
     if (a.msg_rate) milter_only("msg_rate " + a.msg_rate->to_string());
-    if (a.dialin && *a.dialin != policy::DialinMode::off) milter_only("dialin heuristic");
+    if (a.dialin && *a.dialin != policy::ModeSetting::off) milter_only("dialin heuristic");
+    if (a.generic_hosting && *a.generic_hosting != policy::ModeSetting::off) {
+      milter_only("generic_hosting heuristic");
+    }
     if (a.missing_rdns && *a.missing_rdns != policy::MissingRdnsMode::off) {
       milter_only("missing_rdns");
     }

@@ -9,9 +9,9 @@ namespace harden::policy {
 namespace {
 
 constexpr std::array<std::string_view, kDecisionKindCount> kKindNames{
-    "none",       "allowed",   "blocked",  "dialin",    "missing_rdns",
-    "conn_limit", "conn_rate", "pregreet", "max_rcpts", "bad_rcpt_throttle",
-    "rcpt_rate",  "msg_rate",  "counters", "penalty"};
+    "none",       "allowed",   "blocked",  "dialin",          "missing_rdns",
+    "conn_limit", "conn_rate", "pregreet", "max_rcpts",       "bad_rcpt_throttle",
+    "rcpt_rate",  "msg_rate",  "counters", "generic_hosting", "penalty"};
 
 constexpr std::string_view kDefaultBlockText = "Access denied";
 
@@ -86,7 +86,8 @@ Decision check_action(const Resolution& res, const Policy& policy) {
   }
   DecisionKind kind = DecisionKind::blocked;
   const Source& src = res.source(Attr::action);
-  if (src.kind == Source::Kind::heuristic) kind = DecisionKind::dialin;
+  if (src.kind == Source::Kind::heuristic)
+    kind = res.generic_hosting_hit ? DecisionKind::generic_hosting : DecisionKind::dialin;
   if (src.kind == Source::Kind::builtin) kind = DecisionKind::missing_rdns;
   const std::string text(L.reason.empty() ? kDefaultBlockText : L.reason);
   Decision d = L.action == Action::block
@@ -121,8 +122,8 @@ Decision check_counters(bool available) {
 }
 
 Decision check_penalty(const Resolution& res, const Policy& policy, const Penalty& p) {
-  const PenaltyMode mode = res.limits.penalty;
-  if (mode == PenaltyMode::off) return Decision{};
+  const ModeSetting mode = res.limits.penalty;
+  if (mode == ModeSetting::off) return Decision{};
   const bool reject = res.limits.penalty_reply == PenaltyReply::reject;
   Decision d = refuse(reject ? Verdict::reject : Verdict::tempfail, DecisionKind::penalty,
                       reject ? "554" : "421", reject ? "5.7.1" : "4.7.0",
@@ -130,7 +131,7 @@ Decision check_penalty(const Resolution& res, const Policy& policy, const Penalt
                       source_name(res, policy, Attr::penalty),
                       "penalty " + std::to_string(p.n) + " until " + format_wall_ms(p.until) +
                           " (" + p.reason + ")");
-  d.monitor = mode == PenaltyMode::monitor;
+  d.monitor = mode == ModeSetting::monitor;
   return d;
 }
 

@@ -23,6 +23,8 @@ struct AddressHash {
 
 constexpr std::string_view kDialinReason =
     "Dynamic or dial-in host; please relay via your ISP's mail server";
+constexpr std::string_view kGenericHostingReason =
+    "Generic cloud or hosting host name; please send from a named mail server";
 constexpr std::string_view kMissingRdnsReason = "Client host rejected: cannot find your hostname";
 
 }  // namespace
@@ -280,13 +282,19 @@ Resolution Policy::resolve(const Client& client, UnixTime now) const {
     builtin_block(Source::Kind::builtin, L.missing_rdns == MissingRdnsMode::monitor, act,
                   "missing_rdns: client_resolve " + std::string(to_string(client.resolve)),
                   kMissingRdnsReason);
-  } else if (named && L.dialin != DialinMode::off) {
-    if (auto hit = classify_dynamic_rdns(client.hostname, &client.address)) {
-      const auto& own = default_rule().attrs.reason;  // the admin's words win
-      builtin_block(Source::Kind::heuristic, L.dialin == DialinMode::monitor, Action::block,
+  } else if (named && (L.dialin != ModeSetting::off || L.generic_hosting != ModeSetting::off)) {
+    auto hit = classify_rdns(client.hostname, &client.address);
+    const auto& own = default_rule().attrs.reason;  // the admin's words win
+    if (hit && hit->kind == RdnsClass::dynamic && L.dialin != ModeSetting::off) {
+      builtin_block(Source::Kind::heuristic, L.dialin == ModeSetting::monitor, Action::block,
                     "dialin " + hit->heuristic + ": " + hit->detail,
                     own ? std::string_view(*own) : kDialinReason);
       res.dialin_hit = std::move(hit);
+    } else if (hit && hit->kind == RdnsClass::hosting && L.generic_hosting != ModeSetting::off) {
+      builtin_block(Source::Kind::heuristic, L.generic_hosting == ModeSetting::monitor,
+                    Action::block, "generic_hosting " + hit->heuristic + ": " + hit->detail,
+                    own ? std::string_view(*own) : kGenericHostingReason);
+      res.generic_hosting_hit = std::move(hit);
     }
   }
   return res;

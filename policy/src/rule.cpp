@@ -31,23 +31,19 @@ E parse_enum(std::string_view attr, std::string_view value,
 }
 
 constexpr std::array<std::string_view, 4> kActionNames{"limit", "allow", "block", "tempfail"};
-constexpr std::array<std::string_view, 3> kDialinNames{"off", "monitor", "block"};
+constexpr std::array<std::string_view, 3> kHeuristicNames{"off", "monitor", "block"};
 constexpr std::array<std::string_view, 4> kMissingNames{"off", "monitor", "tempfail", "block"};
 
 std::span<const std::string_view> names_of(Action) {
   return kActionNames;
 }
-std::span<const std::string_view> names_of(DialinMode) {
-  return kDialinNames;
+std::span<const std::string_view> names_of(ModeSetting) {
+  return kHeuristicNames;
 }
 std::span<const std::string_view> names_of(MissingRdnsMode) {
   return kMissingNames;
 }
-constexpr std::array<std::string_view, 3> kPenaltyNames{"off", "monitor", "block"};
 constexpr std::array<std::string_view, 2> kPenaltyReplyNames{"tempfail", "reject"};
-std::span<const std::string_view> names_of(PenaltyMode) {
-  return kPenaltyNames;
-}
 std::span<const std::string_view> names_of(PenaltyReply) {
   return kPenaltyReplyNames;
 }
@@ -146,14 +142,11 @@ requires std::is_enum_v<E> std::string print_value(E v) {
 std::string_view to_string(Action a) {
   return kActionNames[static_cast<std::size_t>(a)];
 }
-std::string_view to_string(DialinMode m) {
-  return kDialinNames[static_cast<std::size_t>(m)];
+std::string_view to_string(ModeSetting m) {
+  return kHeuristicNames[static_cast<std::size_t>(m)];
 }
 std::string_view to_string(MissingRdnsMode m) {
   return kMissingNames[static_cast<std::size_t>(m)];
-}
-std::string_view to_string(PenaltyMode m) {
-  return kPenaltyNames[static_cast<std::size_t>(m)];
 }
 std::string_view to_string(PenaltyReply r) {
   return kPenaltyReplyNames[static_cast<std::size_t>(r)];

@@ -181,6 +181,27 @@ TEST_F(HardenctlCheck, DialinHeuristicOfTheDefaultRule) {
   EXPECT_TRUE(mx["dialin"]["hit"].is_null());
 }
 
+TEST_F(HardenctlCheck, ShowsTheRdnsClassAndGenericHosting) {
+  const auto ec2 = check({"192.0.2.9", "--hostname", "ec2-192-0-2-9.compute-1.amazonaws.com"});
+  EXPECT_EQ(ec2["rdns_class"]["class"], "hosting");
+  EXPECT_EQ(ec2["rdns_class"]["hit"]["heuristic"], "ipv4-dashed");
+  EXPECT_EQ(ec2["verdict"]["result"], "limit");  // generic_hosting is off by default
+  EXPECT_TRUE(ec2["generic_hosting"]["hit"].is_null());
+  const auto dyn = check({"192.0.2.7", "--hostname", "192-0-2-7.dyn.example.net"});
+  EXPECT_EQ(dyn["rdns_class"]["class"], "dynamic");
+  const auto mx = check({"192.0.2.7", "--hostname", "mx1.example.net"});
+  EXPECT_EQ(mx["rdns_class"]["class"], "static");
+
+  ASSERT_TRUE(succeeded(ctl({"rule", "set", "default", "generic_hosting=block"})));
+  const auto blocked = check({"192.0.2.9", "--hostname", "ec2-192-0-2-9.compute-1.amazonaws.com"});
+  EXPECT_EQ(blocked["verdict"]["result"], "block");
+  EXPECT_FALSE(blocked["generic_hosting"]["hit"].is_null());
+  const ProcessResult text =
+      ctl({"check", "192.0.2.9", "--hostname", "ec2-192-0-2-9.compute-1.amazonaws.com"});
+  EXPECT_NE(text.out.find("hosting: ipv4-dashed"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("generic_hosting=block"), std::string::npos) << text.out;
+}
+
 TEST_F(HardenctlCheck, MonitorModeOnlyLogsAndDoesNotFailTheExitCode) {
   ASSERT_TRUE(succeeded(ctl({"rule", "set", "default", "dialin=monitor"})));
   const std::vector<std::string> args{"check", "192.0.2.7", "--hostname",

@@ -156,9 +156,7 @@ class ClientMemory : public DaemonTest {
     return r;
   }
 
-  json control(const json& request) {
-    return json::parse(daemon().control(request.dump()));
-  }
+  json control(const json& request) { return json::parse(daemon().control(request.dump())); }
   json show() { return control({{"cmd", "offenders"}, {"action", "show"}, {"ip", address_}}); }
   void advance(std::chrono::milliseconds d) {
     const json r = control({{"cmd", "clock"}, {"advance_ms", d.count()}});
@@ -288,9 +286,9 @@ TEST_F(ClientMemory, AllowRulesAreNeverPenalised) {
 TEST_F(ClientMemory, AnAdminsPenaltyAppliesAtOnceAndIsListed) {
   penalties();
   start();
-  const auto r = daemon().hardenctl({"offenders", "add", address_, "--for", "1h", "--reason",
-                                     "seen in a trap", "--socket",
-                                     daemon().control_socket().string()});
+  const auto r =
+      daemon().hardenctl({"offenders", "add", address_, "--for", "1h", "--reason", "seen in a trap",
+                          "--socket", daemon().control_socket().string()});
   EXPECT_TRUE(r.ok()) << r.output;
   EXPECT_REFUSED(polite(), "421", "4.7.0");
   const auto list = daemon().hardenctl(
@@ -299,12 +297,11 @@ TEST_F(ClientMemory, AnAdminsPenaltyAppliesAtOnceAndIsListed) {
   ASSERT_EQ(j["offenders"].size(), 1u);
   EXPECT_EQ(j["offenders"][0]["penalty"]["reason"], "manual: seen in a trap");
   // The control socket refuses bad requests with one line.
-  EXPECT_FALSE(control({{"cmd", "offenders"}, {"action", "add"}, {"ip", address_},
-                        {"for_ms", 5}})
+  EXPECT_FALSE(control({{"cmd", "offenders"}, {"action", "add"}, {"ip", address_}, {"for_ms", 5}})
                    .value("ok", true));
-  EXPECT_FALSE(control({{"cmd", "offenders"}, {"action", "add"}, {"ip", "127.0.0.1"},
-                        {"for_ms", 60000}})
-                   .value("ok", true));
+  EXPECT_FALSE(
+      control({{"cmd", "offenders"}, {"action", "add"}, {"ip", "127.0.0.1"}, {"for_ms", 60000}})
+          .value("ok", true));
   EXPECT_FALSE(
       control({{"cmd", "offenders"}, {"action", "zap"}, {"ip", address_}}).value("ok", true));
 }

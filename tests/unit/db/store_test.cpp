@@ -318,6 +318,7 @@ TEST(StoreRules, EveryAttributeAndExpiryRoundTrip) {
                                    {"msg_rate", "0"},
                                    {"reason", "It's a 'test': \"quoted\" & more"},
                                    {"dialin", "block"},
+                                   {"generic_hosting", "monitor"},
                                    {"missing_rdns", "tempfail"},
                                    {"greet_pass_ttl", "1d"},
                                    {"penalty", "monitor"},
@@ -444,7 +445,7 @@ TEST(StoreDefaults, SeedsSendmailStyleDefaultsOnce) {
   EXPECT_EQ(def->attrs.greet_pause, 2000u);
   EXPECT_EQ(def->attrs.max_rcpts, 25u);
   EXPECT_EQ(def->attrs.bad_rcpt_throttle, 2u);
-  EXPECT_EQ(def->attrs.dialin, policy::DialinMode::monitor);
+  EXPECT_EQ(def->attrs.dialin, policy::ModeSetting::monitor);
   EXPECT_EQ(def->attrs.missing_rdns, policy::MissingRdnsMode::off);
   for (const char* lo : {"127.0.0.0/8", "::1"}) {
     const auto r = s.find(Selector::parse(lo));

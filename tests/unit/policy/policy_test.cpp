@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "harden/policy/decision.hpp"
 #include "harden/policy/error.hpp"
 #include "test_support.hpp"
 
@@ -439,7 +440,7 @@ TEST(PolicyResolveTest, DialinHeuristicBlocksFromTheDefault) {
   EXPECT_FALSE(r.limits.monitor_only);
   EXPECT_TRUE(r.dialin_hit.has_value());
   EXPECT_EQ(r.source(Attr::action).kind, Source::Kind::heuristic);
-  EXPECT_EQ(r.limits.dialin, DialinMode::block);
+  EXPECT_EQ(r.limits.dialin, ModeSetting::block);
 
   EXPECT_FALSE(r.limits.reason.empty());  // DESIGN: a default text (relay via your ISP)
 
@@ -470,6 +471,62 @@ TEST(PolicyResolveTest, DialinMonitorAndOff) {
   const Resolution ro = off->resolve(client("192.0.2.7", kDynamicName), kNow);
   EXPECT_EQ(ro.limits.action, Action::limit);
   EXPECT_FALSE(ro.limits.monitor_only);
+}
+
+constexpr const char* kHostingName = "ec2-192-0-2-9.compute-1.amazonaws.com";
+
+// generic_hosting acts on the hosting outcome of classify_rdns() alone, and
+// dialin no longer on hosting names.
+TEST(PolicyResolveTest, GenericHostingBlocksHostingNamesOnly) {
+  const auto p = Policy::build({rule("default", {{"generic_hosting", "block"}})});
+  const Resolution r = p->resolve(client("192.0.2.9", kHostingName), kNow);
+  EXPECT_EQ(r.limits.action, Action::block);
+  EXPECT_FALSE(r.limits.monitor_only);
+  ASSERT_TRUE(r.generic_hosting_hit.has_value());
+  EXPECT_EQ(r.generic_hosting_hit->kind, RdnsClass::hosting);
+  EXPECT_FALSE(r.dialin_hit.has_value());
+  EXPECT_EQ(r.source(Attr::action).kind, Source::Kind::heuristic);
+  EXPECT_THAT(r.detail, HasSubstr("generic_hosting ipv4-dashed"));
+  EXPECT_FALSE(r.limits.reason.empty());
+  EXPECT_EQ(check_action(r, *p).kind, DecisionKind::generic_hosting);
+
+  // A dynamic name is not generic_hosting's business.
+  const Resolution dyn = p->resolve(client("192.0.2.7", kDynamicName), kNow);
+  EXPECT_EQ(dyn.limits.action, Action::limit);
+  EXPECT_FALSE(dyn.generic_hosting_hit.has_value());
+}
+
+TEST(PolicyResolveTest, DialinLeavesHostingNamesAlone) {
+  const auto p = Policy::build({rule("default", {{"dialin", "block"}})});
+  const Resolution r = p->resolve(client("192.0.2.9", kHostingName), kNow);
+  EXPECT_EQ(r.limits.action, Action::limit);
+  EXPECT_FALSE(r.dialin_hit.has_value());
+  EXPECT_FALSE(r.generic_hosting_hit.has_value());
+  EXPECT_EQ(r.limits.generic_hosting, ModeSetting::off);  // the default
+  EXPECT_EQ(check_action(p->resolve(client("192.0.2.7", kDynamicName), kNow), *p).kind,
+            DecisionKind::dialin);
+}
+
+TEST(PolicyResolveTest, GenericHostingMonitorAndBothOn) {
+  const auto mon = Policy::build({rule("default", {{"generic_hosting", "monitor"}})});
+  const Resolution rm = mon->resolve(client("192.0.2.9", kHostingName), kNow);
+  EXPECT_EQ(rm.limits.action, Action::block);
+  EXPECT_TRUE(rm.limits.monitor_only);
+
+  const auto both =
+      Policy::build({rule("default", {{"dialin", "block"}, {"generic_hosting", "monitor"}})});
+  const Resolution rd = both->resolve(client("192.0.2.7", kDynamicName), kNow);
+  EXPECT_TRUE(rd.dialin_hit.has_value());
+  EXPECT_FALSE(rd.limits.monitor_only);
+  const Resolution rh = both->resolve(client("192.0.2.9", kHostingName), kNow);
+  EXPECT_TRUE(rh.generic_hosting_hit.has_value());
+  EXPECT_TRUE(rh.limits.monitor_only);
+}
+
+TEST(PolicyResolveTest, GenericHostingOnlyOnTheDefaultRule) {
+  EXPECT_THROW(
+      Policy::build({rule("default", {}), rule("192.0.2.0/24", {{"generic_hosting", "block"}})}),
+      PolicyError);
 }
 
 TEST(PolicyResolveTest, ExplicitLimitOnASuffixExemptsFromDialin) {
@@ -537,7 +594,7 @@ TEST(PolicyBuildTest, WithoutDefaultGetsAnEmptyOne) {
   EXPECT_EQ(r.limits.conn_limit, 0u);
   EXPECT_EQ(r.limits.greet_pause, 0u);
   EXPECT_EQ(r.limits.max_rcpts, 0u);
-  EXPECT_EQ(r.limits.dialin, DialinMode::off);
+  EXPECT_EQ(r.limits.dialin, ModeSetting::off);
   EXPECT_EQ(r.limits.missing_rdns, MissingRdnsMode::off);
   EXPECT_THAT(matched(*p, r), ElementsAre("default"));
 

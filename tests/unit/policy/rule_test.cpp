@@ -35,6 +35,7 @@ const std::vector<std::pair<Attr, std::string_view>>& table() {
       {Attr::msg_rate, "msg_rate"},
       {Attr::reason, "reason"},
       {Attr::dialin, "dialin"},
+      {Attr::generic_hosting, "generic_hosting"},
       {Attr::missing_rdns, "missing_rdns"},
       {Attr::greet_pass_ttl, "greet_pass_ttl"},
       {Attr::penalty, "penalty"},
@@ -62,7 +63,8 @@ TEST(AttrTableTest, HoldsEveryAttributeInOrder) {
     EXPECT_EQ(info(attr).name, name);
     EXPECT_FALSE(info(attr).value_syntax.empty());
     EXPECT_FALSE(info(attr).doc.empty());
-    EXPECT_EQ(info(attr).default_only, attr == Attr::dialin || attr == Attr::missing_rdns);
+    EXPECT_EQ(info(attr).default_only,
+              attr == Attr::dialin || attr == Attr::generic_hosting || attr == Attr::missing_rdns);
     EXPECT_EQ(attr_from_name(name), attr);
   }
 }
@@ -111,9 +113,9 @@ TEST(AttrTableTest, KindsGiveColumnTypesAndLimits) {
                            attr == Attr::penalty_max || attr == Attr::penalty_memory);
     EXPECT_EQ(sql_type(attr), numeric ? "INTEGER" : "TEXT");
     EXPECT_EQ(is_limit(attr), attr != Attr::action && attr != Attr::reason &&
-                                  attr != Attr::dialin && attr != Attr::missing_rdns &&
-                                  attr != Attr::penalty && attr != Attr::penalty_reply &&
-                                  attr != Attr::penalty_weights);
+                                  attr != Attr::dialin && attr != Attr::generic_hosting &&
+                                  attr != Attr::missing_rdns && attr != Attr::penalty &&
+                                  attr != Attr::penalty_reply && attr != Attr::penalty_weights);
   }
 }
 
@@ -122,9 +124,9 @@ TEST(EnumTextTest, NamesAsInTheTable) {
   EXPECT_EQ(to_string(Action::allow), "allow");
   EXPECT_EQ(to_string(Action::block), "block");
   EXPECT_EQ(to_string(Action::tempfail), "tempfail");
-  EXPECT_EQ(to_string(DialinMode::off), "off");
-  EXPECT_EQ(to_string(DialinMode::monitor), "monitor");
-  EXPECT_EQ(to_string(DialinMode::block), "block");
+  EXPECT_EQ(to_string(ModeSetting::off), "off");  // dialin and generic_hosting
+  EXPECT_EQ(to_string(ModeSetting::monitor), "monitor");
+  EXPECT_EQ(to_string(ModeSetting::block), "block");
   EXPECT_EQ(to_string(MissingRdnsMode::off), "off");
   EXPECT_EQ(to_string(MissingRdnsMode::monitor), "monitor");
   EXPECT_EQ(to_string(MissingRdnsMode::tempfail), "tempfail");
@@ -213,7 +215,7 @@ TEST(AttributesTest, SetStoresTypedValues) {
   EXPECT_EQ(a.action, Action::block);
   EXPECT_EQ(a.conn_rate, (Rate{5, std::chrono::seconds{60}}));
   EXPECT_EQ(a.greet_pause, 5000u);
-  EXPECT_EQ(a.dialin, DialinMode::monitor);
+  EXPECT_EQ(a.dialin, ModeSetting::monitor);
   EXPECT_EQ(a.missing_rdns, MissingRdnsMode::tempfail);
   a.set(Attr::conn_rate, "7/1h");  // a second set replaces
   EXPECT_EQ(a.conn_rate, (Rate{7, std::chrono::seconds{3600}}));

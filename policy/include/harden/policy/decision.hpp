@@ -55,10 +55,11 @@ enum class DecisionKind : std::uint8_t {
   bad_rcpt_throttle,
   rcpt_rate,
   msg_rate,
-  counters,  // the shared counters are down and redis_failure is tempfail
-  penalty,   // a penalty for repeated offences is in force (memory.hpp)
+  counters,         // the shared counters are down and redis_failure is tempfail
+  generic_hosting,  // built-in generic cloud/hosting-rDNS heuristic
+  penalty,          // a penalty for repeated offences is in force (memory.hpp)
 };
-inline constexpr std::size_t kDecisionKindCount = 14;
+inline constexpr std::size_t kDecisionKindCount = 15;
 std::string_view to_string(DecisionKind k);
 
 // A penalty this decision started (Engine, client memory), for its log line.

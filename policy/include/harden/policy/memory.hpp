@@ -38,9 +38,7 @@ namespace harden::policy {
 
 struct Limits;
 
-enum class PenaltyMode : std::uint8_t { off, monitor, block };
 enum class PenaltyReply : std::uint8_t { tempfail, reject };  // 421 4.7.0 | 554 5.7.1
-std::string_view to_string(PenaltyMode m);
 std::string_view to_string(PenaltyReply r);
 
 // The refusals that can count as offences (their DecisionKind words).

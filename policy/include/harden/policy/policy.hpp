@@ -102,7 +102,8 @@ struct Resolution {
   std::array<Source, kAttrCount> sources;  // per Attr, who set it
   // Every matching rule, most specific first (rarely more than a handful).
   boost::container::small_vector<std::int32_t, 6> matched;
-  std::optional<DynamicRdnsHit> dialin_hit;
+  std::optional<DynamicRdnsHit> dialin_hit;    // dialin on and the name is dynamic
+  std::optional<RdnsHit> generic_hosting_hit;  // generic_hosting on and the name is hosting
   // When the action came from the heuristic or a built-in check: what fired
   // ("dialin keyword: ...", "missing_rdns: client_resolve FAIL").
   std::string detail;

@@ -8,7 +8,10 @@
 //                       priority order.
 //   SuffixIndex         exact-host and domain-suffix lookups in O(labels),
 //                       without scanning every suffix.
-//   classify_dynamic_rdns()   the built-in generic dynamic-rDNS heuristic.
+//   classify_rdns()     the built-in generic-name heuristic: dynamic (dial-in,
+//                       DSL, cable pools), hosting (generic cloud/VPS names)
+//                       or neither (static or unknown), with what fired.
+//   classify_dynamic_rdns()   its dynamic outcome alone (what dialin acts on).
 //
 // THREAD SAFETY
 //   All of these are immutable after construction; their const member
@@ -116,17 +119,39 @@ class SuffixIndex {
   std::shared_ptr<Impl> impl_;
 };
 
-struct DynamicRdnsHit {
-  std::string heuristic;  // e.g. "ipv4-dashed", "keyword"
-  std::string detail;     // e.g. "192-0-2-7 in name", "keyword 'dsl'"
+// What a generic rDNS name is. "Static or unknown" is no hit at all.
+enum class RdnsClass : std::uint8_t {
+  dynamic,  // an access ISP's subscriber pool: dial-in, DSL, cable, FTTH, mobile
+  hosting,  // a cloud, VPS, dedicated-server, colocation or CDN provider's generic name
 };
+std::string_view to_string(RdnsClass c);
 
-// The built-in generic dynamic-rDNS heuristic: the client's IPv4 address
-// embedded in the name (dotted, dashed, reversed, hex, or plain digits),
-// or dynamic keywords (dyn, dynamic, dsl, adsl, cable, pool, ppp, dialup,
-// dhcp, client, res, broadband, ...) together with numbers. Names with a
-// static/business/mail/mx/smtp label are exempt. `client` may be null
-// (then only address-independent forms are recognised).
+struct RdnsHit {
+  RdnsClass kind = RdnsClass::dynamic;
+  std::string heuristic;  // e.g. "ipv4-dashed", "keyword", "hosting-word"
+  std::string detail;     // e.g. "192-0-2-7 in name", "keyword 'dsl' with numbers"
+};
+using DynamicRdnsHit = RdnsHit;
+
+// The built-in generic-name heuristic. The client's IPv4 address embedded in
+// the name (dotted, dashed, reversed, in another order, hex, zero-padded or
+// packed digits, its first three octets with the fourth elsewhere, or its
+// last two octets) is strong evidence of a generic name; hosting words
+// around it (compute, cloud, vps, server, dedicated, colo, hosting, ... in
+// the host part or the provider's domain, or a large provider's domain), or
+// the address in the registrable domain itself (ip-A-B-C.eu), make it
+// `hosting`, else it is `dynamic`. Without the address, dynamic keywords
+// (dyn, dynamic, dsl, cable, pool, ppp, dhcp, broadband, ...) with numbers,
+// an access keyword beside the client's last octet, or a CPE's MAC address
+// make it `dynamic`, hosting words with numbers `hosting`. Mail words
+// (mail*, smtp*, mx, mta, relay, out; a mail* or smtp* registrable domain)
+// exempt a name from both; fixed-line words (static, business, biz, fixed,
+// fixo, sta) from `dynamic`.
+// `client` may be null (then only address-independent forms are recognised).
+// Pure; never throws except std::bad_alloc.
+std::optional<RdnsHit> classify_rdns(std::string_view hostname, const IpAddress* client);
+
+// classify_rdns() when it says `dynamic`, else nothing.
 std::optional<DynamicRdnsHit> classify_dynamic_rdns(std::string_view hostname,
                                                     const IpAddress* client);
 

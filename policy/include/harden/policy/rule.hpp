@@ -27,11 +27,13 @@
 namespace harden::policy {
 
 enum class Action : std::uint8_t { limit, allow, block, tempfail };
-enum class DialinMode : std::uint8_t { off, monitor, block };
+// What a setting does with its outcome: the built-in rDNS heuristics (dialin
+// with `dynamic`, generic_hosting with `hosting`, rdns.hpp) and penalties.
+enum class ModeSetting : std::uint8_t { off, monitor, block };
 enum class MissingRdnsMode : std::uint8_t { off, monitor, tempfail, block };
 
 std::string_view to_string(Action a);
-std::string_view to_string(DialinMode m);
+std::string_view to_string(ModeSetting m);
 std::string_view to_string(MissingRdnsMode m);
 
 inline constexpr std::uint32_t kMaxGreetPauseMs = 60'000;  // see README: below MTA timeouts
@@ -87,14 +89,16 @@ enum class AttrKind : std::uint8_t { count, rate, duration, enumeration, text, w
     "messages per client key per window (450 4.7.1)")                                            \
   X(reason, std::string, text, kMaxReasonLength, false, "text",                                  \
     "shown to the client when this rule blocks or defers")                                       \
-  X(dialin, DialinMode, enumeration, 0, true, "off|monitor|block",                               \
+  X(dialin, ModeSetting, enumeration, 0, true, "off|monitor|block",                              \
     "built-in dynamic-rDNS heuristic (default rule only)")                                       \
+  X(generic_hosting, ModeSetting, enumeration, 0, true, "off|monitor|block",                     \
+    "built-in heuristic for generic cloud/hosting rDNS names (default rule only)")               \
   X(missing_rdns, MissingRdnsMode, enumeration, 0, true, "off|monitor|tempfail|block",           \
     "clients without verified rDNS (default rule only)")                                         \
   X(greet_pass_ttl, std::uint32_t, duration, kMaxPassTtlMs, false, "duration or 0",              \
     "a client key that waited its greet pause in silence and then had a recipient accepted "     \
     "skips the pause for this long (0: never remembered)")                                       \
-  X(penalty, PenaltyMode, enumeration, 0, false, "off|monitor|block",                            \
+  X(penalty, ModeSetting, enumeration, 0, false, "off|monitor|block",                            \
     "refuse repeat offenders at connect for an escalating time (monitor: log only)")             \
   X(penalty_threshold, std::uint32_t, count, kMaxCount, false, "N or 0",                         \
     "offence weight within penalty_window that starts a penalty (0: never)")                     \
