@@ -88,6 +88,7 @@ bench: release
 	build/release/tests/bench/bench_greet_flood --sessions 2000 --engine libmilter
 	tests/bench/bench_check_batch.sh build/release/cli/hardenctl
 	build/release/tests/bench/bench_redis
+	build/release/tests/bench/bench_client_memory
 	tests/bench/bench_exim_acl.sh build/release/cli/hardenctl
 
 format:

@@ -22,6 +22,9 @@ namespace {
 namespace fs = std::filesystem;
 using harden::milter::enforcement_line;
 using harden::milter::LogClient;
+using harden::milter::penalty_end_line;
+using harden::milter::penalty_line;
+namespace policy = harden::policy;
 using harden::policy::Decision;
 using harden::policy::DecisionKind;
 using harden::policy::Verdict;
@@ -124,6 +127,33 @@ TEST_F(Fail2banFilterTest, WouldRejectAndThrottleFindNothing) {
   ASSERT_EQ(lines[1].rfind("throttle: ", 0), 0u) << lines[1];
   ASSERT_EQ(lines[2].rfind("would throttle: ", 0), 0u) << lines[2];
   EXPECT_TRUE(found(lines).empty());
+}
+
+// A penalty's start line ("penalty: ... kind=penalty") is found when the jail
+// asks for kinds="penalty"; "would penalise:" and the end line never are.
+TEST_F(Fail2banFilterTest, PenaltyStartLinesMatchTheKindPenalty) {
+  policy::PenaltyStart p;
+  p.penalty = policy::Penalty{1'800'000'000'000, 1'800'000'600'000, 1, "pregreet"};
+  p.key = policy::IpNetwork::parse("192.0.2.66");
+  const std::string start = penalty_line(p, {"192.0.2.66", "unknown"}, "default");
+  p.monitor = true;
+  const std::string would = penalty_line(p, {"192.0.2.66", "unknown"}, "default");
+  const std::string end = penalty_end_line(p.key, p.penalty, false);
+  ASSERT_EQ(start.rfind("penalty: client=[192.0.2.66]", 0), 0u) << start;
+  EXPECT_TRUE(found({start, would, end}).empty());  // not a default kind
+  std::string text;
+  {
+    std::ifstream in(filter_);
+    std::ostringstream all;
+    all << in.rdbuf();
+    text = all.str();
+  }
+  const auto at = text.find("kinds = blocked|dialin|pregreet|conn_rate");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, std::string("kinds = blocked|dialin|pregreet|conn_rate").size(),
+               "kinds = penalty");
+  std::ofstream(filter_, std::ios::trunc) << text;
+  EXPECT_EQ(found({start, would, end}, false), (std::multiset<std::string>{"192.0.2.66"}));
 }
 
 const std::vector<std::string>& hostile_names() {

@@ -1,4 +1,8 @@
 // process.cpp - fork/exec in a new process group, bounded waiting, temp dirs.
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include "support/process.hpp"
 
 #include <fcntl.h>
@@ -290,6 +294,26 @@ ProcessStats process_stats(pid_t pid) {
     if (line.starts_with("Threads:")) out.threads = std::stoi(line.substr(8));
   }
   return out;
+}
+
+}  // namespace harden::testing
+
+namespace harden::testing {
+
+std::string local_ipv4_address() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return {};
+  std::string found;
+  for (ifaddrs* i = list; i != nullptr && found.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP) ||
+        (i->ifa_flags & IFF_LOOPBACK))
+      continue;
+    char text[INET_ADDRSTRLEN] = {};
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+    if (::inet_ntop(AF_INET, &sin->sin_addr, text, sizeof text)) found = text;
+  }
+  ::freeifaddrs(list);
+  return found;
 }
 
 }  // namespace harden::testing

@@ -111,6 +111,10 @@ void write_file(const std::filesystem::path& p, const std::string& content);
 // A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and
 // released). Racy in principle; good enough for tests on a quiet loopback.
 std::uint16_t free_tcp_port();
+// An IPv4 address of this machine that is not loopback (the first one up), or
+// "": clients that must not look like loopback (client memory never
+// remembers loopback) connect from it.
+std::string local_ipv4_address();
 
 // What /proc says of a process (benchmarks): CPU seconds used (user +
 // system), VmRSS and VmHWM in MiB, thread count. Zeros when it is gone.

@@ -35,8 +35,9 @@ struct SmtpReply {
 
 class SmtpClient {
  public:
+  // `source`: a local IPv4 address to connect from ("" = the kernel's choice).
   static SmtpClient connect(const std::string& host, std::uint16_t port,
-                            std::chrono::milliseconds timeout);
+                            std::chrono::milliseconds timeout, const std::string& source = "");
 
   SmtpClient(SmtpClient&& o) noexcept
       : fd_(std::exchange(o.fd_, -1)), timeout_(o.timeout_), buf_(std::move(o.buf_)) {}

@@ -11,8 +11,6 @@
 // (test_clock_control, the control socket's "clock" command), never by
 // sleeping.
 #include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,23 +27,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-// An IPv4 address of this machine that is not loopback, or "".
-std::string local_address() {
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return {};
-  std::string found;
-  for (ifaddrs* i = list; i != nullptr && found.empty(); i = i->ifa_next) {
-    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP) ||
-        (i->ifa_flags & IFF_LOOPBACK))
-      continue;
-    char text[INET_ADDRSTRLEN] = {};
-    const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
-    if (::inet_ntop(AF_INET, &sin->sin_addr, text, sizeof text)) found = text;
-  }
-  ::freeifaddrs(list);
-  return found;
-}
 
 class Fd {
  public:
@@ -113,7 +94,7 @@ struct TcpPair {
 class ClientMemory : public DaemonTest {
  protected:
   void SetUp() override {
-    address_ = local_address();
+    address_ = local_ipv4_address();
     if (address_.empty()) GTEST_SKIP() << "no non-loopback IPv4 address on this machine";
     daemon().set("test_clock_control", "true");
     daemon().set("state_flush_interval", "100ms");

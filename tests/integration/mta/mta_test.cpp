@@ -167,6 +167,34 @@ TEST_P(RealMta, PregreetTalkerIsRejected) {
   }
 }
 
+// Client memory (issue 12): a client that waited its greet pause in silence
+// and had a recipient accepted gets its next greeting at once. It connects
+// from a non-loopback address of this machine: loopback is never remembered.
+TEST_P(RealMta, AClientThatPassedGetsItsNextGreetingAtOnce) {
+  const std::string source = local_ipv4_address();
+  if (source.empty()) GTEST_SKIP() << "no non-loopback IPv4 address on this machine";
+  set_default({{"greet_pause", std::to_string(kGreetPause.count())}, {"greet_pass_ttl", "1h"}});
+  start();
+  {
+    SmtpClient c = SmtpClient::connect("127.0.0.1", mta_->smtp_port(), 30s, source);
+    const SmtpReply g = c.read_reply();
+    ASSERT_EQ(g.code, 220) << g.describe();
+    EXPECT_GE(g.elapsed, kGreetPause - 100ms) << "the first greeting was not held";
+    EXPECT_EQ(c.command("EHLO client.test.example").code, 250);
+    EXPECT_EQ(c.command("MAIL FROM:<sender@example.org>").code, 250);
+    const SmtpReply r = c.command("RCPT TO:" + mta_->good_rcpt());
+    EXPECT_EQ(r.code, 250) << r.describe();
+    EXPECT_EQ(c.command("QUIT").code, 221);
+  }
+  SmtpClient c = SmtpClient::connect("127.0.0.1", mta_->smtp_port(), 30s, source);
+  const SmtpReply g = c.read_reply();
+  EXPECT_EQ(g.code, 220) << g.describe();
+  EXPECT_LT(g.elapsed, kGreetPause / 2) << "the greet pass did not skip the pause";
+  EXPECT_EQ(c.command("QUIT").code, 221);
+  const auto stats = daemon_->control(R"({"cmd":"stats"})");
+  EXPECT_THAT(stats, HasSubstr("\"greet_pauses_passed_total\":1")) << stats;
+}
+
 // conn_rate N/window: N connections pass, the (N+1)-th gets 421.
 TEST_P(RealMta, ConnectionOverTheRateGets421) {
   constexpr int kN = 3;
