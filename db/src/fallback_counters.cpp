@@ -195,4 +195,17 @@ CounterStats FallbackCounters::stats() const {
   return st;
 }
 
+std::vector<OpenCount> FallbackCounters::top_open(std::size_t n) const {
+  SlotTable mine;
+  {
+    std::lock_guard lock(slots_mu_);
+    mine = redis_slots_;
+    for (const auto& [key, slots] : local_slots_) mine[key] += slots;
+  }
+  std::vector<OpenCount> all;
+  all.reserve(mine.size());
+  for (const auto& [key, slots] : mine) all.push_back({key, slots});
+  return most_open(std::move(all), n);
+}
+
 }  // namespace harden::db

@@ -1,7 +1,9 @@
 // local_counters.cpp - the in-process counter backend (sharded, capped, LRU).
+#include <algorithm>
 #include <list>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "harden/db/counters.hpp"
 
@@ -25,6 +27,9 @@ struct LocalCounters::Shard {
   mutable std::mutex mu;
   Lru lru;
   std::unordered_map<policy::IpNetwork, Lru::iterator, KeyHash> map;
+  // The entries holding an open connection (top_open scans only these).
+  // List nodes do not move, so pointers stay valid until the entry is evicted.
+  std::unordered_set<const Entry*> busy;
   std::uint64_t evictions = 0;
 
   Entry* find(const policy::IpNetwork& key) {
@@ -55,6 +60,7 @@ struct LocalCounters::Shard {
       if (it == lru.begin()) break;
       --it;
     }
+    busy.erase(&*victim);
     map.erase(victim->key);
     lru.erase(victim);
     ++evictions;
@@ -96,13 +102,17 @@ ConnectCount LocalCounters::connect(const policy::IpNetwork& key, policy::Steady
   r.conn_count = e.conn.add(now, limits.conn_rate.window);
   r.slot_taken = e.open.try_acquire(limits.conn_limit);
   r.open = e.open.open();
+  if (r.slot_taken && r.open == 1) s.busy.insert(&e);
   return r;
 }
 
 void LocalCounters::release(const policy::IpNetwork& key) {
   Shard& s = shard_for(key);
   std::lock_guard lock(s.mu);
-  if (Entry* e = s.find(key)) e->open.release();
+  Entry* e = s.find(key);
+  if (e == nullptr) return;
+  e->open.release();
+  if (e->open.open() == 0) s.busy.erase(e);
 }
 
 std::uint32_t LocalCounters::add_rcpt(const policy::IpNetwork& key, policy::SteadyTime now,
@@ -153,6 +163,29 @@ CounterStats LocalCounters::stats() const {
   st.capacity = per_shard_cap_ * shards_.size();
   st.memory_bytes = st.entries * entry_bytes();
   return st;
+}
+
+std::vector<OpenCount> LocalCounters::top_open(std::size_t n) const {
+  std::vector<OpenCount> best;
+  if (n == 0) return best;
+  for (const auto& s : shards_) {
+    {
+      std::lock_guard lock(s->mu);
+      for (const Entry* e : s->busy) best.push_back({e->key, e->open.open()});
+    }
+    if (best.size() > 4 * n) best = most_open(std::move(best), n);
+  }
+  return most_open(std::move(best), n);
+}
+
+std::vector<OpenCount> most_open(std::vector<OpenCount> all, std::size_t n) {
+  const auto more = [](const OpenCount& a, const OpenCount& b) {
+    return a.open != b.open ? a.open > b.open : a.key < b.key;
+  };
+  const std::size_t keep = std::min(n, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end(), more);
+  all.resize(keep);
+  return all;
 }
 
 }  // namespace harden::db

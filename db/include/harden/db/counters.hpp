@@ -6,6 +6,7 @@
 //   c.release(key);                         // in xxfi_close, once per taken slot
 //   c.add_rcpt(key, now, window); c.add_msg(key, now, window);
 //   c.inspect(key, now); c.flush(key); c.stats();
+//   c.top_open(10);                         // the keys with the most open connections
 //
 // Keys are client keys (policy::ClientKeyer: IPv4 /32, IPv6 /64 by default).
 // State changes have names (connect, release, add_rcpt, add_msg, flush), as
@@ -25,6 +26,15 @@
 // For several MX hosts sharing limits, and counts that survive a restart, see
 // RedisCounters (redis_counters.hpp) behind FallbackCounters
 // (fallback_counters.hpp).
+//
+// TOP OPEN CONNECTIONS (hardenctl top)
+// top_open(n) answers from a per-shard index of the entries that hold an
+// open connection (updated when a key's open count leaves or returns to 0),
+// so it scans only those, each shard under its own lock, never the whole
+// table. The index is bounded by the open sessions (file descriptors), not
+// counted in the memory cap. FallbackCounters (counters: redis) answers with
+// the slots THIS daemon holds (on Redis or in its fallback table): the
+// open connections of this host's sessions, not the other MX hosts'.
 //
 // THREAD SAFETY
 //   All member functions may be called from any thread.
@@ -62,6 +72,16 @@ struct ClientState {
   std::uint32_t msg_count = 0;
 };
 
+// A client key and its open connections (CounterBackend::top_open).
+struct OpenCount {
+  policy::IpNetwork key;
+  std::uint32_t open = 0;
+};
+
+// The n entries of `all` with the most open connections, most first (ties:
+// the lower key first); `all` is reordered.
+std::vector<OpenCount> most_open(std::vector<OpenCount> all, std::size_t n);
+
 struct CounterStats {
   std::size_t entries = 0;
   std::size_t capacity = 0;      // entries the memory cap allows
@@ -94,6 +114,12 @@ class CounterBackend {
   // Forgets the client's rates (open connections stay counted). False if unknown.
   virtual bool flush(const policy::IpNetwork& key) = 0;
   virtual CounterStats stats() const = 0;
+  // The `n` client keys with the most open connections, most first. The
+  // default knows none (a backend that cannot tell cheaply).
+  virtual std::vector<OpenCount> top_open(std::size_t n) const {
+    (void)n;
+    return {};
+  }
 };
 
 struct LocalCountersOptions {
@@ -119,6 +145,7 @@ class LocalCounters final : public CounterBackend {
                                      const policy::Limits& limits) const override;
   bool flush(const policy::IpNetwork& key) override;
   CounterStats stats() const override;
+  std::vector<OpenCount> top_open(std::size_t n) const override;
 
   // Bytes one entry costs the heap (key, counters, hash node, LRU links, its
   // share of the bucket array, malloc rounding), used for the cap.

@@ -81,6 +81,9 @@ class FallbackCounters final : public CounterBackend {
                                      const policy::Limits& limits) const override;
   bool flush(const policy::IpNetwork& key) override;
   CounterStats stats() const override;
+  // The slots this daemon holds (Redis and fallback table together): this
+  // host's open connections per key, not the other hosts'.
+  std::vector<OpenCount> top_open(std::size_t n) const override;
 
   bool down() const { return down_.load(); }
   std::uint64_t errors() const { return errors_.load(); }
