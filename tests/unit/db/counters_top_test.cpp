@@ -10,7 +10,9 @@ namespace {
 
 using policy::IpNetwork;
 
-IpNetwork key(const char* text) { return IpNetwork::parse(text); }
+IpNetwork key(const char* text) {
+  return IpNetwork::parse(text);
+}
 
 class TopOpen : public ::testing::Test {
  protected:
