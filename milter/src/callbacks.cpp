@@ -97,7 +97,7 @@ sfsistat guarded(const char* where, F&& f) noexcept {
 // The ONE place a Decision becomes a reply: count, log, smfi_setreply, status.
 sfsistat respond(SMFICTX* ctx, const SessionState& st, const Decision& d, Stage stage) {
   MilterRuntime& rt = runtime();
-  MilterReply r = enforce(rt.metrics, st.log, d, stage);
+  MilterReply r = enforce(rt.metrics, st, d, stage);
   if (r.has_reply() &&
       smfi_setreply(ctx, r.rcode.data(), r.xcode.empty() ? nullptr : r.xcode.data(),
                     r.text.empty() ? nullptr : r.text.data()) != MI_SUCCESS) {

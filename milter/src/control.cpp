@@ -42,8 +42,9 @@ ControlRequest::Command parse_command(const std::string& cmd) {
   if (cmd == "reload") return C::reload;
   if (cmd == "offenders") return C::offenders;
   if (cmd == "clock") return C::clock;
+  if (cmd == "top") return C::top;
   throw ControlError("unknown cmd '" + controls_to_spaces(cmd.substr(0, 40)) +
-                     "' (known: stats, client, flush, reload, offenders, clock)");
+                     "' (known: stats, client, flush, reload, offenders, clock, top)");
 }
 
 ControlRequest::Action parse_action(const std::string& a) {
@@ -70,6 +71,10 @@ std::int64_t int_member(const json& req, const char* name, std::int64_t min, std
 
 json ControlService::offenders(const ControlRequest&) {
   return {{"ok", false}, {"error", "client memory is not available here"}};
+}
+
+json ControlService::top(std::size_t) {
+  return {{"ok", false}, {"error", "top is not available here"}};
 }
 
 json ControlService::clock(std::chrono::milliseconds) {
@@ -102,6 +107,14 @@ ControlRequest parse_control_request(std::string_view line) {
     }
   }
   if (r.command == C::clock) r.duration_ms = int_member(req, "advance_ms", 1, 400LL * 86'400'000);
+  if (r.command == C::top) {
+    r.limit = kDefaultTopN;
+    if (req.contains("n"))
+      r.limit =
+          static_cast<std::size_t>(int_member(req, "n", 1, static_cast<std::int64_t>(kMaxTopN)));
+  }
+  if (r.command == C::offenders && r.action == A::list && req.contains("limit"))
+    r.limit = static_cast<std::size_t>(int_member(req, "limit", 1, 1000));
   if (r.command == C::client || r.command == C::flush ||
       (r.command == C::offenders && r.action != A::list)) {
     const std::string ip = string_member(req, "ip", true);
@@ -141,6 +154,9 @@ std::string handle_control_line(std::string_view line, ControlService& svc) noex
         break;
       case ControlRequest::Command::clock:
         reply = svc.clock(std::chrono::milliseconds{r.duration_ms});
+        break;
+      case ControlRequest::Command::top:
+        reply = svc.top(r.limit);
         break;
     }
     if (!reply.contains("ok")) reply["ok"] = true;

@@ -460,7 +460,7 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
   }
 
   Reply reply(const policy::Decision& d, Stage stage) {
-    return to_protocol_reply(enforce(srv_.metrics, st_.log, d, stage));
+    return to_protocol_reply(enforce(srv_.metrics, st_, d, stage));
   }
 
   // A pending reply is due: the decision goes out, the session goes on.

@@ -90,7 +90,8 @@ json DaemonService::offenders(const ControlRequest& r) {
   if (r.action == A::list) {
     const auto all = mem->entries(now);
     json list = json::array();
-    for (std::size_t i = 0; i < all.size() && i < kMaxListed; ++i)
+    const std::size_t most = r.limit > 0 ? std::min(r.limit, kMaxListed) : kMaxListed;
+    for (std::size_t i = 0; i < all.size() && i < most; ++i)
       list.push_back(db::client_record_json(all[i].key, all[i].record, now));
     return {{"ok", true},
             {"now", policy::format_wall_ms(now)},
@@ -136,6 +137,30 @@ json DaemonService::clock(std::chrono::milliseconds advance) {
   spdlog::warn("clock moved forward {} ms by the control socket (test_clock_control)",
                advance.count());
   return {{"ok", true}, {"offset_ms", test_clock_->offset().count()}};
+}
+
+json DaemonService::top(std::size_t n) {
+  db::CounterBackend& counters = engine_.counters();
+  json by_open = json::array();
+  for (const auto& c : counters.top_open(n))
+    by_open.push_back({{"key", c.key.to_string()}, {"open", c.open}});
+  // counters: redis answers with the slots this daemon holds (FallbackCounters).
+  const char* scope = counters.stats().backend == "redis" ? "this host" : "local";
+  json by_refusals = json::array();
+  const RefusalTally& tally = metrics_.refusals();
+  for (const auto& c : tally.top(n)) {
+    by_refusals.push_back({{"key", c.key.to_string()},
+                           {"refusals", c.refusals},
+                           {"error", c.error},
+                           {"last", std::string(policy::to_string(c.last))}});
+  }
+  return {{"ok", true},
+          {"n", n},
+          {"by_open", by_open},
+          {"open_scope", scope},
+          {"by_refusals", by_refusals},
+          {"refusals_total", tally.total()},
+          {"refusals_tracked", tally.capacity()}};
 }
 
 std::string DaemonService::metrics_text() const {

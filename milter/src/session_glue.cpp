@@ -43,9 +43,11 @@ void count_pause_not_held(Metrics& metrics, const Session& s, const policy::Deci
                            : Metric::greet_pauses_skipped_total);
 }
 
-MilterReply enforce(Metrics& metrics, const LogClient& client, const policy::Decision& d,
+MilterReply enforce(Metrics& metrics, const SessionState& st, const policy::Decision& d,
                     Stage stage) {
   metrics.count_decision(d);
+  if (d.refuses() && st.session.active) metrics.refusals().count(st.session.res.key, d.kind);
+  const LogClient& client = st.log;
   const std::string line = enforcement_line(d, client);
   if (!line.empty()) spdlog::info("{}", line);
   if (d.penalty_started) {

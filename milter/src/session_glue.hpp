@@ -3,8 +3,9 @@
 //
 // SYNOPSIS
 //   ConnectInfo info = connect_info(lookup, addr, port, hostname, st.greet);
-//   MilterReply r = enforce(metrics, st.log, decision, Stage::connect);
-//       // counts the decision, logs its enforcement line, maps it (reply.hpp)
+//   MilterReply r = enforce(metrics, st, decision, Stage::connect);
+//       // counts the decision (and a refusal per client key), logs its
+//       // enforcement line, maps it (reply.hpp)
 #pragma once
 
 #include <functional>
@@ -29,8 +30,9 @@ using MacroLookup = std::function<std::string(const char* name)>;
 ConnectInfo connect_info(const MacroLookup& macro, std::optional<policy::IpAddress> addr,
                          std::uint16_t port, std::string_view hostname, GreetTarget& greet);
 
-// Counts `d` (decisions_total), logs its enforcement line, maps it to a reply.
-MilterReply enforce(Metrics& metrics, const LogClient& client, const policy::Decision& d,
+// Counts `d` (decisions_total; a refusal also in the refusal tally, under
+// the session's client key), logs its enforcement line, maps it to a reply.
+MilterReply enforce(Metrics& metrics, const SessionState& st, const policy::Decision& d,
                     Stage stage);
 
 // A pause the policy asked for and connect() did not hold: counted as passed

@@ -39,6 +39,65 @@ TEST(ControlRequestTest, ParsesEveryCommand) {
   const auto f = parse_control_request(R"( {"ip":"::ffff:192.0.2.9","cmd":"flush","extra":1} )");
   EXPECT_EQ(f.command, Command::flush);
   EXPECT_EQ(f.ip->to_string(), "192.0.2.9");
+  const auto t = parse_control_request(R"({"cmd":"top"})");
+  EXPECT_EQ(t.command, Command::top);
+  EXPECT_EQ(t.limit, kDefaultTopN);
+  EXPECT_EQ(parse_control_request(R"({"cmd":"top","n":3})").limit, 3u);
+  EXPECT_EQ(parse_control_request(R"({"cmd":"offenders","limit":7})").limit, 7u);
+  EXPECT_EQ(parse_control_request(R"({"cmd":"offenders"})").limit, 0u);  // the default 1,000
+}
+
+TEST(ControlDispatchTest, ServicesWithoutTopSaySo) {
+  struct Bare final : ControlService {
+    json stats() override { return {}; }
+    json client(const ControlRequest&) override { return {}; }
+    json flush(const policy::IpAddress&) override { return {}; }
+    json reload() override { return {}; }
+  } svc;
+  const json j = json::parse(handle_control_line(R"({"cmd":"top"})", svc));
+  EXPECT_EQ(j.at("ok"), false);
+  EXPECT_EQ(j.at("error"), "top is not available here");
+}
+
+TEST(RefusalTallyTest, CountsPerKeyMostRefusedFirst) {
+  RefusalTally t;
+  const auto k = [](const char* s) { return policy::IpNetwork::parse(s); };
+  for (int i = 0; i < 5; ++i) t.count(k("192.0.2.66/32"), policy::DecisionKind::conn_rate);
+  t.count(k("192.0.2.66/32"), policy::DecisionKind::penalty);
+  for (int i = 0; i < 3; ++i) t.count(k("2001:db8::/64"), policy::DecisionKind::blocked);
+  t.count(k("192.0.2.9/32"), policy::DecisionKind::pregreet);
+  EXPECT_EQ(t.total(), 10u);
+  const auto top = t.top(2);
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_EQ(top[0].key, k("192.0.2.66/32"));
+  EXPECT_EQ(top[0].refusals, 6u);
+  EXPECT_EQ(top[0].error, 0u);
+  EXPECT_EQ(top[0].last, policy::DecisionKind::penalty);
+  EXPECT_EQ(top[1].key, k("2001:db8::/64"));
+  EXPECT_EQ(t.top(100).size(), 3u);
+}
+
+TEST(RefusalTallyTest, ASprayCannotGrowItOrHideAHeavyHitter) {
+  RefusalTally t;
+  const auto heavy = policy::IpNetwork::parse("198.51.100.1/32");
+  // 100,000 addresses refused once each, one heavy hitter refused every 20th time.
+  for (std::uint32_t i = 0; i < 100'000; ++i) {
+    const std::uint32_t a = 0x0a000000u + i;  // 10.0.0.0 + i
+    const policy::IpAddress addr =
+        policy::IpAddress::try_parse(std::to_string(a >> 24) + "." +
+                                     std::to_string((a >> 16) & 255) + "." +
+                                     std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255))
+            .value();
+    t.count(policy::IpNetwork(addr, 32), policy::DecisionKind::conn_rate);
+    if (i % 20 == 0) t.count(heavy, policy::DecisionKind::conn_rate);
+  }
+  const auto top = t.top(RefusalTally::kShards * RefusalTally::kSlotsPerShard + 10);
+  EXPECT_EQ(top.size(), t.capacity());  // fixed size, whatever the spray
+  ASSERT_FALSE(top.empty());
+  EXPECT_EQ(top[0].key, heavy);
+  EXPECT_GE(top[0].refusals, 5'000u);  // never below the truth
+  EXPECT_LE(top[0].refusals - top[0].error, 5'000u);
+  EXPECT_EQ(t.total(), 105'000u);
 }
 
 TEST(ControlRequestTest, RefusesHostileInputWithOneLine) {
@@ -55,7 +114,11 @@ TEST(ControlRequestTest, RefusesHostileInputWithOneLine) {
            {R"({})", "cmd: missing"},
            {R"({"cmd":5})", "cmd: must be a string"},
            {R"({"cmd":"shutdown"})",
-            "unknown cmd 'shutdown' (known: stats, client, flush, reload, offenders, clock)"},
+            "unknown cmd 'shutdown' (known: stats, client, flush, reload, offenders, clock, top)"},
+           {R"({"cmd":"top","n":0})", "n: 0 is out of range 1..100"},
+           {R"({"cmd":"top","n":101})", "n: 101 is out of range 1..100"},
+           {R"({"cmd":"top","n":"5"})", "n: must be an integer"},
+           {R"({"cmd":"offenders","limit":0})", "limit: 0 is out of range 1..1000"},
            {R"({"cmd":"STATS"})", "unknown cmd"},
            {R"({"cmd":"client"})", "ip: missing"},
            {R"({"cmd":"flush","ip":null})", "ip: missing"},

@@ -40,8 +40,9 @@
 //   counters on Redis (every MX host sees the change); while Redis is down,
 //   the local fallback table.
 //   {"cmd":"reload"}                             message, rules
-//   {"cmd":"offenders"}                          now, offenders: [record...] (penalties in
-//   {"cmd":"offenders","action":"list"}          force first); record: key, pass_until,
+//   {"cmd":"offenders"}                          now, total, offenders: [record...] (penalties
+//   {"cmd":"offenders","action":"list"}          in force first, at most 1,000, or "limit"
+//   {"cmd":"offenders","limit":10}               1..1000); record: key, pass_until,
 //                                                penalty {n, start, until, reason,
 //                                                in_force}, history, offences, forget_at
 //   {"cmd":"offenders","action":"show","ip":A}   key, known, record
@@ -49,6 +50,20 @@
 //   {"cmd":"offenders","action":"add","ip":A,    key, penalty (for_ms 1000..30 days;
 //    "for_ms":3600000,"reason":"text"}           reason printable, at most 200)
 //   {"cmd":"clock","advance_ms":N}               offset_ms; only with test_clock_control
+//   {"cmd":"top"}                                n, by_open: [{key, open}...] (the n client
+//   {"cmd":"top","n":10}                         keys with the most open connections, most
+//                                                first; n 1..100, default 10), open_scope,
+//                                                by_refusals: [{key, refusals, error,
+//                                                last}...] (the n keys refused most since
+//                                                start, from the RefusalTally; refusals is
+//                                                at most `error` above the truth; last: the
+//                                                kind of the latest refusal),
+//                                                refusals_total, refusals_tracked (keys the
+//                                                tally holds at most)
+//   open_scope says whose connections by_open counts: "local" (this daemon's
+//   counter table), "this host" (counters: redis: the slots this daemon
+//   holds, not the other MX hosts'; Redis has no cheap top). hardenctl top
+//   polls stats, top and offenders (limit n) once a second.
 //
 //   "hostname" is taken as the client's verified rDNS name; without it the
 //   client is resolved as one without rDNS (as the MTA would report it).
@@ -88,14 +103,19 @@ struct ControlRequest {
     flush,
     reload,
     offenders,
-    clock
+    clock,
+    top
   } command = Command::stats;
   enum class Action : std::uint8_t { list, show, remove, add } action = Action::list;
   std::optional<policy::IpAddress> ip;  // client, flush, offenders show|remove|add
   std::string hostname;                 // client: lower-cased, validated; may be empty
   std::int64_t duration_ms = 0;         // offenders add: "for_ms"; clock: "advance_ms"
   std::string reason;                   // offenders add: printable ASCII, bounded
+  std::size_t limit = 0;                // top: "n" (default 10); offenders list: "limit"
 };
+
+inline constexpr std::size_t kDefaultTopN = 10;
+inline constexpr std::size_t kMaxTopN = 100;
 
 // Throws ControlError with one line: "bad JSON", "unknown cmd 'x'", "ip: ...".
 ControlRequest parse_control_request(std::string_view line);
@@ -112,6 +132,8 @@ class ControlService {
   // service without them says so.
   virtual nlohmann::json offenders(const ControlRequest& r);
   virtual nlohmann::json clock(std::chrono::milliseconds advance);
+  // The top clients by open connections and by refusals (hardenctl top).
+  virtual nlohmann::json top(std::size_t n);
 };
 
 // One reply line (without the newline) for one request line. Anything the

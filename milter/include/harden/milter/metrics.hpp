@@ -6,6 +6,7 @@
 //   m.count_decision(decision);              // decisions_total{kind,outcome}
 //   std::string text = m.render(extras);     // GET /metrics
 //   nlohmann::json j = m.to_json();          // control "stats"
+//   m.refusals().count(key, kind);           // the per-key tally (control "top")
 //
 // Every metric is one line of HARDEN_MILTER_METRICS (name, type, help); the
 // enum, the storage, the Prometheus HELP/TYPE lines and the JSON keys all
@@ -28,6 +29,7 @@
 #include <string_view>
 
 #include "harden/db/counters.hpp"
+#include "harden/milter/refusal_tally.hpp"
 #include "harden/policy/decision.hpp"
 
 // X(name, type, help)
@@ -120,7 +122,17 @@ class Metrics {
   std::string render(const MetricsExtras& extras) const;
   nlohmann::json to_json() const;
 
+  // Refusals per client key, the most refused kept (refusal_tally.hpp); not
+  // a Prometheus metric (one series per client would be unbounded).
+  RefusalTally& refusals() {
+    return refusals_;
+  }
+  const RefusalTally& refusals() const {
+    return refusals_;
+  }
+
  private:
+  RefusalTally refusals_;
   std::array<std::atomic<std::int64_t>, kCount> values_{};
   std::array<std::array<std::atomic<std::uint64_t>, kOutcomeCount>, policy::kDecisionKindCount>
       decisions_{};

@@ -3,6 +3,7 @@
 // SYNOPSIS
 //   DaemonService svc(engine, source, metrics, clock, mode);
 //   svc.stats(); svc.client(req); svc.flush(ip); svc.reload();   // see control.hpp
+//   svc.offenders(req); svc.top(n);
 //   std::string text = svc.metrics_text();                       // GET /metrics
 //
 // THREAD SAFETY
@@ -32,6 +33,7 @@ class DaemonService final : public ControlService {
   nlohmann::json reload() override;
   nlohmann::json offenders(const ControlRequest& r) override;
   nlohmann::json clock(std::chrono::milliseconds advance) override;
+  nlohmann::json top(std::size_t n) override;
   std::string metrics_text() const;
 
   // The test clock the "clock" command moves (test_clock_control), or null.
