@@ -34,6 +34,7 @@ void add_import_commands(CLI::App& app, Dispatch& d);
 void add_export_command(CLI::App& app, Dispatch& d);
 void add_check_command(CLI::App& app, Dispatch& d);
 void add_offenders_command(CLI::App& app, Dispatch& d);
+void add_top_command(CLI::App& app, Dispatch& d);
 
 // Common set-up of a (sub)command: fallthrough for --db, the footer.
 CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& help,

@@ -14,6 +14,7 @@
 #include <iostream>
 
 #include "output.hpp"
+#include "top_view.hpp"
 
 namespace harden::cli {
 namespace {
@@ -115,13 +116,6 @@ json ok_reply(const ControlOptions& o, const json& request) {
   return reply;
 }
 
-std::string duration_text(std::int64_t s) {
-  if (s < 60) return fmt::format("{}s", s);
-  if (s < 3600) return fmt::format("{}m {}s", s / 60, s % 60);
-  if (s < 86400) return fmt::format("{}h {}m", s / 3600, s % 3600 / 60);
-  return fmt::format("{}d {}h", s / 86400, s % 86400 / 3600);
-}
-
 std::string decisions_text(const json& decisions) {
   std::string out;
   for (const auto& [kind, outcomes] : decisions.items()) {
@@ -142,9 +136,9 @@ void print_status(const json& r) {
   const json& p = r["policy"];
   const json& c = r["counters"];
   const json& m = r["metrics"];
-  std::cout << fmt::format("milter-harden {}, pid {}, up {}, mode {}\n", r.value("version", "?"),
-                           n(r, "pid"), duration_text(r.value("uptime_seconds", std::int64_t{0})),
-                           r.value("mode", "?"));
+  std::cout << fmt::format(
+      "milter-harden {}, pid {}, up {}, mode {}\n", r.value("version", "?"), n(r, "pid"),
+      compact_duration(r.value("uptime_seconds", std::int64_t{0})), r.value("mode", "?"));
   std::cout << fmt::format("policy     {} rules from {}, data_version {}\n", n(p, "rules"),
                            printable(p.value("store", "?")), n(p, "data_version"));
   std::cout << fmt::format("sessions   {} total, {} open\n", n(m, "sessions_total"),

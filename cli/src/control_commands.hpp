@@ -9,6 +9,7 @@
 //   client IP [--hostname NAME] [--json]   effective limits (rule of each) and live counters
 //   flush IP                           forget the client's rates (open connections stay)
 //   reload                             reload the policy store now
+//   (offenders and top have their own files: offenders_command.cpp, top_command.cpp)
 //   each takes --socket PATH (env HARDEN_CONTROL_SOCKET), default
 //   /run/milter-harden/control.sock.
 //

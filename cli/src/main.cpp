@@ -48,6 +48,7 @@ void wire(CLI::App& app, Dispatch& d) {
   add_check_command(app, d);
   add_control_commands(app, d);
   add_offenders_command(app, d);
+  add_top_command(app, d);
   add_gen_commands(app, d);
   app.footer(kFooter);
 }
