@@ -32,6 +32,7 @@ TEST_PKGS=(
   fail2ban                  # tests/integration: fail2ban-regex over contrib/fail2ban/filter.d
   redis-server              # db/ and milter tests, bench: a private redis-server on a unix socket
   libfaketime               # mtaconf tests: exim -bh sessions at chosen times (ratelimit sequences)
+  tmux                      # milter tests: hardenctl top in a real terminal pane (capture-pane)
   # Runtime libraries of the MTAs that tests unpack with scripts/fetch-mta.sh
   # (sendmail-bin, exim4-daemon-light conflict as installed packages, so they
   # are not installed, only their libraries).
