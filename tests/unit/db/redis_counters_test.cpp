@@ -460,6 +460,32 @@ TEST_F(FallbackTest, FallsBackToLocalAndComesBackAfterTheBackoff) {
   EXPECT_EQ(errors_, 1);
 }
 
+TEST_F(FallbackTest, TopOpenIsThisHostsSlotsOnRedisAndInTheFallbackTable) {
+  auto f = make(RedisFailure::local, options_for(redis_));
+  const auto a = net("192.0.2.7");
+  const auto b = net("192.0.2.8");
+  const auto l = limits(0);
+  for (int i = 0; i < 2; ++i) EXPECT_TRUE(f->connect(a, clock_.steady(), l).slot_taken);
+  EXPECT_TRUE(f->connect(b, clock_.steady(), l).slot_taken);
+  auto top = f->top_open(10);
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_EQ(top[0].key, a);
+  EXPECT_EQ(top[0].open, 2u);
+  EXPECT_EQ(top[1].key, b);
+  redis_.kill();
+  // The failed call rotates the instance (its Redis slots are forgotten) and
+  // is answered locally; then two more local slots for b.
+  EXPECT_TRUE(f->connect(b, clock_.steady(), l).slot_taken);
+  EXPECT_TRUE(f->connect(b, clock_.steady(), l).slot_taken);
+  top = f->top_open(1);
+  ASSERT_EQ(top.size(), 1u);
+  EXPECT_EQ(top[0].key, b);
+  EXPECT_EQ(top[0].open, 2u);
+  f->release(b);
+  f->release(b);
+  EXPECT_TRUE(f->top_open(10).empty());
+}
+
 TEST_F(FallbackTest, ContinueCountsNothingAndTempfailSaysUnavailable) {
   {
     auto f = make(RedisFailure::proceed, options_for(redis_));
