@@ -218,7 +218,9 @@ void add_top_command(CLI::App& app, Dispatch& d) {
   sub->add_flag("--once", o->once, "print one snapshot and exit");
   sub->add_option("--interval", o->interval, "time between samples (1s, 500ms; at least 100ms)")
       ->type_name("DURATION");
-  sub->add_option("-n", o->n, "clients per list (1..100)")->check(CLI::Range(1, 100));
+  sub->add_option("-n", o->n, "clients per list (1..100, default 10)")
+      ->check(CLI::Range(1, 100))
+      ->type_name("N");
   sub->add_option("--socket", o->socket, "the daemon's control socket")
       ->envname(std::string(kControlSocketEnvVar))
       ->type_name("PATH");
