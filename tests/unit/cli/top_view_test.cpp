@@ -41,23 +41,22 @@ json top(int refusals_66) {
   return {
       {"ok", true},
       {"n", 10},
-      {"by_open",
-       {{{"key", "192.0.2.7/32"}, {"open", 3}}, {{"key", "2001:db8::/64"}, {"open", 1}}}},
+      {"by_open", {{{"key", "192.0.2.7"}, {"open", 3}}, {{"key", "2001:db8::/64"}, {"open", 1}}}},
       {"open_scope", "local"},
       {"by_refusals",
-       {{{"key", "192.0.2.66/32"}, {"refusals", refusals_66}, {"error", 0}, {"last", "conn_rate"}},
-        {{"key", "198.51.100.9/32"}, {"refusals", 4}, {"error", 0}, {"last", "blocked"}}}},
+       {{{"key", "192.0.2.66"}, {"refusals", refusals_66}, {"error", 0}, {"last", "conn_rate"}},
+        {{"key", "198.51.100.9"}, {"refusals", 4}, {"error", 0}, {"last", "blocked"}}}},
       {"refusals_total", refusals_66 + 4},
       {"refusals_tracked", 1024}};
 }
 
 json offenders() {
-  return {{"ok", true},
-          {"total", 2},
-          {"offenders",
-           {{{"key", "203.0.113.5/32"},
-             {"penalty", {{"n", 2}, {"in_force", true}, {"remaining_s", 598}}}},
-            {{"key", "203.0.113.6/32"}, {"penalty", {{"n", 1}, {"in_force", false}}}}}}};
+  return {
+      {"ok", true},
+      {"total", 2},
+      {"offenders",
+       {{{"key", "203.0.113.5"}, {"penalty", {{"n", 2}, {"in_force", true}, {"remaining_s", 598}}}},
+        {{"key", "203.0.113.6"}, {"penalty", {{"n", 1}, {"in_force", false}}}}}}};
 }
 
 std::vector<std::string> lines(const std::string& screen) {
@@ -89,24 +88,24 @@ TEST(TopViewTest, FirstSampleShowsTotalsAndNoRates) {
             "REFUSALS BY KIND     /s    total  would  PENALTIES IN FORCE            left   n");
   // Kinds in name order; the penalties block beside them.
   EXPECT_EQ(line_with(screen, "blocked  "),
-            "blocked             n/a        4      0  203.0.113.5/32              9m 58s   2");
+            "blocked             n/a        4      0  203.0.113.5                 9m 58s   2");
   EXPECT_EQ(line_with(screen, "conn_rate  "), "conn_rate           n/a        6      0");
   EXPECT_NE(line_with(screen, "pregreet").find("0      2"), std::string::npos);  // would only
   EXPECT_EQ(line_with(screen, "allowed"), "");      // no refusal, not listed
   EXPECT_EQ(line_with(screen, "203.0.113.6"), "");  // its penalty ended
   EXPECT_EQ(line_with(screen, "TOP BY REFUSALS"),
             "TOP BY REFUSALS           refused    /s  TOP BY OPEN CONNECTIONS    open");
-  EXPECT_EQ(line_with(screen, "192.0.2.66/32"),
-            "192.0.2.66/32                   9   n/a  192.0.2.7/32                  3");
-  EXPECT_EQ(line_with(screen, "198.51.100.9/32"),
-            "198.51.100.9/32                 4   n/a  2001:db8::/64                 1");
+  EXPECT_EQ(line_with(screen, "192.0.2.66"),
+            "192.0.2.66                      9   n/a  192.0.2.7                     3");
+  EXPECT_EQ(line_with(screen, "198.51.100.9"),
+            "198.51.100.9                    4   n/a  2001:db8::/64                 1");
   EXPECT_EQ(lines(screen).back(), "q quits; every 1s");
 }
 
 TEST(TopViewTest, RatesAreTheDifferenceOverTheSecondsBetween) {
   const TopSample a{stats(100, 6, 4, 2), top(9), offenders(), 10.0, "06:40:12"};
   json t = top(19);
-  t["by_refusals"].push_back({{"key", "192.0.2.99/32"}, {"refusals", 1}, {"last", "pregreet"}});
+  t["by_refusals"].push_back({{"key", "192.0.2.99"}, {"refusals", 1}, {"last", "pregreet"}});
   const TopSample b{stats(120, 16, 8, 2), t, offenders(), 12.0, "06:40:14"};
   const std::string screen = render_top(&a, b, {});
   // 20 sessions and 14 refusals in 2 s.
@@ -114,8 +113,8 @@ TEST(TopViewTest, RatesAreTheDifferenceOverTheSecondsBetween) {
             "sessions   10.0/s      120 total    5 open  refusals    7.0/s       24 total");
   EXPECT_NE(line_with(screen, "conn_rate  ").find("5.0       16"), std::string::npos) << screen;
   EXPECT_NE(line_with(screen, "blocked  ").find("2.0        8"), std::string::npos) << screen;
-  EXPECT_NE(line_with(screen, "192.0.2.66/32").find("19   5.0"), std::string::npos) << screen;
-  EXPECT_NE(line_with(screen, "192.0.2.99/32").find("1     -"), std::string::npos) << screen;
+  EXPECT_NE(line_with(screen, "192.0.2.66").find("19   5.0"), std::string::npos) << screen;
+  EXPECT_NE(line_with(screen, "192.0.2.99").find("1     -"), std::string::npos) << screen;
   EXPECT_EQ(lines(screen).back().find("q quits"), std::string::npos);  // no status given
 }
 
@@ -130,8 +129,8 @@ TEST(TopViewTest, EmptyDaemonAndNLimitTheLists) {
   EXPECT_NE(line_with(screen, "TOP BY REFUSALS").size(), 0u);
   const TopSample full{stats(1, 1, 1, 0), top(9), offenders(), 1, ""};
   const std::string one = render_top(nullptr, full, {.n = 1, .status = ""});
-  EXPECT_NE(one.find("192.0.2.66/32"), std::string::npos);
-  EXPECT_EQ(one.find("198.51.100.9/32"), std::string::npos) << one;
+  EXPECT_NE(one.find("192.0.2.66"), std::string::npos);
+  EXPECT_EQ(one.find("198.51.100.9"), std::string::npos) << one;
   EXPECT_EQ(one.find("2001:db8::/64"), std::string::npos) << one;
 }
 
