@@ -185,7 +185,7 @@ int run_live(const TopOptions& o, milliseconds interval) {
       current = std::move(next);
       status = fmt::format("q quits; every {}", every);
     } catch (const UsageError& e) {
-      status = fmt::format("{} (retrying every {})", e.what(), every);
+      status = fmt::format("retrying every {}: {}", every, e.what());
     }
   }
   std::cout << "\x1b[H\x1b[2J" << std::flush;

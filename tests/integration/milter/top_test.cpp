@@ -205,5 +205,43 @@ TEST_F(Top, LiveViewInTmuxQuitsOnQAndOnCtrlC) {
   }
 }
 
+TEST_F(Top, LiveViewSaysWhenTheDaemonGoesAwayAndStillQuits) {
+  if (!tmux_installed()) GTEST_SKIP() << "tmux is not installed (scripts/install-deps.sh adds it)";
+  traffic();
+  const Tmux tmux(dir().path());
+  const std::vector<std::string> argv = {"new-session",
+                                         "-d",
+                                         "-s",
+                                         "top",
+                                         "-x",
+                                         "100",
+                                         "-y",
+                                         "30",
+                                         hardenctl_path(),
+                                         "top",
+                                         "--interval",
+                                         "300ms",
+                                         "--socket",
+                                         daemon().control_socket().string()};
+  ASSERT_TRUE(tmux(argv).ok());
+  std::string screen;
+  ASSERT_TRUE(poll_until(15s, [&] {
+    screen = tmux.pane();
+    return beside(screen, "192.0.2.66") == "3";
+  })) << screen;
+  for (auto& s : held_) s.quit();
+  held_.clear();
+  ASSERT_TRUE(daemon().stop());
+  // The last figures stay, the error is the last line, and it retries.
+  ASSERT_TRUE(poll_until(15s, [&] {
+    screen = tmux.pane();
+    return screen.find("retrying every 300ms: ") != std::string::npos;
+  })) << screen;
+  EXPECT_EQ(beside(screen, "192.0.2.66"), "3") << screen;
+  EXPECT_EQ(tmux.dead().substr(0, 1), "0");
+  ASSERT_TRUE(tmux({"send-keys", "-t", "top", "q"}).ok());
+  EXPECT_TRUE(poll_until(10s, [&] { return tmux.dead().rfind("1", 0) == 0; })) << tmux.dead();
+}
+
 }  // namespace
 }  // namespace harden::testing
