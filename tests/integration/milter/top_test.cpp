@@ -116,6 +116,7 @@ TEST_F(Top, HardenctlTopOnceAndWithoutDaemon) {
 class Tmux {
  public:
   explicit Tmux(const std::filesystem::path& dir) : socket_((dir / "tmux.sock").string()) {
+    // Dead panes stay (remain-on-exit), so the server lives until the destructor.
     write_file(dir / "tmux.conf", "set -g status off\nset -g remain-on-exit on\n");
     conf_ = (dir / "tmux.conf").string();
   }
@@ -127,10 +128,12 @@ class Tmux {
     args.insert(args.begin(), {"tmux", "-S", socket_, "-f", conf_});
     return run(args, 10s, {{"TERM", "xterm-256color"}});
   }
-  std::string pane() const { return (*this)({"capture-pane", "-p", "-t", "top"}).output; }
+  std::string pane(const std::string& session = "top") const {
+    return (*this)({"capture-pane", "-p", "-t", session}).output;
+  }
   // "1": the pane's program has ended; "0" while it runs.
-  std::string dead() const {
-    return (*this)({"display-message", "-p", "-t", "top", "#{pane_dead}"}).output;
+  std::string dead(const std::string& session = "top") const {
+    return (*this)({"display-message", "-p", "-t", session, "#{pane_dead}"}).output;
   }
 
  private:
@@ -149,13 +152,14 @@ TEST_F(Top, LiveViewInTmuxQuitsOnQAndOnCtrlC) {
   const std::filesystem::path status = dir() / "status";
   for (const char* key : {"q", "C-c"}) {
     SCOPED_TRACE(key);
+    const std::string session = key[0] == 'q' ? "top-q" : "top-ctrl-c";  // one per run
     // bash records the terminal settings before and after, and the status.
     const char* script = R"(d=$1; shift; stty -a > "$d/stty.before"; "$@"; s=$?; )"
                          R"(stty -a > "$d/stty.after"; echo $s > "$d/status")";
     const std::vector<std::string> argv = {"new-session",
                                            "-d",
                                            "-s",
-                                           "top",
+                                           session,
                                            "-x",
                                            "100",
                                            "-y",
@@ -178,7 +182,7 @@ TEST_F(Top, LiveViewInTmuxQuitsOnQAndOnCtrlC) {
     std::string screen;
     // The headings and the figures, with rates (the second sample) in place.
     const bool shown = poll_until(15s, [&] {
-      screen = tmux.pane();
+      screen = tmux.pane(session);
       return screen.find("REFUSALS BY KIND") != std::string::npos &&
              screen.find("TOP BY OPEN CONNECTIONS") != std::string::npos &&
              beside(screen, "192.0.2.66") == "3" && beside(screen, "192.0.2.7") == "3" &&
@@ -187,21 +191,21 @@ TEST_F(Top, LiveViewInTmuxQuitsOnQAndOnCtrlC) {
              screen.find("n/a") == std::string::npos;
     });
     ASSERT_TRUE(shown) << screen;
-    EXPECT_EQ(tmux.dead().substr(0, 1), "0");  // still running
-    ASSERT_TRUE(tmux({"send-keys", "-t", "top", key}).ok());
+    EXPECT_EQ(tmux.dead(session).substr(0, 1), "0");  // still running
+    ASSERT_TRUE(tmux({"send-keys", "-t", session, key}).ok());
     // bash writes hardenctl's exit status, and the terminal settings before
     // and after it, to files (what a dead pane shows is not reliable).
     EXPECT_TRUE(poll_until(10s, [&] { return std::filesystem::exists(status); }));
-    EXPECT_TRUE(poll_until(10s, [&] { return tmux.dead().rfind("1", 0) == 0; })) << tmux.dead();
+    EXPECT_TRUE(poll_until(10s, [&] { return tmux.dead(session).rfind("1", 0) == 0; }))
+        << tmux.dead(session);
     EXPECT_EQ(read_file(status), "0\n");
     EXPECT_EQ(read_file(dir() / "stty.after"), read_file(dir() / "stty.before"));
     EXPECT_NE(read_file(dir() / "stty.before").find(" icanon"), std::string::npos);
     std::filesystem::remove(status);
     // It cleared its screen on the way out.
     EXPECT_TRUE(poll_until(5s, [&] {
-      return tmux.pane().find("TOP BY REFUSALS") == std::string::npos;
-    })) << tmux.pane();
-    ASSERT_TRUE(tmux({"kill-session", "-t", "top"}).ok());
+      return tmux.pane(session).find("TOP BY REFUSALS") == std::string::npos;
+    })) << tmux.pane(session);
   }
 }
 
