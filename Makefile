@@ -6,6 +6,9 @@
 #               every test: the dev build, then again under ASan+UBSan, then the
 #               multi-threaded ones (unit and milter protocol tests) under TSan
 #
+#   make deb    build the Debian package (debhelper, debian/) in build/deb/ and run
+#               lintian on it: build/deb/milter-harden_VERSION_ARCH.deb
+#
 # Other targets: make build, make asan, make bench, make fuzz, make format, make deps,
 # make clean.
 
@@ -13,7 +16,7 @@ SHELL := /bin/bash
 JOBS  ?= $(shell nproc)
 DB    ?= $(CURDIR)/var/policy.db
 
-.PHONY: run test deps build release asan tsan bench fuzz-build fuzz-short fuzz format format-check clean
+.PHONY: run test deps build release asan tsan deb bench fuzz-build fuzz-short fuzz format format-check clean
 
 deps:
 	@scripts/install-deps.sh
@@ -80,6 +83,11 @@ fuzz-short: fuzz-build
 
 fuzz: fuzz-build
 	$(FUZZ_DIR)/fuzz_protocol -runs=$(FUZZ_RUNS) $(FUZZ_FLAGS) $(FUZZ_DIR)/corpus
+
+# The package, built from a copy of the working tree (scripts/build-deb.sh);
+# tests/package/deb_test.sh (part of make test) also installs and purges it.
+deb: deps
+	scripts/build-deb.sh build/deb $(JOBS)
 
 bench: release
 	build/release/tests/bench/bench_rdns --benchmark_min_time=0.2
