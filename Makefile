@@ -35,7 +35,8 @@ asan: deps
 
 # Only what the TSan run needs: the unit tests, the daemon and its protocol tests.
 TSAN_TARGETS := policy_unit_tests db_unit_tests db_redis_tests milter_unit_tests milter_probe_tests milter_codec_tests milter_fd_tests \
-                milter_protocol_tests milter_driver_tests milter_redis_tests null_milter milter-harden hardenctl
+                milter_protocol_tests milter_driver_tests milter_redis_tests grafana_dashboard_tests null_milter \
+                milter-harden hardenctl
 tsan: deps
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)
