@@ -70,9 +70,11 @@ std::string daemon_man_page(const CLI::App& app) {
       "standard error and exit status 2. Every key, its default and bounds are in "
       "milter-harden.yaml(5); --print-config shows the effective values.");
   out += man::paragraph(
-      "Started as root, the daemon binds its sockets, sets their owner and switches to the user: "
-      "and group: of the configuration. Changes to the store reach it within reload_interval; a "
-      "store that fails to load is refused and the old policy stays in force.");
+      "The Debian package's systemd unit starts it as the system user milter-harden, which owns "
+      "/var/lib/milter-harden and /run/milter-harden. Started as root instead, the daemon binds "
+      "its sockets, sets their owner and switches to the user: and group: of the configuration. "
+      "Changes to the store reach it within reload_interval; a store that fails to load is "
+      "refused and the old policy stays in force.");
   out += man::section("OPTIONS") + man::options(app);
   out += man::section("SIGNALS");
   out += man::tagged("SIGHUP", "", "Reload the policy store now.");
@@ -118,9 +120,7 @@ std::string config_man_page() {
       "socket: \"unix:/run/milter-harden/milter.sock\"\n"
       "store: /var/lib/milter-harden/policy.db\n"
       "mode: monitor\n"
-      "metrics_listen: \"127.0.0.1:9894\"\n"
-      "user: milter-harden\n"
-      "group: milter-harden\n");
+      "metrics_listen: \"127.0.0.1:9894\"\n");
   out += man::section("FILES") + man::tagged(kConfigFile, "", "This file.");
   out += man::section("SEE ALSO") + man::line("milter-harden(8), hardenctl(8)");
   return out;
