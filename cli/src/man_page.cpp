@@ -77,6 +77,9 @@ std::string man_page(const CLI::App& app) {
       "error, with nothing written.");
   out += man::section("FILES");
   out += man::tagged(kDefaultDbPath, "", "The default policy store.");
+  out += man::tagged("/var/lib/milter-harden/state.db", "",
+                     "The daemon's default state file, which offenders reads and edits when no "
+                     "daemon answers (--state).");
   out += man::section("EXAMPLES") + man::preformatted(app.get_footer());
   out += man::section("SEE ALSO") + man::line("milter-harden(8), milter-harden.yaml(5)");
   return out;

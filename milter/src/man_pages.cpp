@@ -47,7 +47,11 @@ std::string files_section() {
                      "The default milter socket (mode 0660, its directory 0750, owned by the "
                      "daemon's user and group: add the MTA's user to that group).");
   out += man::tagged(default_of("control_socket"), "",
-                     "The default control socket of hardenctl status, client, flush and reload.");
+                     "The default control socket of hardenctl status, client, flush, reload and "
+                     "offenders.");
+  out += man::tagged(default_of("state_file"), "",
+                     "The default state file (SQLite): greet passes and penalties of repeat "
+                     "offenders, written every state_flush_interval and read back at start.");
   return out;
 }
 
@@ -63,7 +67,9 @@ std::string daemon_man_page(const CLI::App& app) {
       "connection rates, concurrent connections, a greet pause with pre-greeting (slammer) "
       "detection, recipients per message, a bad-recipient throttle, recipient and message rates "
       "and dial-in / dynamic rDNS blocks, from one SQLite policy store that hardenctl(8) "
-      "administers.");
+      "administers. It remembers clients: one that waited its greet pause in silence and had a "
+      "recipient accepted skips the pause for greet_pass_ttl, and one that keeps being refused "
+      "gets a penalty, refused at connect for a time that doubles with each repeat.");
   out += man::paragraph(
       "Configuration comes from the embedded defaults, then --config FILE, then each --set, then "
       "--socket and --store. Any unknown key or bad value stops start-up with one line on "
