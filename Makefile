@@ -4,7 +4,12 @@
 #               embedded defaults (not root: store and control socket under var/)
 #   make test   install missing Debian packages, build (warnings as errors) and run
 #               every test: the dev build, then again under ASan+UBSan, then the
-#               multi-threaded ones (unit and milter protocol tests) under TSan
+#               multi-threaded ones (unit and milter protocol tests) under TSan; the
+#               dev run includes the Debian package's (ctest deb_package, as root:
+#               build with -j2, dpkg -i, use, purge; about 5.5 CPU-minutes)
+#
+#   make deb    build the Debian package (debhelper, debian/) in build/deb/ and run
+#               lintian on it: build/deb/milter-harden_VERSION_ARCH.deb
 #
 # Other targets: make build, make asan, make bench, make fuzz, make format, make deps,
 # make clean.
@@ -13,7 +18,7 @@ SHELL := /bin/bash
 JOBS  ?= $(shell nproc)
 DB    ?= $(CURDIR)/var/policy.db
 
-.PHONY: run test deps build release asan tsan bench fuzz-build fuzz-short fuzz format format-check clean
+.PHONY: run test deps build release asan tsan deb bench fuzz-build fuzz-short fuzz format format-check clean
 
 deps:
 	@scripts/install-deps.sh
@@ -32,7 +37,8 @@ asan: deps
 
 # Only what the TSan run needs: the unit tests, the daemon and its protocol tests.
 TSAN_TARGETS := policy_unit_tests db_unit_tests db_redis_tests milter_unit_tests milter_probe_tests milter_codec_tests milter_fd_tests \
-                milter_protocol_tests milter_driver_tests milter_redis_tests null_milter milter-harden hardenctl
+                milter_protocol_tests milter_driver_tests milter_redis_tests grafana_dashboard_tests null_milter \
+                milter-harden hardenctl
 tsan: deps
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)
@@ -80,6 +86,11 @@ fuzz-short: fuzz-build
 
 fuzz: fuzz-build
 	$(FUZZ_DIR)/fuzz_protocol -runs=$(FUZZ_RUNS) $(FUZZ_FLAGS) $(FUZZ_DIR)/corpus
+
+# The package, built from a copy of the working tree (scripts/build-deb.sh);
+# tests/package/deb_test.sh (part of make test) also installs and purges it.
+deb: deps
+	scripts/build-deb.sh build/deb $(JOBS)
 
 bench: release
 	build/release/tests/bench/bench_rdns --benchmark_min_time=0.2

@@ -40,7 +40,15 @@ TEST_PKGS=(
   libidn12 libidn2-0 libgnutls30 libgnutls-dane0 libpcre2-8-0 libcrypt1    # exim4-daemon-light
 )
 
-want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+# The Debian package (make deb) and its test: debhelper builds it, lintian
+# checks it, man-db's `man --warnings` checks the generated man pages.
+PACKAGE_PKGS=(
+  debhelper dpkg-dev fakeroot lintian             # make deb: dpkg-buildpackage -> dh (cmake), lintian
+  man-db groff-base                               # man --warnings -l over the generated man pages
+  adduser                                         # the package's postinst: adduser --system
+)
+
+want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${PACKAGE_PKGS[@]}")
 missing=()
 for p in "${want[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

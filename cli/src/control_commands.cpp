@@ -177,6 +177,18 @@ void print_client(const json& r) {
   } else {
     std::cout << "live: not in the counter table (no recent connections)\n";
   }
+  const json& mem = r.contains("memory") ? r["memory"] : json();
+  if (mem.is_object()) {
+    const json& p = mem["penalty"];
+    std::cout << fmt::format(
+        "memory: {}; greet pass {}\n",
+        p.is_object() && p.value("in_force", false)
+            ? fmt::format("penalty {} until {} ({})", p.value("n", 0), p.value("until", "?"),
+                          printable(p.value("reason", "")))
+            : std::string("no penalty in force"),
+        mem["pass_until"].is_string() ? "until " + mem["pass_until"].get<std::string>()
+                                      : std::string("none"));
+  }
   Table t({"ATTRIBUTE", "VALUE", "FROM"});
   const json& limits = r["limits"];
   for (const auto& info : policy::attributes()) {  // in the table's order

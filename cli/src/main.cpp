@@ -3,6 +3,7 @@
 //
 // SYNOPSIS
 //   hardenctl [--db PATH] COMMAND [ARGS] [--json]
+//   hardenctl --man          hardenctl(8) in roff (hidden; the build writes the man page with it)
 //
 // Every error, whatever threw it, ends here as ONE line on stderr prefixed
 // "hardenctl: " and exit code 2; --help and --version exit 0; check
@@ -16,6 +17,7 @@
 #include "common.hpp"
 #include "control_commands.hpp"
 #include "gen_commands.hpp"
+#include "man_page.hpp"
 
 namespace {
 
@@ -51,6 +53,13 @@ void wire(CLI::App& app, Dispatch& d) {
   add_top_command(app, d);
   add_gen_commands(app, d);
   app.footer(kFooter);
+  // Before the subcommand requirement is checked, as --help is.
+  app.add_flag_callback("--man",
+                        [&app] {
+                          std::cout << man_page(app);
+                          throw CLI::Success();
+                        })
+      ->group("");
 }
 
 // "hardenctl rule add" for the deepest command given so far.

@@ -64,6 +64,37 @@ bool FallbackCounters::take(SlotTable& t, const policy::IpNetwork& key) {
   return true;
 }
 
+std::string FallbackCounters::memory_get(const policy::IpNetwork& key) {
+  bool probing = false;
+  const policy::SteadyTime now{
+      std::chrono::milliseconds(last_now_ms_.load(std::memory_order_relaxed))};
+  if (!use_redis(now, probing)) throw RedisError("redis: down (client memory stays local)");
+  try {
+    std::string text = redis_->memory_get(key);
+    succeeded(probing);
+    return text;
+  } catch (const std::exception& e) {
+    failed(e, probing);
+    throw;
+  }
+}
+
+bool FallbackCounters::memory_cas(const policy::IpNetwork& key, const std::string& expected,
+                                  const std::string& value, policy::WallMs expire_at) {
+  bool probing = false;
+  const policy::SteadyTime now{
+      std::chrono::milliseconds(last_now_ms_.load(std::memory_order_relaxed))};
+  if (!use_redis(now, probing)) throw RedisError("redis: down (client memory stays local)");
+  try {
+    const bool stored = redis_->memory_cas(key, expected, value, expire_at);
+    succeeded(probing);
+    return stored;
+  } catch (const std::exception& e) {
+    failed(e, probing);
+    throw;
+  }
+}
+
 ConnectCount FallbackCounters::connect(const policy::IpNetwork& key, policy::SteadyTime now,
                                        const policy::Limits& limits) {
   bool probing = false;

@@ -125,7 +125,7 @@ if op == 'connect' then
     taken = 1
   end
   redis.call('PEXPIRE', KEYS[2], ARGV[8])
-  return {c, open, taken}
+  return {c, open, taken, redis.call('GET', KEYS[3]) or ''}
 elseif op == 'add' then
   return add(KEYS[1], now, tonumber(ARGV[3]), tonumber(ARGV[4]))
 elseif op == 'release' then
@@ -144,6 +144,17 @@ elseif op == 'inspect' then
   local msg = count(load(KEYS[3]), now, width_of(tonumber(ARGV[5])))
   local open = open_count(KEYS[4], ARGV[6], ARGV[7], false)
   return {1, conn, open, rcpt, msg}
+elseif op == 'mget' then
+  return redis.call('GET', KEYS[1]) or ''
+elseif op == 'mcas' then
+  local cur = redis.call('GET', KEYS[1]) or ''
+  if cur ~= ARGV[3] then return 0 end
+  if ARGV[4] == '' then
+    redis.call('DEL', KEYS[1])
+  else
+    redis.call('SET', KEYS[1], ARGV[4], 'PXAT', ARGV[5])
+  end
+  return 1
 elseif op == 'flush' then
   local known = redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
   redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
@@ -175,6 +186,12 @@ std::uint32_t as_count(const redisReply* r) {
     throw RedisError("redis: unexpected reply type (expected an integer)");
   if (r->integer < 0) return 0;
   return r->integer > UINT32_MAX ? UINT32_MAX : static_cast<std::uint32_t>(r->integer);
+}
+
+std::string as_text(const redisReply* r) {
+  if (r == nullptr || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS))
+    throw RedisError("redis: unexpected reply type (expected a string)");
+  return std::string(r->str, r->len);
 }
 
 const redisReply* element(const redisReply* r, std::size_t i) {
@@ -382,6 +399,32 @@ std::string RedisCounters::client_key(const policy::IpNetwork& key, std::string_
   return options_.key_prefix + "c:" + key.to_string() + ":" + std::string(what);
 }
 
+std::string RedisCounters::memory_key(const policy::IpNetwork& key) const {
+  return options_.key_prefix + "m:" + key.to_string();
+}
+
+std::string RedisCounters::memory_get(const policy::IpNetwork& key) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto conn = pool_->take();
+  ReplyPtr r = conn->eval({"1", memory_key(key), "mget", ""});
+  std::string text = as_text(r.get());
+  conn.done();
+  note_latency(std::chrono::steady_clock::now() - t0);
+  return text;
+}
+
+bool RedisCounters::memory_cas(const policy::IpNetwork& key, const std::string& expected,
+                               const std::string& value, policy::WallMs expire_at) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto conn = pool_->take();
+  ReplyPtr r =
+      conn->eval({"1", memory_key(key), "mcas", "", expected, value, std::to_string(expire_at)});
+  const bool stored = as_count(r.get()) == 1;
+  conn.done();
+  note_latency(std::chrono::steady_clock::now() - t0);
+  return stored;
+}
+
 void RedisCounters::note_latency(std::chrono::steady_clock::duration d) const {
   const auto us =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
@@ -411,8 +454,8 @@ ConnectCount RedisCounters::connect(const policy::IpNetwork& key, policy::Steady
                                     const policy::Limits& limits) {
   const auto t0 = std::chrono::steady_clock::now();
   auto conn = pool_->take();
-  ReplyPtr r = conn->eval({"2", client_key(key, "conn"), client_key(key, "open"), "connect",
-                           options_.test_time ? std::to_string(steady_ms(now)) : "",
+  ReplyPtr r = conn->eval({"3", client_key(key, "conn"), client_key(key, "open"), memory_key(key),
+                           "connect", options_.test_time ? std::to_string(steady_ms(now)) : "",
                            std::to_string(window_ms(limits.conn_rate.window)),
                            std::to_string(limits.conn_limit), instance(), live_prefix(),
                            std::to_string(options_.liveness_ttl.count()),
@@ -421,6 +464,8 @@ ConnectCount RedisCounters::connect(const policy::IpNetwork& key, policy::Steady
   c.conn_count = as_count(element(r.get(), 0));
   c.open = as_count(element(r.get(), 1));
   c.slot_taken = as_count(element(r.get(), 2)) == 1;
+  c.memory = as_text(element(r.get(), 3));
+  c.memory_read = true;
   conn.done();
   note_latency(std::chrono::steady_clock::now() - t0);
   return c;

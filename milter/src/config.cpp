@@ -233,8 +233,8 @@ constexpr std::array kKeys{
     },
     [](const Config& c) { return format_duration(c.state_flush_interval); }},
   ConfigKey{"client_memory_entries", ConfigType::integer, "integer", "200000", 1000, 100'000'000, false,
-    "most client records (passes, offences, penalties) kept; the least recently used go "
-    "first, preferring those without a penalty in force",
+    "most client records (passes, offences, penalties) kept, about 0.5 KiB each; the least "
+    "recently used go first, preferring those without a penalty in force",
     [](Config& c, const ConfigKey& k, std::string_view v) {
       c.client_memory_entries = parse_integer(v, k);
     },

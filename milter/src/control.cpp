@@ -1,6 +1,7 @@
 // control.cpp - control requests: parsing, dispatch, the "client" description.
 #include "harden/milter/control.hpp"
 
+#include "harden/db/client_memory_json.hpp"
 #include "harden/policy/ascii.hpp"
 #include "harden/policy/decision.hpp"
 #include "harden/policy/selector.hpp"
@@ -203,13 +204,19 @@ json describe_client(Engine& engine, const ControlRequest& r, const policy::Cloc
                 {"rcpt_count", st->rcpt_count},
                 {"msg_count", st->msg_count}};
   }
+  json memory = nullptr;  // client memory off, or nothing remembered
+  if (db::ClientMemory* mem = engine.memory()) {
+    if (const auto rec = mem->find(res.key))
+      memory = db::client_record_json(res.key, *rec, engine.now_ms());
+  }
   return {{"ok", true},
           {"ip", r.ip->to_string()},
           {"key", res.key.to_string()},
           {"hostname", r.hostname},
           {"resolve", std::string(policy::to_string(c.resolve))},
           {"limits", limits},
-          {"counters", counters}};
+          {"counters", counters},
+          {"memory", memory}};
 }
 
 }  // namespace harden::milter

@@ -54,8 +54,10 @@ struct Daemon {
         account(resolve_account(c.user, c.group)),
         keyer{c.ipv4_prefix, c.ipv6_prefix},
         counters(make_counters(c, metrics)),
+        // counters: redis shares the client memory too (same Redis, same round trip).
         memory(std::make_shared<db::ClientMemory>(
-            db::ClientMemoryOptions{static_cast<std::size_t>(c.client_memory_entries)})),
+            db::ClientMemoryOptions{static_cast<std::size_t>(c.client_memory_entries),
+                                    dynamic_cast<db::SharedMemory*>(counters.get())})),
         engine(EngineOptions{.mode = c.mode, .greet_pause_cap = held_pause_cap(c)}, counters, clock,
                memory),
         watch(probe, waiter) {

@@ -127,22 +127,17 @@ Decision Engine::connect(Session& s, const ConnectInfo& info) {
   }
   s.held_pause_ms = held_pause(s.res.limits.greet_pause).held_ms;
   s.remembered = memory_ != nullptr && !s.client.address.is_loopback();
-  Decision penalty;  // a penalty in force (monitor: logged if nothing else is)
-  if (s.remembered) {
-    if (const auto pen = memory_->penalty(s.res.key, now_ms())) {
-      penalty = finish(policy::check_penalty(s.res, p, *pen));
-      if (penalty.refuses()) return penalty;
-    }
-  }
   if (d.refuses()) {
     d = remember(s, finish(std::move(d)));
     if (!d.monitor) return d;
     // monitor: log it, then go on to the limits
     s.res.limits.action = policy::Action::limit;
-    Decision next = connect_limits(s);
+    Decision ignored;
+    Decision next = connect_limits(s, ignored);
     return next.refuses() || next.monitor ? next : d;
   }
-  Decision next = connect_limits(s);
+  Decision penalty;  // a penalty in force (monitor: logged if nothing else is)
+  Decision next = connect_limits(s, penalty);
   if (next.refuses() || next.monitor) return next;
   if (s.remembered && s.held_pause_ms > 0 && s.res.limits.greet_pass_ttl > 0 &&
       memory_->has_pass(s.res.key, now_ms())) {
@@ -152,10 +147,22 @@ Decision Engine::connect(Session& s, const ConnectInfo& info) {
   return penalty.monitor ? penalty : next;
 }
 
-Decision Engine::connect_limits(Session& s) {
+Decision Engine::connect_limits(Session& s, Decision& penalty) {
   const policy::Policy& p = *s.policy;
   const auto counts = counters_->connect(s.res.key, clock_.steady(), s.res.limits);
   s.slot_held = counts.slot_taken;
+  if (s.remembered) {
+    // Shared counters read the client's shared record in the same round trip.
+    if (counts.memory_read) memory_->refresh(s.res.key, counts.memory, now_ms());
+    if (const auto pen = memory_->penalty(s.res.key, now_ms())) {
+      penalty = finish(policy::check_penalty(s.res, p, *pen));
+      if (penalty.refuses()) {
+        close(s);  // the slot it took goes back at once
+        s.active = true;
+        return penalty;
+      }
+    }
+  }
   if (counts.unavailable) return finish(policy::check_counters(false));
   Decision d =
       remember(s, finish(policy::check_conn_limit(s.res, p, counts.open, counts.slot_taken)));

@@ -4,6 +4,8 @@
 //   milter-harden [-c FILE] [-p SOCKET] [-s STORE] [--set KEY=VALUE]...
 //   milter-harden --print-config [...]       effective configuration as YAML
 //   milter-harden --print-config-table       the key table (Markdown, for the README)
+//   milter-harden --man 8|5                  milter-harden(8) or milter-harden.yaml(5) in roff
+//                                            (hidden; the build writes the man pages with it)
 //
 // Configuration: the embedded defaults, then --config FILE, then each --set,
 // then -p / -s. Any bad key or value: one line on stderr, exit 2.
@@ -14,6 +16,7 @@
 
 #include "harden/milter/config.hpp"
 #include "harden/milter/daemon.hpp"
+#include "man_pages.hpp"
 
 #ifndef HARDEN_VERSION
 #define HARDEN_VERSION "unknown"
@@ -32,6 +35,7 @@ struct Options {
   std::vector<std::string> sets;
   bool print_config = false;
   bool print_table = false;
+  int man_section = 0;
 };
 
 Config build_config(const Options& o) {
@@ -56,6 +60,9 @@ void wire(CLI::App& app, Options& o) {
   app.add_option("--set", o.sets, "set one configuration key (repeatable)")->type_name("KEY=VALUE");
   app.add_flag("--print-config", o.print_config, "print the effective configuration and exit");
   app.add_flag("--print-config-table", o.print_table, "print the key table (Markdown) and exit");
+  app.add_option("--man", o.man_section, "print man page 8 (the daemon) or 5 (its YAML file)")
+      ->check(CLI::IsMember({8, 5}))
+      ->group("");
   app.set_version_flag("-V,--version", std::string("milter-harden ") + HARDEN_VERSION);
   app.footer(
       "Without options it runs on the embedded defaults (socket "
@@ -76,6 +83,10 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);
     std::cerr << "milter-harden: " << e.what() << " (see --help)\n";
     return kExitUsage;
+  }
+  if (o.man_section != 0) {
+    std::cout << (o.man_section == 8 ? daemon_man_page(app) : config_man_page());
+    return 0;
   }
   Config config;
   try {

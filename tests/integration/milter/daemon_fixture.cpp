@@ -47,8 +47,11 @@ DaemonTest::DaemonTest() : dir_("milter-proto"), daemon_(dir_.path()) {
 }
 
 double DaemonTest::metric(const std::string& sample) {
-  const std::string body = http_get("127.0.0.1", metrics_port_, "/metrics", timeout_);
-  return metric_value(body, sample).value_or(0.0);
+  return metric_value(metrics_text(), sample).value_or(0.0);
+}
+
+std::string DaemonTest::metrics_text() {
+  return http_get("127.0.0.1", metrics_port_, "/metrics", timeout_);
 }
 
 void DaemonTest::TearDown() {

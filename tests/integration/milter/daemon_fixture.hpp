@@ -57,6 +57,8 @@ class DaemonTest : public ::testing::Test {
 
   // A sample of the daemon's Prometheus endpoint (0 when absent).
   double metric(const std::string& sample);
+  // The whole text of GET /metrics.
+  std::string metrics_text();
 
   MilterDaemon& daemon() { return daemon_; }
   const TempDir& dir() const { return dir_; }

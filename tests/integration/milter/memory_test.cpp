@@ -277,6 +277,9 @@ TEST_F(ClientMemory, AnAdminsPenaltyAppliesAtOnceAndIsListed) {
   const json j = json::parse(list.output);
   ASSERT_EQ(j["offenders"].size(), 1u);
   EXPECT_EQ(j["offenders"][0]["penalty"]["reason"], "manual: seen in a trap");
+  // "client" shows the record beside the limits and counters.
+  const json client = control({{"cmd", "client"}, {"ip", address_}});
+  EXPECT_EQ(client["memory"]["penalty"]["in_force"], true) << client.dump();
   // The control socket refuses bad requests with one line.
   EXPECT_FALSE(control({{"cmd", "offenders"}, {"action", "add"}, {"ip", address_}, {"for_ms", 5}})
                    .value("ok", true));

@@ -87,6 +87,37 @@ TEST_F(TwoHosts, ConnRateIsSharedWhicheverHostTheClientLandsOn) {
   EXPECT_EQ(redis_.calls("evalsha"), 14u);
 }
 
+// Client memory on Redis (issue 12): offences on either host add up, the
+// penalty one host starts is in force on the other at its next connect (read
+// in the connect's own EVALSHA), and forgetting it on one forgets it on both.
+TEST_F(TwoHosts, PenaltiesAreSharedAndLiftedEverywhere) {
+  rule("default", {{"conn_rate", "1/1h"},
+                   {"penalty", "block"},
+                   {"penalty_threshold", "2"},
+                   {"penalty_window", "10m"},
+                   {"penalty_base", "10m"},
+                   {"penalty_max", "1h"},
+                   {"penalty_memory", "1d"},
+                   {"penalty_weights", "conn_rate=1"}});
+  start();
+  EXPECT_CONTINUES(connect_once(0, "192.0.2.40"));
+  EXPECT_REFUSED(connect_once(1, "192.0.2.40"), "421", "4.3.2");  // offence 1, on mx2
+  EXPECT_REFUSED(connect_once(0, "192.0.2.40"), "421", "4.3.2");  // offence 2, on mx1: penalty
+  EXPECT_TRUE(mx(0).wait_for_log("penalty: client=[192.0.2.40]", 5s));
+  EXPECT_REFUSED(connect_once(1, "192.0.2.40"), "421", "4.7.0");  // in force on mx2 too
+  EXPECT_REFUSED(connect_once(0, "192.0.2.40"), "421", "4.7.0");
+  const json shown =
+      json::parse(mx(1).control(R"({"cmd":"offenders","action":"show","ip":"192.0.2.40"})"));
+  EXPECT_EQ(shown["record"]["penalty"]["n"], 1) << shown.dump();
+  // Lifted on mx2, gone on mx1: its next refusal is conn_rate's again.
+  const json removed =
+      json::parse(mx(1).control(R"({"cmd":"offenders","action":"remove","ip":"192.0.2.40"})"));
+  EXPECT_EQ(removed["removed"], true) << removed.dump();
+  EXPECT_REFUSED(connect_once(0, "192.0.2.40"), "421", "4.3.2");
+  // Another client is untouched throughout.
+  EXPECT_CONTINUES(connect_once(1, "192.0.2.41"));
+}
+
 TEST_F(TwoHosts, ConnLimitHoldsAcrossBothAndSlotsComeBack) {
   rule("192.0.2.20", {{"conn_limit", "2"}});
   start();

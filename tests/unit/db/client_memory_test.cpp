@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <stdexcept>
 #include <thread>
 
 #include "harden/db/client_memory_json.hpp"
@@ -188,6 +190,96 @@ TEST(ClientRecordJson, ShowsWhatAnAdminNeeds) {
   EXPECT_EQ(j["penalty"]["remaining_s"], 540);
   EXPECT_TRUE(j["pass_until"].is_null());
   EXPECT_EQ(j["history"].size(), 1u);
+}
+
+}  // namespace
+}  // namespace harden::db
+
+namespace harden::db {
+namespace {
+
+// A shared store in memory, with the compare-and-set Redis gives, and knobs
+// to make it fail or lose a race.
+class FakeShared final : public SharedMemory {
+ public:
+  std::string memory_get(const policy::IpNetwork& key) override {
+    if (down) throw std::runtime_error("down");
+    ++gets;
+    auto it = data.find(key.to_string());
+    return it == data.end() ? std::string() : it->second;
+  }
+  bool memory_cas(const policy::IpNetwork& key, const std::string& expected,
+                  const std::string& value, policy::WallMs) override {
+    if (down) throw std::runtime_error("down");
+    if (race > 0) {  // another host wrote between our read and our write
+      --race;
+      data[key.to_string()] = "1;0;0;;;;;;";
+      return false;
+    }
+    auto& cur = data[key.to_string()];
+    if (cur != expected) return false;
+    if (value.empty()) {
+      data.erase(key.to_string());
+    } else {
+      cur = value;
+    }
+    return true;
+  }
+  std::map<std::string, std::string> data;
+  bool down = false;
+  int race = 0;
+  int gets = 0;
+};
+
+TEST(SharedClientMemory, RecordsRoundTripAsText) {
+  policy::ClientRecord r;
+  r.grant_pass(kStart, 1000);
+  r.offend(kStart, 2, settings(), "pregreet");
+  r.impose(kStart + 5, kMinute, "manual: a;b;c");
+  const auto back = decode_record(encode_record(r));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, r);
+  EXPECT_EQ(*decode_record(encode_record(policy::ClientRecord{})), policy::ClientRecord{});
+  for (const char* bad :
+       {"", "2;0;0;;;;;;", "1;x;0;;;;;;", "1;0;0;5;;;;;", "1;0;0;1;2;0;;;r", "1;0;0"})
+    EXPECT_FALSE(decode_record(bad)) << bad;
+}
+
+TEST(SharedClientMemory, OffencesOnTwoHostsAddUpAndThePenaltyIsSeenByBoth) {
+  FakeShared redis;
+  ClientMemory mx1({.shared = &redis});
+  ClientMemory mx2({.shared = &redis});
+  EXPECT_FALSE(mx1.offend(key(1), kStart, 1, settings(), "conn_rate"));
+  EXPECT_FALSE(mx2.offend(key(1), kStart + 1, 1, settings(), "conn_rate"));
+  const auto p = mx1.offend(key(1), kStart + 2, 1, settings(), "conn_rate");
+  ASSERT_TRUE(p);                                 // the third offence, counted across both hosts
+  EXPECT_FALSE(mx2.penalty(key(1), kStart + 3));  // mx2 has not read it yet
+  mx2.refresh(key(1), redis.memory_get(key(1)), kStart + 3);  // its next connect
+  EXPECT_EQ(mx2.penalty(key(1), kStart + 3)->until, p->until);
+  // Forgotten on mx2: gone from the shared store, and from mx1 at its next read.
+  EXPECT_TRUE(mx2.forget(key(1), kStart + 4));
+  EXPECT_EQ(redis.memory_get(key(1)), "");
+  mx1.refresh(key(1), redis.memory_get(key(1)), kStart + 5);
+  EXPECT_FALSE(mx1.penalty(key(1), kStart + 5));
+}
+
+TEST(SharedClientMemory, ALostRaceIsRetriedNotLost) {
+  FakeShared redis;
+  ClientMemory mx1({.shared = &redis});
+  redis.race = 2;
+  mx1.grant_pass(key(2), kStart, 60'000);
+  EXPECT_TRUE(mx1.has_pass(key(2), kStart + 1));
+  EXPECT_TRUE(decode_record(redis.data.at(key(2).to_string()))->has_pass(kStart + 1));
+}
+
+TEST(SharedClientMemory, WhileTheSharedStoreIsDownChangesStayLocal) {
+  FakeShared redis;
+  ClientMemory mx1({.shared = &redis});
+  redis.down = true;
+  mx1.impose(key(3), kStart, kMinute, "manual: x");
+  EXPECT_TRUE(mx1.penalty(key(3), kStart + 1));
+  EXPECT_GE(mx1.shared_errors(), 1u);
+  EXPECT_TRUE(redis.data.empty());
 }
 
 }  // namespace

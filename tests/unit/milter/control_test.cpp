@@ -133,6 +133,25 @@ TEST(ControlRequestTest, RefusesHostileInputWithOneLine) {
            {std::string(3000, '[') + std::string(3000, ']'), "request too long"},
            {std::string(2000, '[') + std::string(2000, ']'), "must be a JSON object"},
            {"{\"cmd\":\"\xff\xfe\"}", "bad JSON"},
+           {R"({"cmd":"offenders","action":"zap"})", "unknown action 'zap'"},
+           {R"({"cmd":"offenders","action":7})", "action: must be a string"},
+           {R"({"cmd":"offenders","action":"show"})", "ip: missing"},
+           {R"({"cmd":"offenders","action":"remove","ip":"x"})", "is not an IP address"},
+           {R"({"cmd":"offenders","action":"add","ip":"192.0.2.7"})", "for_ms: must be an integer"},
+           {R"({"cmd":"offenders","action":"add","ip":"192.0.2.7","for_ms":"1h"})",
+            "for_ms: must be an integer"},
+           {R"({"cmd":"offenders","action":"add","ip":"192.0.2.7","for_ms":999})",
+            "out of range 1000.."},
+           {R"({"cmd":"offenders","action":"add","ip":"192.0.2.7","for_ms":1e30})",
+            "for_ms: must be an integer"},
+           {R"({"cmd":"offenders","action":"add","ip":"192.0.2.7","for_ms":-5})", "out of range"},
+           {R"({"cmd":"offenders","action":"add","ip":"192.0.2.7","for_ms":60000,"reason":"a\nb"})",
+            "reason"},
+           {R"({"cmd":"offenders","action":"add","ip":"192.0.2.7","for_ms":60000,"reason":")" +
+                std::string(300, 'r') + R"("})",
+            "reason"},
+           {R"({"cmd":"clock"})", "advance_ms: must be an integer"},
+           {R"({"cmd":"clock","advance_ms":0})", "out of range"},
        }) {
     const std::string err = parse_error(c.line);
     EXPECT_NE(err.find(c.expect), std::string::npos) << c.line.substr(0, 60) << " -> " << err;

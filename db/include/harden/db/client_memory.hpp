@@ -27,6 +27,7 @@
 //   ClientMemory: all members from any thread. StateStore: one thread at a time.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -45,8 +46,26 @@ struct ClientEntry {
   policy::ClientRecord record;
 };
 
+// Client records shared by several MX hosts (counters: redis): the daemon's
+// ClientMemory reads and writes through it. Records are text
+// (encode_record); a write is a compare-and-set on the whole text, so two
+// hosts changing one record at once cannot lose an offence (the loser reads
+// again and retries). Every call may throw (Redis down); ClientMemory then
+// keeps to its own table.
+class SharedMemory {
+ public:
+  virtual ~SharedMemory() = default;
+  // The record's text, "" when there is none.
+  virtual std::string memory_get(const policy::IpNetwork& key) = 0;
+  // Stores `value` ("" = delete), to expire at wall-clock `expire_at` (ms),
+  // if the stored text still equals `expected` ("" = none). False otherwise.
+  virtual bool memory_cas(const policy::IpNetwork& key, const std::string& expected,
+                          const std::string& value, policy::WallMs expire_at) = 0;
+};
+
 struct ClientMemoryOptions {
   std::size_t max_entries = 200'000;
+  SharedMemory* shared = nullptr;  // counters: redis; null: this host only
 };
 
 struct ClientMemoryStats {
@@ -81,6 +100,13 @@ class ClientMemory {
                                         std::uint32_t weight, const policy::PenaltySettings& s,
                                         std::string_view why);
 
+  // The shared record read with the counters (ConnectCount::memory) replaces
+  // this host's copy; "" removes it.
+  void refresh(const policy::IpNetwork& key, const std::string& text, policy::WallMs now);
+  bool shared() const { return shared_ != nullptr; }
+  // Shared-memory calls that failed (Redis down): the change stayed local.
+  std::uint64_t shared_errors() const { return shared_errors_.load(); }
+
   // The administrator's view (control socket).
   std::optional<policy::ClientRecord> find(const policy::IpNetwork& key) const;
   // Every record that still matters at `now`, most severe first: penalties
@@ -112,9 +138,24 @@ class ClientMemory {
  private:
   struct Shard;
   Shard& shard_of(const policy::IpNetwork& key) const;
+  void mark_end_pending(const policy::IpNetwork& key);
+  // Applies `change` to the shared record (compare-and-set, a few retries),
+  // then stores the result here. Without a shared store, or when it fails,
+  // applies it to this host's copy only.
+  template <typename Change>
+  auto apply(const policy::IpNetwork& key, policy::WallMs now, bool create, Change&& change)
+      -> decltype(change(std::declval<policy::ClientRecord&>()));
   std::vector<std::unique_ptr<Shard>> shards_;
   std::size_t per_shard_ = 0;
+  SharedMemory* shared_ = nullptr;
+  std::atomic<std::uint64_t> shared_errors_{0};
 };
+
+// A record as one line of text (the shared store's value):
+// "1;PASS;FORGET;START;UNTIL;N;HISTORY;OFFENCES;REASON", with START..N empty
+// without a penalty; decode_record returns nullopt for anything else.
+std::string encode_record(const policy::ClientRecord& r);
+std::optional<policy::ClientRecord> decode_record(std::string_view text);
 
 class StateStore {
  public:

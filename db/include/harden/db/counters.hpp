@@ -63,6 +63,11 @@ struct ConnectCount {
   // Nothing was counted: the shared counters are down and redis_failure is
   // tempfail (FallbackCounters). The engine answers 4xx; nothing is held.
   bool unavailable = false;
+  // The shared backend read the client's shared memory record in the same
+  // round trip (client_memory.hpp, SharedMemory): `memory` is its text, ""
+  // when it has none. False for local counters and while Redis is down.
+  bool memory_read = false;
+  std::string memory;
 };
 
 struct ClientState {

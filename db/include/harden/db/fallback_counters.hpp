@@ -62,7 +62,7 @@ struct FallbackHooks {
   std::function<void()> on_error;  // every failed Redis call
 };
 
-class FallbackCounters final : public CounterBackend {
+class FallbackCounters final : public CounterBackend, public SharedMemory {
  public:
   FallbackCounters(std::shared_ptr<RedisCounters> redis, std::shared_ptr<CounterBackend> local,
                    FallbackOptions options, FallbackHooks hooks = {});
@@ -84,6 +84,12 @@ class FallbackCounters final : public CounterBackend {
   // The slots this daemon holds (Redis and fallback table together): this
   // host's open connections per key, not the other hosts'.
   std::vector<OpenCount> top_open(std::size_t n) const override;
+
+  // Client memory on Redis while it answers; throws while it is down (the
+  // circuit breaker's state), so ClientMemory keeps the change local.
+  std::string memory_get(const policy::IpNetwork& key) override;
+  bool memory_cas(const policy::IpNetwork& key, const std::string& expected,
+                  const std::string& value, policy::WallMs expire_at) override;
 
   bool down() const { return down_.load(); }
   std::uint64_t errors() const { return errors_.load(); }

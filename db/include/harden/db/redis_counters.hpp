@@ -16,7 +16,11 @@
 //   Every counter operation is ONE round trip: EVALSHA of one Lua script
 //   (kCounterScript in redis_counters.cpp), loaded with SCRIPT LOAD when a
 //   connection is opened and loaded again when Redis answers NOSCRIPT.
-//     connect  KEYS conn, open   -> {conn_count, open, slot_taken}
+//     connect  KEYS conn, open, memory -> {conn_count, open, slot_taken,
+//                                  the client's shared memory record or ""}
+//     mget     KEYS memory       -> the record or ""
+//     mcas     KEYS memory       -> 1 if stored (compare-and-set on the whole
+//                                  text; SET ... PXAT forget_at, or DEL)
 //     rcpt/msg KEYS rcpt|msg     -> count in the window
 //     release  KEYS open         -> this instance's slots left
 //     inspect  KEYS conn, rcpt, msg, open -> {known, conn, open, rcpt, msg}
@@ -35,6 +39,10 @@
 //   PREFIX c:CLIENT:open           hash: one field per daemon instance, its
 //                                  open connections. TTL open_ttl, renewed by
 //                                  every connect and release of the client.
+//   PREFIX m:CLIENT                string: the client memory record
+//                                  (encode_record: pass, offences, penalties),
+//                                  expiring at its forget_at (PXAT; the
+//                                  writing daemon's wall clock).
 //   PREFIX live:INSTANCE           liveness of one daemon instance, TTL
 //                                  liveness_ttl, renewed every liveness_ttl/3
 //                                  and by every connect.
@@ -80,6 +88,7 @@
 #include <string_view>
 #include <thread>
 
+#include "harden/db/client_memory.hpp"
 #include "harden/db/counters.hpp"
 
 namespace harden::db {
@@ -122,7 +131,7 @@ struct RedisCountersOptions {
   bool test_time = false;  // TEST HOOK above; never in production
 };
 
-class RedisCounters final : public CounterBackend {
+class RedisCounters final : public CounterBackend, public SharedMemory {
  public:
   explicit RedisCounters(RedisCountersOptions options);
   ~RedisCounters() override;
@@ -144,6 +153,11 @@ class RedisCounters final : public CounterBackend {
   bool flush(const policy::IpNetwork& key) override;
   CounterStats stats() const override;
 
+  // Client memory shared by the MX hosts (client_memory.hpp): one EVALSHA each.
+  std::string memory_get(const policy::IpNetwork& key) override;
+  bool memory_cas(const policy::IpNetwork& key, const std::string& expected,
+                  const std::string& value, policy::WallMs expire_at) override;
+
   // Becomes a new instance (see KEYS); returns the new generation.
   std::uint64_t rotate();
   std::uint64_t generation() const { return generation_.load(); }
@@ -157,6 +171,7 @@ class RedisCounters final : public CounterBackend {
   class Pool;
   std::string client_key(const policy::IpNetwork& key, std::string_view what) const;
   std::string live_prefix() const { return options_.key_prefix + "live:"; }
+  std::string memory_key(const policy::IpNetwork& key) const;
   void note_latency(std::chrono::steady_clock::duration d) const;
   void liveness_loop();
 

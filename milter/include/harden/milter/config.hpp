@@ -2,7 +2,7 @@
 //
 // SYNOPSIS
 //   Config c = default_config();                     // the table's defaults
-//   load_config_file(c, "/etc/milter-harden.yaml");  // YAML map of key: value
+//   load_config_file(c, "/etc/milter-harden/milter-harden.yaml");  // YAML map of key: value
 //   set_config_value(c, "socket", "inet:8894@127.0.0.1");   // --set, -p, --store
 //   std::cout << print_config(c);                    // --print-config, parseable again
 //   std::cout << config_table_markdown();            // the README table
@@ -13,7 +13,7 @@
 //
 // Errors (unknown key, bad value, value out of bounds, unreadable file)
 // throw ConfigError with ONE line naming the file and the key:
-//   "/etc/milter-harden.yaml: ipv4_prefix: 40 is out of range 8..32"
+//   "/etc/milter-harden/milter-harden.yaml: ipv4_prefix: 40 is out of range 8..32"
 //
 // THREAD SAFETY
 //   A Config is a plain value, read-only once the daemon runs.

@@ -34,7 +34,8 @@
 //                                                cut to greet_pause_cap),
 //                                                beside held_ms, policy_ms, cap_ms, cut and
 //                                                text ("9000 (policy 30000, cut to
-//                                                greet_pause_cap)")
+//                                                greet_pause_cap)"); memory: the client
+//                                                key's record (as "offenders show") or null
 //   {"cmd":"flush","ip":"192.0.2.7"}             key, flushed (false: not in the table)
 //   With counters: redis, client and flush read and clear the client's
 //   counters on Redis (every MX host sees the change); while Redis is down,

@@ -134,7 +134,9 @@ class Engine {
  private:
   policy::Decision finish(policy::Decision d) const;
   static policy::Decision with_delay(policy::Decision d, const policy::Decision& throttle);
-  policy::Decision connect_limits(Session& s);
+  // Counts the connection, then refuses a penalty in force (set in
+  // `penalty`; a monitor one is left there for the caller), conn_limit, conn_rate.
+  policy::Decision connect_limits(Session& s, policy::Decision& penalty);
   // Counts a refusal as an offence (penalty_weights) and drops the pass a
   // refusal for pre-greeting traffic or a block rule forfeits.
   policy::Decision remember(Session& s, policy::Decision d);
