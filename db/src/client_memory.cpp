@@ -160,21 +160,36 @@ std::optional<ClientRecord> ClientMemory::find(const IpNetwork& key) const {
   return it->second->rec;
 }
 
-std::vector<ClientEntry> ClientMemory::entries(WallMs now) const {
-  std::vector<ClientEntry> out;
+std::vector<ClientEntry> ClientMemory::entries(WallMs now, std::size_t limit,
+                                               std::size_t* total) const {
+  struct Rank {
+    IpNetwork key;
+    WallMs until = 0;  // the penalty in force's end; 0: none
+  };
+  std::vector<Rank> ranks;
   for (const auto& sh : shards_) {
     std::lock_guard lock(sh->mu);
     for (const Node& n : sh->lru) {
-      if (!n.rec.forgotten(now)) out.push_back({n.key, n.rec});
+      if (n.rec.forgotten(now)) continue;
+      const policy::Penalty* p = n.rec.penalty_at(now);
+      ranks.push_back({n.key, p ? p->until : 0});
     }
   }
-  std::sort(out.begin(), out.end(), [now](const ClientEntry& a, const ClientEntry& b) {
-    const auto* pa = a.record.penalty_at(now);
-    const auto* pb = b.record.penalty_at(now);
-    if ((pa != nullptr) != (pb != nullptr)) return pa != nullptr;
-    if (pa && pa->until != pb->until) return pa->until > pb->until;
+  if (total) *total = ranks.size();
+  // Penalties in force first (latest end first), then the others by key.
+  const auto before = [](const Rank& a, const Rank& b) {
+    if ((a.until != 0) != (b.until != 0)) return a.until != 0;
+    if (a.until != b.until) return a.until > b.until;
     return a.key < b.key;
-  });
+  };
+  const std::size_t keep = std::min(limit, ranks.size());
+  std::partial_sort(ranks.begin(), ranks.begin() + static_cast<std::ptrdiff_t>(keep), ranks.end(),
+                    before);
+  std::vector<ClientEntry> out;
+  out.reserve(keep);
+  for (std::size_t i = 0; i < keep; ++i) {
+    if (auto rec = find(ranks[i].key)) out.push_back({ranks[i].key, std::move(*rec)});
+  }
   return out;
 }
 

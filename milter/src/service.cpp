@@ -88,15 +88,13 @@ json DaemonService::offenders(const ControlRequest& r) {
   const policy::WallMs now = engine_.now_ms();
   using A = ControlRequest::Action;
   if (r.action == A::list) {
-    const auto all = mem->entries(now);
-    json list = json::array();
     const std::size_t most = r.limit > 0 ? std::min(r.limit, kMaxListed) : kMaxListed;
-    for (std::size_t i = 0; i < all.size() && i < most; ++i)
-      list.push_back(db::client_record_json(all[i].key, all[i].record, now));
-    return {{"ok", true},
-            {"now", policy::format_wall_ms(now)},
-            {"total", all.size()},
-            {"offenders", list}};
+    std::size_t total = 0;
+    const auto listed = mem->entries(now, most, &total);
+    json list = json::array();
+    for (const auto& e : listed) list.push_back(db::client_record_json(e.key, e.record, now));
+    return {
+        {"ok", true}, {"now", policy::format_wall_ms(now)}, {"total", total}, {"offenders", list}};
   }
   const auto snapshot = engine_.policy();
   const policy::IpNetwork key = (snapshot ? snapshot->options().keyer : keyer_).key(*r.ip);

@@ -97,6 +97,26 @@ TEST(ClientMemoryTest, EndedPenaltiesAreReportedOnceAndForgottenRecordsDropped) 
   EXPECT_EQ(m.stats(kStart + 2 * kMinute).entries, 0u);
 }
 
+TEST(ClientMemoryTest, EntriesRankPenaltiesFirstAndCopyOnlyWhatIsAsked) {
+  ClientMemory m;
+  for (int i = 10; i < 20; ++i) m.offend(key(i), kStart, 1, settings(), "conn_rate");
+  m.impose(key(1), kStart, 5 * kMinute, "manual: short");
+  m.impose(key(2), kStart, 50 * kMinute, "manual: long");
+  m.impose(key(3), kStart, 20 * kMinute, "manual: middle");
+  std::size_t total = 0;
+  const auto two = m.entries(kStart + 1, 2, &total);
+  EXPECT_EQ(total, 13u);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two[0].key, key(2));  // the latest end first
+  EXPECT_EQ(two[1].key, key(3));
+  const auto all = m.entries(kStart + 1);
+  ASSERT_EQ(all.size(), 13u);
+  EXPECT_EQ(all[2].key, key(1));
+  EXPECT_EQ(all[3].key, key(10));  // then the others by key
+  EXPECT_TRUE(m.entries(kStart + 1, 0, &total).empty());
+  EXPECT_EQ(total, 13u);
+}
+
 TEST(ClientMemoryTest, TheCapHoldsUnderASprayAndSparesPenalties) {
   ClientMemory m({.max_entries = 1600});
   m.impose(key(0), kStart, 60 * kMinute, "manual: keep me");

@@ -111,7 +111,12 @@ class ClientMemory {
   std::optional<policy::ClientRecord> find(const policy::IpNetwork& key) const;
   // Every record that still matters at `now`, most severe first: penalties
   // in force (latest end first), then the others by key.
-  std::vector<ClientEntry> entries(policy::WallMs now) const;
+  // At most `limit` of them; `total` (if given) gets how many there are. Only
+  // the records returned are copied (a table of 200,000 is ranked by key and
+  // penalty end, not copied whole, each time `hardenctl top` refreshes).
+  std::vector<ClientEntry> entries(policy::WallMs now,
+                                   std::size_t limit = static_cast<std::size_t>(-1),
+                                   std::size_t* total = nullptr) const;
   policy::Penalty impose(const policy::IpNetwork& key, policy::WallMs now, std::int64_t length_ms,
                          std::string reason);
   // Forgets the key: penalty in force, history, offences and pass. False if unknown.
