@@ -238,17 +238,17 @@ int run_reload(const Globals&, ControlOptions& o) {
   return kExitOk;
 }
 
-void add_socket_option(CLI::App* sub, ControlOptions& o) {
-  sub->add_option("--socket", o.socket, "the daemon's control socket")
-      ->envname(std::string(kControlSocketEnvVar))
-      ->type_name("PATH");
-}
-
 constexpr const char* kFooter =
     "\nTalks to the running milter-harden over its control socket (default "
     "/run/milter-harden/control.sock; --socket or HARDEN_CONTROL_SOCKET).";
 
 }  // namespace
+
+void add_socket_option(CLI::App* sub, std::string& socket) {
+  sub->add_option("--socket", socket, "the daemon's control socket")
+      ->envname(std::string(kControlSocketEnvVar))
+      ->type_name("PATH");
+}
 
 bool control_socket_answers(const std::string& socket_path) {
   try {
@@ -286,7 +286,7 @@ void add_control_commands(CLI::App& app, Dispatch& d) {
   auto status_opts = std::make_shared<ControlOptions>();
   CLI::App* status =
       add_command(app, "status", "the running daemon: policy, counters, decisions", kFooter);
-  add_socket_option(status, *status_opts);
+  add_socket_option(status, status_opts->socket);
   status->add_flag("--json", status_opts->json, "the daemon's reply as JSON");
   on_run(status, d, status_opts, run_status);
 
@@ -296,7 +296,7 @@ void add_control_commands(CLI::App& app, Dispatch& d) {
   client->add_option("ip", client_opts->ip, "client address")->required();
   client->add_option("--hostname", client_opts->hostname, "as if its verified rDNS name were NAME")
       ->type_name("NAME");
-  add_socket_option(client, *client_opts);
+  add_socket_option(client, client_opts->socket);
   client->add_flag("--json", client_opts->json, "the daemon's reply as JSON");
   on_run(client, d, client_opts, run_client);
 
@@ -304,13 +304,13 @@ void add_control_commands(CLI::App& app, Dispatch& d) {
   CLI::App* flush =
       add_command(app, "flush", "forget a client's rates in the running daemon", kFooter);
   flush->add_option("ip", flush_opts->ip, "client address")->required();
-  add_socket_option(flush, *flush_opts);
+  add_socket_option(flush, flush_opts->socket);
   on_run(flush, d, flush_opts, run_flush);
 
   auto reload_opts = std::make_shared<ControlOptions>();
   CLI::App* reload =
       add_command(app, "reload", "make the running daemon reload the policy store now", kFooter);
-  add_socket_option(reload, *reload_opts);
+  add_socket_option(reload, reload_opts->socket);
   on_run(reload, d, reload_opts, run_reload);
 }
 

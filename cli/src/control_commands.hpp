@@ -33,6 +33,9 @@ inline constexpr std::size_t kMaxControlReply = 1u << 20;
 
 void add_control_commands(CLI::App& app, Dispatch& d);
 
+// --socket PATH (env HARDEN_CONTROL_SOCKET) on a command that talks to the daemon.
+void add_socket_option(CLI::App* sub, std::string& socket);
+
 // True when a daemon answers on `socket_path`; false when there is no socket
 // or nothing listens on it. Throws UsageError for anything else (permissions).
 bool control_socket_answers(const std::string& socket_path);

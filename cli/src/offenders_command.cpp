@@ -193,9 +193,7 @@ void add_offenders_command(CLI::App& app, Dispatch& d) {
   sub->add_option("--for", o->length, "add: the penalty's length (30m, 2h, 1d)")
       ->type_name("DURATION");
   sub->add_option("--reason", o->reason, "add: why (printable ASCII, logged)")->type_name("TEXT");
-  sub->add_option("--socket", o->socket, "the daemon's control socket")
-      ->envname(std::string(kControlSocketEnvVar))
-      ->type_name("PATH");
+  add_socket_option(sub, o->socket);
   sub->add_option("--state", o->state, "the daemon's state file, used when it is not running")
       ->envname(std::string(kStateFileEnvVar))
       ->type_name("PATH");

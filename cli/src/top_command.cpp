@@ -221,9 +221,7 @@ void add_top_command(CLI::App& app, Dispatch& d) {
   sub->add_option("-n", o->n, "clients per list (1..100, default 10)")
       ->check(CLI::Range(1, 100))
       ->type_name("N");
-  sub->add_option("--socket", o->socket, "the daemon's control socket")
-      ->envname(std::string(kControlSocketEnvVar))
-      ->type_name("PATH");
+  add_socket_option(sub, o->socket);
   on_run(sub, d, o, run_top);
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "daemon_fixture.hpp"
+#include "support/fd.hpp"
 
 namespace harden::testing {
 namespace {
@@ -28,33 +29,6 @@ using ::testing::HasSubstr;
 
 constexpr std::uint64_t kDaemonLimit = 256;
 constexpr int kFlood = 320;  // milter connections: past what 256 descriptors hold
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-std::uint16_t local_port(int fd) {
-  sockaddr_in sa{};
-  socklen_t len = sizeof sa;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0)
-    throw std::runtime_error("getsockname");
-  return ntohs(sa.sin_port);
-}
 
 sockaddr_in v4(const std::string& addr, std::uint16_t port) {
   sockaddr_in sa{};

@@ -21,36 +21,13 @@
 #include <string>
 
 #include "daemon_fixture.hpp"
+#include "support/fd.hpp"
 
 namespace harden::testing {
 namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    return *this;
-  }
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-std::uint16_t port_of(int fd) {
-  sockaddr_in a{};
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  return ntohs(a.sin_port);
-}
 
 // One SMTP client's TCP connection to a stand-in MTA that never reads: what
 // the client sends before the greeting stays in the MTA socket's queue, where
@@ -67,12 +44,12 @@ struct TcpPair {
     if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
         ::listen(listener.get(), 4) != 0)
       throw std::runtime_error("TcpPair: cannot listen on " + address);
-    mta_port = port_of(listener.get());
+    mta_port = local_port(listener.get());
     a.sin_port = htons(mta_port);
     client = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (::connect(client.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
       throw std::runtime_error("TcpPair: cannot connect to " + address);
-    client_port = port_of(client.get());
+    client_port = local_port(client.get());
     mta = Fd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   }
 
