@@ -94,20 +94,24 @@ class GreetHub {
         metrics_(metrics),
         tick_(strand_) {}
 
-  std::shared_ptr<Ticket> watch(const Endpoint& mta, const Endpoint& client, milliseconds pause,
-                                Done done) {
+  // The pause runs from `start`, when the session's thread read the CONNECT,
+  // not from when the hub gets to it: a backlog here never lengthens a pause.
+  std::shared_ptr<Ticket> watch(const Endpoint& mta, const Endpoint& client,
+                                SteadyClock::time_point start, milliseconds pause, Done done) {
     auto t = std::make_shared<Ticket>(io_, mta, client, std::move(done));
+    t->start = start;
     asio::post(strand_, [this, t, pause] {
-      t->start = SteadyClock::now();
       if (cancelled_) return finish(*t, WatchResult::Outcome::cancelled);
-      evaluate(*t);
-      if (t->finished) return;
-      tickets_.push_back(t);
-      t->deadline_timer.expires_after(pause);
+      t->deadline_timer.expires_at(t->start + pause);
       t->deadline_timer.async_wait(asio::bind_executor(strand_, [this, t](auto ec) {
-        if (!ec) at_deadline(*t);
+        if (!ec) at_deadline(t);
       }));
-      if (!ticking_) arm_tick();
+      // The first look: with the others that came in the same burst.
+      starting_.push_back(t);
+      if (!start_posted_) {
+        start_posted_ = true;
+        asio::post(strand_, [this] { first_looks(); });
+      }
     });
     return t;
   }
@@ -124,17 +128,24 @@ class GreetHub {
   void cancel_all() {
     asio::post(strand_, [this] {
       cancelled_ = true;
-      for (auto& t : tickets_)
-        if (!t->finished) finish(*t, WatchResult::Outcome::cancelled);
-      tickets_.clear();
+      for (auto* list : {&tickets_, &starting_, &due_}) {
+        for (auto& t : *list)
+          if (!t->finished) finish(*t, WatchResult::Outcome::cancelled);
+        list->clear();
+      }
       tick_.cancel();
     });
   }
 
  private:
-  void arm_tick() {
+  // The first tick comes one interval after the first pause starts; the next
+  // ones keep that grid (a slow tick does not push them back), and one that
+  // is already due runs at once.
+  void arm_tick(bool first) {
     ticking_ = true;
-    tick_.expires_after(interval_);
+    const auto now = SteadyClock::now();
+    next_tick_ = first ? now + interval_ : std::max(next_tick_ + interval_, now);
+    tick_.expires_at(next_tick_);
     tick_.async_wait([this](auto ec) {
       ticking_ = false;
       if (ec) return;
@@ -142,45 +153,120 @@ class GreetHub {
     });
   }
 
-  // One scan per MTA port serves every session paused on it; sessions whose
-  // socket was never seen, and every session when a scan fails, are probed
-  // one by one.
+  // One scan per MTA port serves every session paused on it (in the socket
+  // families seen on that port only: the kernel walks its whole table per
+  // family); sessions whose socket was never seen, those whose client
+  // address and port another session shares, and every session when a scan
+  // fails, are probed one by one.
   void on_tick() {
-    std::unordered_map<std::uint16_t, std::vector<Ticket*>> by_port;
+    struct PortWork {
+      std::vector<Ticket*> tickets;
+      ScanFamilies families{false, false};
+    };
+    std::unordered_map<std::uint16_t, PortWork> by_port;
+    std::vector<Ticket*> one_by_one;
     for (auto& t : tickets_)
       if (!t->finished && !t->degraded) {
-        if (t->found)
-          by_port[t->mta.port].push_back(t.get());
-        else
-          evaluate(*t);
+        if (t->found) {
+          PortWork& w = by_port[t->mta.port];
+          w.tickets.push_back(t.get());
+          (t->result.last.v6_socket ? w.families.v6 : w.families.v4) = true;
+        } else {
+          one_by_one.push_back(t.get());
+        }
       }
-    for (auto& [port, list] : by_port) {
-      const PortScan scan = list.size() > 1 ? probe_.scan(port) : PortScan{};
+    for (auto& [port, work] : by_port) {
+      const PortScan scan = work.tickets.size() > 1 ? probe_.scan(port, work.families) : PortScan{};
       if (!scan.ok) {
-        for (Ticket* t : list) evaluate(*t);
+        one_by_one.insert(one_by_one.end(), work.tickets.begin(), work.tickets.end());
         continue;
       }
-      std::unordered_map<std::string, const ProbeResult*> seen;
-      seen.reserve(scan.connections.size());
-      for (const auto& c : scan.connections)
-        seen.emplace(c.result.local.to_string() + " " + c.client.to_string(), &c.result);
-      for (Ticket* t : list) {
-        const auto it = seen.find(t->mta.to_string() + " " + t->client.to_string());
-        ProbeResult r;
-        if (it != seen.end()) {
-          r = *it->second;
-        } else {
-          r.status = ProbeResult::Status::not_found;
-          r.error = "gone from the port scan";
-        }
-        apply(*t, std::move(r));
-      }
+      apply_scan(work.tickets, scan, one_by_one);
     }
+    evaluate(one_by_one);
     std::erase_if(tickets_, [](const auto& t) { return t->finished; });
-    if (!tickets_.empty()) arm_tick();
+    if (!tickets_.empty()) arm_tick(false);
   }
 
-  void evaluate(Ticket& t) { apply(t, probe_.probe(t.mta, t.client)); }
+  // A session's client side, as a hash key (no text: a tick may see 10,000s).
+  struct ClientKey {
+    std::array<std::uint8_t, 16> address{};
+    std::uint16_t port = 0;
+    bool v4 = false;
+    friend bool operator==(const ClientKey&, const ClientKey&) = default;
+  };
+  struct ClientKeyHash {
+    std::size_t operator()(const ClientKey& k) const noexcept {
+      std::uint64_t h = 1469598103934665603ULL;
+      for (const auto b : k.address) h = (h ^ b) * 1099511628211ULL;
+      h = (h ^ k.port) * 1099511628211ULL;
+      return static_cast<std::size_t>(h ^ (k.v4 ? 1u : 0u));
+    }
+  };
+  static ClientKey key_of(const Endpoint& e) {
+    return ClientKey{e.address.bytes(), e.port, e.address.is_v4()};
+  }
+
+  // Sessions the scan cannot tell apart are added to `one_by_one`.
+  void apply_scan(const std::vector<Ticket*>& tickets, const PortScan& scan,
+                  std::vector<Ticket*>& one_by_one) {
+    std::unordered_map<ClientKey, Ticket*, ClientKeyHash> waiting;
+    waiting.reserve(tickets.size());
+    std::vector<Ticket*> shared;  // a client side two sessions have (two local addresses)
+    for (Ticket* t : tickets)
+      if (!waiting.emplace(key_of(t->client), t).second) shared.push_back(t);
+    const std::size_t duplicates = shared.size();
+    for (std::size_t i = 0; i < duplicates; ++i) {
+      if (const auto it = waiting.find(key_of(shared[i]->client)); it != waiting.end()) {
+        shared.push_back(it->second);
+        waiting.erase(it);
+      }
+    }
+    for (const auto& c : scan.connections) {
+      const auto it = waiting.find(key_of(c.client));
+      if (it == waiting.end() || it->second->mta != c.result.local) continue;
+      Ticket* t = it->second;
+      waiting.erase(it);
+      apply(*t, c.result);
+    }
+    for (auto& [key, t] : waiting) {
+      ProbeResult r;
+      r.status = ProbeResult::Status::not_found;
+      r.error = "gone from the port scan";
+      apply(*t, std::move(r));
+    }
+    one_by_one.insert(one_by_one.end(), shared.begin(), shared.end());
+  }
+
+  // Exact looks for these sessions, all in one probe_many.
+  void evaluate(const std::vector<Ticket*>& tickets) {
+    std::vector<ProbeQuery> queries;
+    std::vector<Ticket*> live;
+    for (Ticket* t : tickets)
+      if (!t->finished) {
+        queries.push_back(ProbeQuery{t->mta, t->client});
+        live.push_back(t);
+      }
+    if (live.empty()) return;
+    std::vector<ProbeResult> results(live.size());
+    probe_.probe_many(queries, results);
+    for (std::size_t i = 0; i < live.size(); ++i)
+      if (!live[i]->finished) apply(*live[i], std::move(results[i]));
+  }
+
+  // The first look of every pause that started since the last time: talked
+  // already, seen (then the ticks watch it), or not visible (a plain delay).
+  void first_looks() {
+    start_posted_ = false;
+    std::vector<std::shared_ptr<Ticket>> batch;
+    batch.swap(starting_);
+    std::vector<Ticket*> live;
+    for (auto& t : batch) live.push_back(t.get());
+    evaluate(live);
+    for (auto& t : batch)
+      if (!t->finished) tickets_.push_back(std::move(t));
+    if (!tickets_.empty() && !ticking_) arm_tick(true);
+  }
 
   void apply(Ticket& t, ProbeResult r) {
     using Status = ProbeResult::Status;
@@ -206,11 +292,28 @@ class GreetHub {
     }
   }
 
-  void at_deadline(Ticket& t) {
-    if (t.finished) return;
-    if (!t.degraded) evaluate(t);  // the last look, at the deadline
-    if (!t.finished)
-      finish(t, t.degraded ? WatchResult::Outcome::degraded : WatchResult::Outcome::silent);
+  // A pause ends with a last look, taken with those of every pause that ended
+  // meanwhile (a flood's pauses end in bursts, as they began).
+  void at_deadline(const std::shared_ptr<Ticket>& t) {
+    if (t->finished) return;
+    due_.push_back(t);
+    if (!due_posted_) {
+      due_posted_ = true;
+      asio::post(strand_, [this] { last_looks(); });
+    }
+  }
+
+  void last_looks() {
+    due_posted_ = false;
+    std::vector<std::shared_ptr<Ticket>> batch;
+    batch.swap(due_);
+    std::vector<Ticket*> live;
+    for (auto& t : batch)
+      if (!t->degraded) live.push_back(t.get());
+    evaluate(live);
+    for (auto& t : batch)
+      if (!t->finished)
+        finish(*t, t->degraded ? WatchResult::Outcome::degraded : WatchResult::Outcome::silent);
   }
 
   void finish(Ticket& t, WatchResult::Outcome o) {
@@ -228,9 +331,14 @@ class GreetHub {
   milliseconds interval_;
   Metrics& metrics_;
   asio::steady_timer tick_;
+  SteadyClock::time_point next_tick_{};
   bool ticking_ = false;
   bool cancelled_ = false;
-  std::vector<std::shared_ptr<Ticket>> tickets_;
+  std::vector<std::shared_ptr<Ticket>> tickets_;   // watched by the ticks
+  std::vector<std::shared_ptr<Ticket>> starting_;  // waiting for their first look
+  std::vector<std::shared_ptr<Ticket>> due_;       // waiting for their last look
+  bool start_posted_ = false;
+  bool due_posted_ = false;
 };
 
 std::optional<policy::IpAddress> connect_address(const ConnectCommand& c) {
@@ -271,7 +379,7 @@ struct NativeServer::Impl {
         spec(parse_socket_spec(opt.socket)),
         ios(make_contexts(opt.threads)),
         io(*ios.front()),
-        hub(io, p, opt.probe_interval, m),
+        hub(hub_io, p, opt.probe_interval, m),
         accept_timer(io),
         grace_timer(io) {
     if (opt.allowed_peers.empty()) {
@@ -292,7 +400,7 @@ struct NativeServer::Impl {
   // hint 1): a connection lives on one of them, so its handlers never run
   // concurrently (no strand), and a reply goes out from the thread that read
   // the command, without handing the wake-up to another thread. ios[0] also
-  // runs the acceptor, the GreetHub and the server's timers.
+  // runs the acceptor and the server's timers; the GreetHub has hub_io.
   static std::vector<std::unique_ptr<asio::io_context>> make_contexts(unsigned threads) {
     const unsigned n = threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
     std::vector<std::unique_ptr<asio::io_context>> v;
@@ -312,6 +420,10 @@ struct NativeServer::Impl {
   asio::io_context& io;  // ios[0]
   std::size_t next_io = 0;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> workers_busy;
+  // The GreetHub's own thread: its port scans (milliseconds under a flood)
+  // and the last looks at the pauses' ends never wait behind session I/O,
+  // and never hold it up.
+  asio::io_context hub_io{1};
   GreetHub hub;
   std::optional<asio::basic_socket_acceptor<gproto>> acceptor;
   asio::steady_timer accept_timer;
@@ -525,11 +637,12 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
     }
     auto weak = weak_from_this();
     const auto executor = sock_.get_executor();
-    greet_ = srv_.hub.watch(*mta, *client, pause, [weak, executor](const WatchResult& w) {
-      asio::post(executor, [weak, w] {
-        if (auto self = weak.lock()) self->greet_done(w);
-      });
-    });
+    greet_ = srv_.hub.watch(*mta, *client, SteadyClock::now(), pause,
+                            [weak, executor](const WatchResult& w) {
+                              asio::post(executor, [weak, w] {
+                                if (auto self = weak.lock()) self->greet_done(w);
+                              });
+                            });
   }
 
   void greet_done(const WatchResult& w) {
@@ -795,8 +908,13 @@ void NativeServer::run() {
   std::vector<std::thread> pool;
   for (std::size_t i = 1; i < s.ios.size(); ++i)
     pool.emplace_back([io = s.ios[i].get()] { io->run(); });
+  auto hub_busy = asio::make_work_guard(s.hub_io);
+  std::thread hub_thread([&s] { s.hub_io.run(); });
   s.io.run();
   for (auto& t : pool) t.join();
+  hub_busy.reset();
+  s.hub_io.stop();  // every session is gone; a tick may still be armed
+  hub_thread.join();
   if (s.spec.kind == SocketSpec::Kind::unix_path) ::unlink(s.spec.path.c_str());
 }
 

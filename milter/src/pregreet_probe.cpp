@@ -86,6 +86,7 @@ struct Query {
   std::array<std::uint8_t, 16> dst{};
   std::uint16_t sport = 0;
   std::uint16_t dport = 0;
+  bool tcp_info = true;  // ask for INET_DIAG_INFO (bytes_received)
 };
 
 // What one reply message says about one socket.
@@ -155,7 +156,7 @@ std::size_t build_request(std::array<std::byte, 160>& out, const Query& q, const
   inet_diag_req_v2 req{};
   req.sdiag_family = q.family;
   req.sdiag_protocol = IPPROTO_TCP;
-  req.idiag_ext = 1u << (INET_DIAG_INFO - 1);
+  req.idiag_ext = q.tcp_info ? 1u << (INET_DIAG_INFO - 1) : 0u;
   req.idiag_states = kConnectionStates;
   req.id.idiag_sport = htons(q.sport);
   req.id.idiag_dport = htons(q.dport);
@@ -307,6 +308,10 @@ class PregreetProbe::Pool {
   }
 
   std::uint32_t next_seq() { return seq_.fetch_add(1, std::memory_order_relaxed) + 1; }
+  // The first of `n` consecutive sequence numbers.
+  std::uint32_t next_seqs(std::uint32_t n) {
+    return seq_.fetch_add(n, std::memory_order_relaxed) + 1;
+  }
 
  private:
   static std::unique_ptr<NetlinkSocket> open_socket(std::string& error) {
@@ -441,6 +446,60 @@ Exchange run_query(NetlinkSocket& s, const Query& q, const Endpoint* client, std
   return ex;
 }
 
+// The answer to one request of a batch.
+struct BatchAnswer {
+  bool answered = false;
+  int kernel_errno = 0;  // ENOENT: no such socket
+  std::optional<DiagReply> reply;
+};
+
+// Exact lookups (no dumps) in one send, request i with sequence number
+// base + i; one answer per request (its reply or its error) comes back, each
+// as the kernel queued it during the send. Returns "" or why the exchange
+// failed (then the socket must not be reused).
+std::string run_batch(NetlinkSocket& s, std::span<const Query> queries, std::uint32_t base,
+                      std::chrono::milliseconds timeout, std::vector<BatchAnswer>& answers) {
+  answers.assign(queries.size(), BatchAnswer{});
+  std::vector<std::byte> out;
+  out.reserve(queries.size() * 96);
+  std::array<std::byte, 160> one{};
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    const std::size_t len =
+        build_request(one, queries[i], nullptr, base + static_cast<std::uint32_t>(i));
+    out.insert(out.end(), one.begin(), one.begin() + static_cast<std::ptrdiff_t>(len));
+  }
+  Exchange ex;
+  if (!send_request(s.fd(), out.data(), out.size(), ex)) return ex.failure;
+  const auto deadline = Clock::now() + timeout;
+  std::size_t left = queries.size();
+  while (left > 0) {
+    const std::size_t n = receive(s, deadline, ex);
+    if (n == 0) return ex.failure;
+    const std::byte* p = s.buffer().data();
+    for (std::size_t off = 0; off + sizeof(nlmsghdr) <= n;) {
+      const auto hdr = read_at<nlmsghdr>(p + off);
+      if (hdr.nlmsg_len < sizeof hdr || hdr.nlmsg_len > n - off) return "malformed netlink reply";
+      const std::byte* payload = p + off + sizeof hdr;
+      const std::size_t payload_len = hdr.nlmsg_len - sizeof hdr;
+      off += align4(hdr.nlmsg_len);
+      const std::uint32_t index = hdr.nlmsg_seq - base;  // wraps: stale ones are out of range
+      if (index >= queries.size() || answers[index].answered) continue;
+      BatchAnswer& a = answers[index];
+      if (hdr.nlmsg_type == NLMSG_ERROR) {
+        const int code = payload_len >= sizeof(int) ? read_at<int>(payload) : 0;
+        a.kernel_errno = code < 0 ? -code : 0;
+      } else if (hdr.nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+        a.reply = parse_diag(payload, payload_len);
+      } else {
+        continue;
+      }
+      a.answered = true;
+      --left;
+    }
+  }
+  return {};
+}
+
 bool is_this_connection(const DiagReply& r, const Endpoint& local, const Endpoint& client) {
   if ((kConnectionStates & state_bit(r.state)) == 0) return false;  // e.g. the listener
   if (r.family != AF_INET && r.family != AF_INET6) return false;
@@ -458,6 +517,7 @@ ProbeResult result_of(const DiagReply& r) {
   if (r.have_bytes && res.peer_closed && res.bytes_received > 0) --res.bytes_received;
   res.bytes_received = std::max<std::uint64_t>(res.bytes_received, res.rqueue);
   res.local = Endpoint{address_of(r.family, r.src), r.sport};
+  res.v6_socket = r.family == AF_INET6;
   res.status = res.bytes_received > 0 ? ProbeResult::Status::talked : ProbeResult::Status::silent;
   return res;
 }
@@ -531,7 +591,81 @@ ProbeResult PregreetProbe::probe(const Endpoint& mta_local, const Endpoint& clie
   return result_of(matches.front());
 }
 
-PortScan PregreetProbe::scan(std::uint16_t local_port) const {
+void PregreetProbe::probe_many(std::span<const ProbeQuery> queries,
+                               std::span<ProbeResult> out) const {
+  const std::size_t n = std::min(queries.size(), out.size());
+  std::vector<std::size_t> exact;  // indexes answered by exact lookups in batches
+  exact.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Endpoint& local = queries[i].mta_local;
+    const Endpoint& client = queries[i].client;
+    const bool checkable = local.port != 0 && client.port != 0 && !client.is_wildcard() &&
+                           (local.is_wildcard() || local.address.is_v4() == client.address.is_v4());
+    if (checkable && !local.is_wildcard() && !is_link_local_v6(client.address))
+      exact.push_back(i);
+    else
+      out[i] = probe(local, client);  // the refusals, or a dump
+  }
+  std::vector<std::size_t> todo;
+  std::vector<std::size_t> next;
+  std::vector<Query> batch;
+  std::vector<BatchAnswer> answers;
+  for (std::size_t from = 0; from < exact.size(); from += kBatch) {
+    todo.assign(exact.begin() + static_cast<std::ptrdiff_t>(from),
+                exact.begin() + static_cast<std::ptrdiff_t>(std::min(from + kBatch, exact.size())));
+    std::string error;
+    auto sock = pool_->acquire(Clock::now() + options_.timeout, error);
+    if (!sock) {
+      for (const std::size_t i : todo) out[i] = failed(error);
+      continue;
+    }
+    // As probe(): an IPv4 client in its own family first, then as
+    // ::ffff:a.b.c.d on a dual-stack socket.
+    for (int pass = 0; pass < 2 && !todo.empty(); ++pass) {
+      batch.clear();
+      for (const std::size_t i : todo) {
+        const Endpoint& local = queries[i].mta_local;
+        const Endpoint& client = queries[i].client;
+        Query q;
+        q.family =
+            pass == 0 && client.address.is_v4() ? std::uint8_t{AF_INET} : std::uint8_t{AF_INET6};
+        q.sport = local.port;
+        q.dport = client.port;
+        q.src = raw_address(local.address, q.family);
+        q.dst = raw_address(client.address, q.family);
+        batch.push_back(q);
+      }
+      const std::string failure =
+          run_batch(*sock, batch, pool_->next_seqs(static_cast<std::uint32_t>(batch.size())),
+                    options_.timeout, answers);
+      if (!failure.empty()) {
+        pool_->release(std::move(sock), false);  // replaced
+        for (const std::size_t i : todo) out[i] = failed(failure);
+        todo.clear();
+        break;
+      }
+      next.clear();
+      for (std::size_t k = 0; k < todo.size(); ++k) {
+        const std::size_t i = todo[k];
+        const Endpoint& local = queries[i].mta_local;
+        const Endpoint& client = queries[i].client;
+        const BatchAnswer& a = answers[k];
+        if (a.kernel_errno != 0 && a.kernel_errno != ENOENT)
+          out[i] = failed("sock_diag: " + errno_text(a.kernel_errno));
+        else if (a.reply && is_this_connection(*a.reply, local, client))
+          out[i] = result_of(*a.reply);
+        else if (pass == 0 && client.address.is_v4())
+          next.push_back(i);
+        else
+          out[i] = not_found(local, client, "(other host or network namespace?)");
+      }
+      todo.swap(next);
+    }
+    if (sock) pool_->release(std::move(sock), true);
+  }
+}
+
+PortScan PregreetProbe::scan(std::uint16_t local_port, ScanFamilies families) const {
   PortScan out;
   if (local_port == 0) {
     out.error = "no port";
@@ -543,12 +677,15 @@ PortScan PregreetProbe::scan(std::uint16_t local_port) const {
     out.error = std::move(open_error);
     return out;
   }
-  // Each datagram holds ~100 sockets; a dump of kMaxScan needs ~2,000.
+  // Each datagram holds ~350 sockets without tcp_info; a dump of kMaxScan
+  // needs ~600 (the bound allows for the larger replies of other kernels).
   constexpr unsigned kScanDatagrams = kMaxScan / 50;
   for (const std::uint8_t family : {std::uint8_t{AF_INET}, std::uint8_t{AF_INET6}}) {
+    if (!(family == AF_INET ? families.v4 : families.v6)) continue;
     Query q;
     q.family = family;
     q.dump = true;
+    q.tcp_info = false;
     q.sport = local_port;
     Exchange ex = run_query(*sock, q, nullptr, pool_->next_seq(), options_.timeout * 10,
                             kMaxScan - out.connections.size(), kScanDatagrams);

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -339,6 +340,57 @@ TEST_P(RealProbe, PortScanSeesEveryConnectionOnThePort) {
   EXPECT_TRUE(empty.connections.empty());
 }
 
+// probe_many answers each query as probe() does, over more than one batch:
+// silent and talked connections, a tuple nobody has, a wildcard MTA side (a
+// dump, probed on its own) and a query with no port.
+TEST_P(RealProbe, ManyAtOnceAnswerAsOneByOne) {
+  const int family = GetParam().family;
+  Fd listener = tcp_socket(family);
+  bind_to(listener.get(), family, GetParam().addr, 0);
+  ASSERT_EQ(::listen(listener.get(), 256), 0);
+  const std::uint16_t port = local_of(listener.get()).port;
+  const auto to = sockaddr_for(family, GetParam().addr, port);
+  const socklen_t len = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  constexpr std::size_t kConnections = PregreetProbe::kBatch + 36;  // two batches
+  std::vector<Fd> clients, servers;
+  std::vector<ProbeQuery> queries;
+  for (std::size_t i = 0; i < kConnections; ++i) {
+    clients.push_back(tcp_socket(family));
+    ASSERT_EQ(::connect(clients.back().get(), reinterpret_cast<const sockaddr*>(&to), len), 0);
+    servers.emplace_back(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    ASSERT_GE(servers.back().get(), 0);
+    queries.push_back(ProbeQuery{local_of(servers.back().get()), local_of(clients.back().get())});
+    if (i % 3 == 0) {
+      send_all(clients.back().get(), "EHLO x\r\n");
+      wait_for_unread(servers.back().get(), 8);
+    }
+  }
+  Fd spare = tcp_socket(family);
+  bind_to(spare.get(), family, GetParam().addr, 0);
+  Endpoint stranger = queries[0].client;
+  stranger.port = local_of(spare.get()).port;
+  queries.push_back(ProbeQuery{queries[0].mta_local, stranger});
+  const Endpoint any = ep(family == AF_INET ? "0.0.0.0" : "::", std::to_string(port));
+  queries.push_back(ProbeQuery{any, queries[1].client});
+  queries.push_back(ProbeQuery{queries[2].mta_local, Endpoint{queries[2].client.address, 0}});
+
+  std::vector<ProbeResult> many(queries.size());
+  probe_.probe_many(queries, many);
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    const ProbeResult one = probe_.probe(queries[i].mta_local, queries[i].client);
+    EXPECT_EQ(many[i].status, one.status) << i << ": " << many[i].error;
+    EXPECT_EQ(many[i].bytes_received, one.bytes_received) << i;
+    EXPECT_EQ(many[i].local, one.local) << i;
+    EXPECT_EQ(many[i].v6_socket, family == AF_INET6 && one.status != Status::not_found) << i;
+  }
+  for (std::size_t i = 0; i < kConnections; ++i)
+    EXPECT_EQ(many[i].status, i % 3 == 0 ? Status::talked : Status::silent) << i;
+  EXPECT_EQ(many[kConnections].status, Status::not_found);
+  EXPECT_EQ(many[kConnections + 1].status, Status::silent);
+  EXPECT_EQ(many[kConnections + 2].status, Status::not_found);
+  EXPECT_EQ(probe_.sockets_open(), ProbeOptions{}.sockets);  // no exchange went wrong
+}
+
 TEST_P(RealProbe, HalfCloseAloneIsSilentButClosedAfterDataIsTalked) {
   auto quiet = conn();
   ASSERT_EQ(::shutdown(quiet.client.get(), SHUT_WR), 0);
@@ -383,6 +435,29 @@ TEST(RealProbeDualStack, Ipv4ClientOnAnIpv6Listener) {
     EXPECT_EQ(r.bytes_received, 8u) << any;
     EXPECT_EQ(r.local, c.mta_local) << any;
   }
+}
+
+// Batched lookups find an IPv4 client on a dual-stack listener too (the
+// second pass asks for ::ffff:a.b.c.d), and a port scan of the IPv6 family
+// alone finds it, of the IPv4 family alone does not.
+TEST(RealProbeDualStack, ManyAtOnceAndScansByFamily) {
+  PregreetProbe probe;
+  auto c = connect_pair(AF_INET6, "::", AF_INET, "127.0.0.1");
+  const std::vector<ProbeQuery> queries{{c.mta_local, c.client_side}};
+  std::vector<ProbeResult> out(1);
+  probe.probe_many(queries, out);
+  ASSERT_EQ(out[0].status, Status::silent) << out[0].error;
+  EXPECT_TRUE(out[0].v6_socket);
+  const auto in = [&](const PortScan& scan) {
+    return std::count_if(scan.connections.begin(), scan.connections.end(),
+                         [&](const auto& x) { return x.client == c.client_side; });
+  };
+  const PortScan v6 = probe.scan(c.mta_local.port, ScanFamilies{false, true});
+  ASSERT_TRUE(v6.ok) << v6.error;
+  EXPECT_EQ(in(v6), 1);
+  const PortScan v4 = probe.scan(c.mta_local.port, ScanFamilies{true, false});
+  ASSERT_TRUE(v4.ok) << v4.error;
+  EXPECT_EQ(in(v4), 0);
 }
 
 TEST(RealProbeDualStack, ClientFamilyDiffersFromLocalFamily) {
