@@ -10,7 +10,7 @@
 //
 // HOW IT RUNS
 //   A fixed pool of threads (options.threads, default the number of cores),
-//   each running its own io_context; each MTA connection lives on one of
+//   plus the GreetHub's thread, each running its own io_context; each MTA connection lives on one of
 //   them (round robin at accept), so its commands are handled in order and
 //   never concurrently, and the thread that reads a command writes its reply. Nothing blocks a
 //   thread: the greet pause and the bad-recipient delay are timers, and the pre-greeting probe runs
@@ -35,17 +35,22 @@
 //     counted (protocol_violations_total) and logged once per kind.
 //
 // GREET PAUSE
-//   A session whose greet pause is due is handed to the GreetHub: one timer
-//   per session for the end of its pause, and one ticker (probe_interval).
-//   Each session is probed once by itself when its pause starts and once at
-//   its end (an exact 4-tuple lookup, pregreet.hpp); in between, every tick
-//   makes ONE sock_diag dump per MTA port (Probe::scan) that answers for all
-//   sessions paused on it, and completes those that talked at once with the
-//   Engine's pregreet decision. Should a scan fail, that tick probes the
-//   sessions one by one. A socket never
-//   found makes the pause a plain delay (counted, logged once); a socket
-//   found and then gone ends the pause at once; a probe error is counted and
-//   retried at the next tick.
+//   A session whose greet pause is due is handed to the GreetHub, which runs
+//   on a thread of its own (its scans take milliseconds under a flood and
+//   must neither wait behind session I/O nor hold it up): one timer per
+//   session for the end of its pause, which runs from the moment the
+//   session's thread read the CONNECT (a backlog in the hub never lengthens
+//   it), and one ticker (probe_interval, on a fixed grid). Each session gets
+//   an exact 4-tuple lookup (pregreet.hpp) when its pause starts and one at
+//   its end; the lookups due together go to the kernel as one batch
+//   (Probe::probe_many), as a flood's pauses start and end in bursts. In
+//   between, every tick makes ONE sock_diag dump per MTA port (Probe::scan,
+//   only in the socket families its sessions were seen in) that answers for
+//   all sessions paused on it, and completes those that talked at once with
+//   the Engine's pregreet decision. Should a scan fail, that tick probes the
+//   sessions one by one (in one batch). A socket never found makes the pause
+//   a plain delay (counted, logged once); a socket found and then gone ends
+//   the pause at once; a probe error is counted and retried at the next tick.
 //
 // SHUTDOWN
 //   stop(): the listener closes, every greet pause and delay ends now
