@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <libmilter/mfapi.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -900,6 +901,15 @@ void NativeServer::listen(uid_t uid, gid_t gid) {
     throw std::runtime_error("socket " + s.opt.socket + ": cannot set owner/mode");
 }
 
+namespace {
+
+// Names the calling thread (as `top -H` and perf show it); at most 15 bytes.
+void name_thread(const std::string& name) {
+  ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
+}
+
+}  // namespace
+
 void NativeServer::run() {
   Impl& s = *impl_;
   for (std::size_t i = 1; i < s.ios.size(); ++i)
@@ -907,9 +917,15 @@ void NativeServer::run() {
   asio::post(s.io, [&s] { s.accept(); });
   std::vector<std::thread> pool;
   for (std::size_t i = 1; i < s.ios.size(); ++i)
-    pool.emplace_back([io = s.ios[i].get()] { io->run(); });
+    pool.emplace_back([io = s.ios[i].get(), i] {
+      name_thread("mh-io-" + std::to_string(i));
+      io->run();
+    });
   auto hub_busy = asio::make_work_guard(s.hub_io);
-  std::thread hub_thread([&s] { s.hub_io.run(); });
+  std::thread hub_thread([&s] {
+    name_thread("mh-greet");
+    s.hub_io.run();
+  });
   s.io.run();
   for (auto& t : pool) t.join();
   hub_busy.reset();
