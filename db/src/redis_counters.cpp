@@ -446,7 +446,7 @@ class RedisCounters::Connection {
   // takes over, reporting any error).
   void* poll_reply() {
     const auto until = std::chrono::steady_clock::now() + poll_;
-    std::array<char, 4096> buf{};
+    std::array<char, 4096> buf;  // not cleared: recv fills it
     void* raw = nullptr;
     do {
       const ssize_t n = ::recv(ctx_->fd, buf.data(), buf.size(), MSG_DONTWAIT);
