@@ -95,7 +95,7 @@
 //   a context switch on both sides, more CPU than a Redis on the same host
 //   takes to answer. So after sending, a connection polls for the reply
 //   (non-blocking recv, sched_yield between tries: a busy CPU goes to other
-//   work) for up to poll_before_sleep (default 60 us), then sleeps in
+//   work) for up to poll_before_sleep (default 150 us), then sleeps in
 //   read(2) as before; the command timeout is unchanged (plus at most the
 //   poll). A connection that polled in vain 32 times in a row (a remote
 //   Redis, a round trip longer than the poll) stops polling for its next
@@ -163,7 +163,7 @@ struct RedisCountersOptions {
   std::chrono::milliseconds open_ttl{std::chrono::hours{24}};
   std::size_t max_connections = 32;
   // LATENCY in the header; 0: always sleep in read(2) for a reply.
-  std::chrono::microseconds poll_before_sleep{60};
+  std::chrono::microseconds poll_before_sleep{150};
   bool test_time = false;  // TEST HOOK above; never in production
 };
 
