@@ -3,165 +3,221 @@
 #include "harden/db/redis_counters.hpp"
 
 #include <hiredis/hiredis.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <charconv>
 #include <vector>
+
+#include "harden/policy/counters.hpp"
 
 namespace harden::db {
 namespace {
 
 using std::chrono::milliseconds;
 
-// One script for every operation; ARGV[1] names it, ARGV[2] is the test
-// time in ms (empty: the server's TIME). The window functions are
-// policy::SlidingWindow (policy/src/counters.cpp) line for line: SLOTS =
-// kBuckets + 1 buckets of window/kBuckets ms; bucket b covers
-// [b*width, (b+1)*width).
-constexpr std::string_view kCounterScript = R"lua(
-local op = ARGV[1]
-local now
-if ARGV[2] ~= '' then
-  now = tonumber(ARGV[2])
+// One Lua script per operation (Script below), each run with ONE EVALSHA.
+// Scripts that need the time take it from the Redis server's TIME, or, when
+// the caller passes it as the last ARGV, from the caller (the test hook).
+// Redis charges every ARGV, every redis.call and every Lua function made on
+// each run, so the scripts take no operation name, write their hot paths
+// inline, and get the numbers they pass to redis.call as strings from the
+// caller (Redis formats a Lua number with snprintf("%.17g")).
+//
+// A window is policy::SlidingWindow (policy/src/counters.cpp) line for line:
+// SLOTS = kBuckets + 1 buckets of `width` ms (the caller passes the width,
+// SlidingWindow's width_ms, and the key's TTL); bucket b covers
+// [b*width, (b+1)*width). It is ONE string, read with GET and written with
+// SET ... PX (value and TTL in one command): struct.pack(WIN) of the width
+// and the head bucket (doubles) and the SLOTS counts (uint32), 60 bytes.
+
+// `now`: holds the test time (an ARGV, or nil) on entry.
+constexpr std::string_view kClock = R"lua(
+if now then
+  now = tonumber(now)
 else
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local SLOTS = 11
 local MAXC = 4294967295
+local WIN = '<ddI4I4I4I4I4I4I4I4I4I4I4'
+)lua";
 
-local function width_of(window_ms)
-  local w = math.floor(window_ms / (SLOTS - 1))
-  if w < 1 then w = 1 end
-  return w
+// Adds n to the window at `key` (SlidingWindow::add) and sets `total` to
+// its count. Needs now, key, width, n, ttl. After an add the head bucket is
+// at or after now's bucket, so nothing has slid out: the count is the sum.
+constexpr std::string_view kWindowAdd = R"lua(
+local st
+local v = redis.call('GET', key)
+if v then st = {struct.unpack(WIN, v)} end
+local b = math.floor(now / width)
+if not st or st[1] ~= width or b - st[2] >= SLOTS then
+  -- new counter, the rule's window changed, or everything slid out
+  st = {width, b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+elseif b > st[2] then
+  for x = st[2] + 1, b do st[x % SLOTS + 3] = 0 end
+  st[2] = b
 end
+local i = st[2] % SLOTS + 3
+local s = st[i] + n
+if s > MAXC then s = MAXC end
+st[i] = s
+redis.call('SET', key, struct.pack(WIN, unpack(st, 1, 13)), 'PX', ttl)
+local total = 0
+for j = 3, 13 do total = total + st[j] end
+if total > MAXC then total = MAXC end
+)lua";
 
-local function load(key)
-  local v = redis.call('HMGET', key, 'w', 'h', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10')
-  local st = {w = tonumber(v[1]) or 0, h = tonumber(v[2]) or 0, c = {}}
-  for i = 0, SLOTS - 1 do st.c[i] = tonumber(v[i + 3]) or 0 end
-  return st
-end
+// add: KEYS window; ARGV width, n, ttl [, test time] -> count in the window
+constexpr std::string_view kAddHead = R"lua(
+local now = ARGV[4]
+)lua";
+constexpr std::string_view kAddTail = R"lua(
+local key, width, n, ttl = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+)lua";
 
-local function count(st, t, width)
-  if st.w == 0 or st.w ~= width then return 0 end
-  local gap = math.floor(t / width) - st.h
-  if gap >= SLOTS then return 0 end
-  local total = 0
-  for b = st.h - SLOTS + 1, st.h do
-    if b > st.h + gap - SLOTS then total = total + st.c[b % SLOTS] end
+// connect: KEYS conn window, open, memory; ARGV width, window ttl, limit,
+// instance, liveness prefix, liveness ttl (or '': not written), open ttl
+// [, test time] -> {conn count, open, slot taken, memory record or ''}
+constexpr std::string_view kConnectHead = R"lua(
+local now = ARGV[8]
+)lua";
+constexpr std::string_view kConnectMid = R"lua(
+local me, live = ARGV[4], ARGV[5]
+if ARGV[6] ~= '' then redis.call('SET', live .. me, '1', 'PX', ARGV[6]) end
+local key, width, n, ttl = KEYS[1], tonumber(ARGV[1]), 1, ARGV[2]
+)lua";
+constexpr std::string_view kConnectTail = R"lua(
+local okey = KEYS[2]
+local all = redis.call('HGETALL', okey)
+local open = 0
+for k = 1, #all, 2 do
+  local f = all[k]
+  if f == me or redis.call('EXISTS', live .. f) == 1 then
+    local c = tonumber(all[k + 1]) or 0
+    if c > 0 then open = open + c end
+  else
+    redis.call('HDEL', okey, f)
   end
+end
+local taken = 0
+local limit = tonumber(ARGV[3])
+if limit == 0 or open < limit then
+  redis.call('HINCRBY', okey, me, '1')
+  open = open + 1
+  taken = 1
+end
+redis.call('PEXPIRE', okey, ARGV[7])
+return {total, open, taken, redis.call('GET', KEYS[3]) or ''}
+)lua";
+
+// release: KEYS open; ARGV instance, open ttl -> this instance's slots left
+constexpr std::string_view kRelease = R"lua(
+local v = redis.call('HINCRBY', KEYS[1], ARGV[1], '-1')
+if v <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 0
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return v
+)lua";
+
+// inspect: KEYS conn, rcpt, msg windows, open; ARGV conn, rcpt, msg widths,
+// instance, liveness prefix [, test time] -> {known, conn, open, rcpt, msg}
+constexpr std::string_view kInspectHead = R"lua(
+local now = ARGV[6]
+)lua";
+constexpr std::string_view kInspectTail = R"lua(
+local function count(key, width)
+  local v = redis.call('GET', key)
+  if not v then return 0 end
+  local st = {struct.unpack(WIN, v)}
+  if st[1] ~= width then return 0 end
+  local h = st[2]
+  local gap = math.floor(now / width) - h
+  if gap >= SLOTS then return 0 end
+  -- buckets older than h + gap - SLOTS have slid out
+  local lo = h - SLOTS + 1
+  if lo < h + gap - SLOTS + 1 then lo = h + gap - SLOTS + 1 end
+  local total = 0
+  for b = lo, h do total = total + st[b % SLOTS + 3] end
   if total > MAXC then total = MAXC end
   return total
 end
-
--- Writes only what changed: one field in the common case (same bucket).
-local function add(key, t, window_ms, n)
-  local width = width_of(window_ms)
-  local st = load(key)
-  local b = math.floor(t / width)
-  local args
-  if st.w ~= width or b - st.h >= SLOTS then
-    -- new counter, the rule's window changed, or everything slid out
-    st.w = width
-    st.h = b
-    for i = 0, SLOTS - 1 do st.c[i] = 0 end
-    args = {'w', width, 'h', b}
-    for i = 0, SLOTS - 1 do
-      if i ~= b % SLOTS then
-        args[#args + 1] = tostring(i)
-        args[#args + 1] = 0
-      end
-    end
-  elseif b > st.h then
-    args = {'h', b}
-    for x = st.h + 1, b - 1 do
-      st.c[x % SLOTS] = 0
-      args[#args + 1] = tostring(x % SLOTS)
-      args[#args + 1] = 0
-    end
-    st.c[b % SLOTS] = 0
-    st.h = b
-  else
-    args = {}
+local known = redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+if known == 0 then return {0, 0, 0, 0, 0} end
+local conn = count(KEYS[1], tonumber(ARGV[1]))
+local rcpt = count(KEYS[2], tonumber(ARGV[2]))
+local msg = count(KEYS[3], tonumber(ARGV[3]))
+local me, live = ARGV[4], ARGV[5]
+local all = redis.call('HGETALL', KEYS[4])
+local open = 0
+for k = 1, #all, 2 do
+  local f = all[k]
+  if f == me or redis.call('EXISTS', live .. f) == 1 then
+    local c = tonumber(all[k + 1]) or 0
+    if c > 0 then open = open + c end
   end
-  local slot = st.h % SLOTS
-  local s = st.c[slot] + n
-  if s > MAXC then s = MAXC end
-  st.c[slot] = s
-  args[#args + 1] = tostring(slot)
-  args[#args + 1] = s
-  redis.call('HSET', key, unpack(args))
-  redis.call('PEXPIRE', key, (SLOTS + 1) * width + 1000)
-  return count(st, t, width)
 end
-
-local function open_count(okey, me, live, prune)
-  local all = redis.call('HGETALL', okey)
-  local total = 0
-  for i = 1, #all, 2 do
-    local f = all[i]
-    local v = tonumber(all[i + 1]) or 0
-    if f == me or redis.call('EXISTS', live .. f) == 1 then
-      if v > 0 then total = total + v end
-    elseif prune then
-      redis.call('HDEL', okey, f)
-    end
-  end
-  return total
-end
-
-if op == 'connect' then
-  local limit = tonumber(ARGV[4])
-  local me, live = ARGV[5], ARGV[6]
-  redis.call('SET', live .. me, '1', 'PX', ARGV[7])
-  local c = add(KEYS[1], now, tonumber(ARGV[3]), 1)
-  local open = open_count(KEYS[2], me, live, true)
-  local taken = 0
-  if limit == 0 or open < limit then
-    redis.call('HINCRBY', KEYS[2], me, 1)
-    open = open + 1
-    taken = 1
-  end
-  redis.call('PEXPIRE', KEYS[2], ARGV[8])
-  return {c, open, taken, redis.call('GET', KEYS[3]) or ''}
-elseif op == 'add' then
-  return add(KEYS[1], now, tonumber(ARGV[3]), tonumber(ARGV[4]))
-elseif op == 'release' then
-  local v = redis.call('HINCRBY', KEYS[1], ARGV[3], -1)
-  if v <= 0 then
-    redis.call('HDEL', KEYS[1], ARGV[3])
-    return 0
-  end
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-  return v
-elseif op == 'inspect' then
-  local known = redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-  if known == 0 then return {0, 0, 0, 0, 0} end
-  local conn = count(load(KEYS[1]), now, width_of(tonumber(ARGV[3])))
-  local rcpt = count(load(KEYS[2]), now, width_of(tonumber(ARGV[4])))
-  local msg = count(load(KEYS[3]), now, width_of(tonumber(ARGV[5])))
-  local open = open_count(KEYS[4], ARGV[6], ARGV[7], false)
-  return {1, conn, open, rcpt, msg}
-elseif op == 'mget' then
-  return redis.call('GET', KEYS[1]) or ''
-elseif op == 'mcas' then
-  local cur = redis.call('GET', KEYS[1]) or ''
-  if cur ~= ARGV[3] then return 0 end
-  if ARGV[4] == '' then
-    redis.call('DEL', KEYS[1])
-  else
-    redis.call('SET', KEYS[1], ARGV[4], 'PXAT', ARGV[5])
-  end
-  return 1
-elseif op == 'flush' then
-  local known = redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-  return known
-end
-return redis.error_reply('milter-harden: unknown op')
+return {1, conn, open, rcpt, msg}
 )lua";
+
+// mget: KEYS memory -> the record or ''
+constexpr std::string_view kMemoryGet = R"lua(
+return redis.call('GET', KEYS[1]) or ''
+)lua";
+
+// mcas: KEYS memory; ARGV expected, value ('' deletes), expire at (ms since
+// the epoch) -> 1 if stored
+constexpr std::string_view kMemoryCas = R"lua(
+local cur = redis.call('GET', KEYS[1]) or ''
+if cur ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+end
+return 1
+)lua";
+
+// flush: KEYS conn, rcpt, msg windows, open, and the conn, rcpt, msg
+// windows of the previous key format (UPGRADE in the header) -> 1 if the
+// client was known. The open hash is kept.
+constexpr std::string_view kFlush = R"lua(
+local known = redis.call('EXISTS', unpack(KEYS))
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[5], KEYS[6], KEYS[7])
+if known > 0 then return 1 end
+return 0
+)lua";
+
+enum class Script : std::uint8_t { connect, add, release, inspect, mget, mcas, flush };
+constexpr std::size_t kScripts = 7;
+
+template <class... Pieces>
+std::string concat(const Pieces&... pieces) {
+  std::string out;
+  (out.append(pieces), ...);
+  return out;
+}
+
+// The scripts' texts, by Script.
+const std::array<std::string, kScripts>& script_texts() {
+  static const std::array<std::string, kScripts> texts = {
+      concat(kConnectHead, kClock, kConnectMid, kWindowAdd, kConnectTail),
+      concat(kAddHead, kClock, kAddTail, kWindowAdd, "return total\n"),
+      std::string(kRelease),
+      concat(kInspectHead, kClock, kInspectTail),
+      std::string(kMemoryGet),
+      std::string(kMemoryCas),
+      std::string(kFlush),
+  };
+  return texts;
+}
 
 timeval to_timeval(milliseconds d) {
   const auto ms = d.count() > 0 ? d.count() : 1;
@@ -172,9 +228,75 @@ std::int64_t steady_ms(policy::SteadyTime t) {
   return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
 }
 
-std::int64_t window_ms(std::chrono::seconds w) {
-  return std::chrono::duration_cast<milliseconds>(w).count();
+// policy::SlidingWindow's bucket width (width_ms in policy/src/counters.cpp).
+std::int64_t width_ms(std::chrono::seconds w) {
+  const auto ms = std::chrono::duration_cast<milliseconds>(w).count() /
+                  static_cast<std::int64_t>(policy::SlidingWindow::kBuckets);
+  return ms > 0 ? ms : 1;
 }
+
+// TTL of a window key: the ring (kBuckets + 1 buckets) plus one, plus 1 s.
+std::int64_t window_ttl_ms(std::int64_t width) {
+  return static_cast<std::int64_t>(policy::SlidingWindow::kBuckets + 2) * width + 1000;
+}
+
+// Decimal text of n in a small buffer, without allocating.
+class Num {
+ public:
+  explicit Num(std::int64_t n) {
+    end_ = std::to_chars(buf_.data(), buf_.data() + buf_.size(), n).ptr;
+  }
+  std::string_view view() const {
+    return {buf_.data(), static_cast<std::size_t>(end_ - buf_.data())};
+  }
+  explicit operator std::string_view() const { return view(); }
+
+ private:
+  std::array<char, 24> buf_{};
+  char* end_ = nullptr;
+};
+
+// One command in RESP (an array of bulk strings), built in a buffer that is
+// reused from call to call: no argument vectors, no per-argument strings.
+class CommandBuffer {
+ public:
+  void clear() {
+    body_.clear();
+    argc_ = 0;
+  }
+  // One argument: the concatenation of the pieces.
+  template <class... Pieces>
+  CommandBuffer& arg(const Pieces&... pieces) {
+    const std::size_t len = (std::string_view(pieces).size() + ... + 0);
+    header('$', len);
+    (body_.append(std::string_view(pieces)), ...);
+    body_.append("\r\n");
+    ++argc_;
+    return *this;
+  }
+  // The whole command: "*argc" and the arguments.
+  std::string_view finish() {
+    std::array<char, 24> head{};
+    head[0] = '*';
+    char* end = std::to_chars(head.data() + 1, head.data() + head.size() - 2, argc_).ptr;
+    *end++ = '\r';
+    *end++ = '\n';
+    body_.insert(0, head.data(), static_cast<std::size_t>(end - head.data()));
+    return body_;
+  }
+
+ private:
+  void header(char kind, std::size_t len) {
+    std::array<char, 24> h{};
+    h[0] = kind;
+    char* end = std::to_chars(h.data() + 1, h.data() + h.size() - 2, len).ptr;
+    *end++ = '\r';
+    *end++ = '\n';
+    body_.append(h.data(), static_cast<std::size_t>(end - h.data()));
+  }
+  std::string body_;
+  std::size_t argc_ = 0;
+};
 
 struct ReplyDeleter {
   void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
@@ -212,7 +334,8 @@ std::string hostname_or(std::string fallback) {
 // script loaded. Any failure throws; the pool then drops the connection.
 class RedisCounters::Connection {
  public:
-  Connection(const RedisCountersOptions& o, const std::string& password) {
+  Connection(const RedisCountersOptions& o, const std::string& password)
+      : poll_(o.poll_before_sleep) {
     const timeval ct = to_timeval(o.connect_timeout);
     ctx_.reset(o.url.kind == RedisUrl::Kind::unix_path
                    ? redisConnectUnixWithTimeout(o.url.path.c_str(), ct)
@@ -226,7 +349,7 @@ class RedisCounters::Connection {
       expect_ok(r.get(), "AUTH");
     }
     if (o.url.db != 0) expect_ok(command({"SELECT", std::to_string(o.url.db)}).get(), "SELECT");
-    load_script();
+    load_scripts();
   }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -246,14 +369,23 @@ class RedisCounters::Connection {
     return ReplyPtr(raw);
   }
 
-  // EVALSHA, loading the script again on NOSCRIPT. Error replies throw.
-  ReplyPtr eval(std::vector<std::string> args) {
-    args.insert(args.begin(), {"EVALSHA", sha_});
-    ReplyPtr r = command(args);
+  // EVALSHA: begin_eval(script), the arguments (numkeys, keys, args), eval().
+  CommandBuffer& begin_eval(Script script) {
+    cmd_.clear();
+    cmd_.arg("EVALSHA").arg(sha_[static_cast<std::size_t>(script)]);
+    return cmd_;
+  }
+  // Sends the command begun with begin_eval(), loading the scripts again on
+  // NOSCRIPT (a sha does not change: it is the script's SHA1). Error replies
+  // throw.
+  ReplyPtr eval() {
+    const std::string_view text = cmd_.finish();
+    ReplyPtr r = send(text);
     if (r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).starts_with("NOSCRIPT")) {
-      load_script();
-      args[1] = sha_;
-      r = command(args);
+      const auto before = sha_;
+      load_scripts();
+      if (sha_ != before) throw RedisError("redis: SCRIPT LOAD: a script's sha changed");
+      r = send(text);
     }
     if (r->type == REDIS_REPLY_ERROR)
       throw RedisError("redis: " + std::string(r->str, std::min<std::size_t>(r->len, 200)));
@@ -270,19 +402,80 @@ class RedisCounters::Connection {
       throw RedisError(std::string("redis: ") + what +
                        " refused: " + std::string(r->str, std::min<std::size_t>(r->len, 200)));
   }
-  void load_script() {
-    ReplyPtr r = command({"SCRIPT", "LOAD", std::string(kCounterScript)});
-    expect_ok(r.get(), "SCRIPT LOAD");
-    if (r->type != REDIS_REPLY_STRING || r->len != 40)
-      throw RedisError("redis: SCRIPT LOAD: unexpected reply");
-    sha_.assign(r->str, r->len);
+  void load_scripts() {
+    for (std::size_t i = 0; i < kScripts; ++i) {
+      ReplyPtr r = command({"SCRIPT", "LOAD", script_texts()[i]});
+      expect_ok(r.get(), "SCRIPT LOAD");
+      if (r->type != REDIS_REPLY_STRING || r->len != 40)
+        throw RedisError("redis: SCRIPT LOAD: unexpected reply");
+      sha_[i].assign(r->str, r->len);
+    }
   }
+
+  // Writes the command and reads the reply. With polling on, the reply is
+  // first polled for (recv MSG_DONTWAIT, sched_yield between tries) for up
+  // to poll_ before sleeping in the blocking read: a reply from a Redis on
+  // this host often comes within it, and then the caller neither sleeps nor
+  // needs waking (each costs a context switch on both sides). After
+  // kPollMisses polls in a row that the reply outlasted (a remote Redis),
+  // the connection skips polling for kPollPause calls.
+  ReplyPtr send(std::string_view text) {
+    if (redisAppendFormattedCommand(ctx_.get(), text.data(), text.size()) != REDIS_OK)
+      fail("command");
+    int done = 0;
+    while (done == 0)
+      if (redisBufferWrite(ctx_.get(), &done) != REDIS_OK) fail("command");
+    void* raw = nullptr;
+    if (poll_.count() > 0 && poll_pause_ == 0) {
+      raw = poll_reply();
+      if (raw != nullptr) {
+        poll_misses_ = 0;
+      } else if (++poll_misses_ >= kPollMisses) {
+        poll_misses_ = 0;
+        poll_pause_ = kPollPause;
+      }
+    } else if (poll_pause_ > 0) {
+      --poll_pause_;
+    }
+    if (raw == nullptr && (redisGetReply(ctx_.get(), &raw) != REDIS_OK || raw == nullptr))
+      fail("command");
+    return ReplyPtr(static_cast<redisReply*>(raw));
+  }
+
+  // The reply if it came within poll_, else nullptr (and the blocking read
+  // takes over, reporting any error).
+  void* poll_reply() {
+    const auto until = std::chrono::steady_clock::now() + poll_;
+    std::array<char, 4096> buf;  // not cleared: recv fills it
+    void* raw = nullptr;
+    do {
+      const ssize_t n = ::recv(ctx_->fd, buf.data(), buf.size(), MSG_DONTWAIT);
+      if (n > 0) {
+        if (redisReaderFeed(ctx_->reader, buf.data(), static_cast<std::size_t>(n)) != REDIS_OK ||
+            redisGetReplyFromReader(ctx_.get(), &raw) != REDIS_OK)
+          fail("command");
+        if (raw != nullptr) return raw;
+      } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        return nullptr;
+      } else {
+        ::sched_yield();
+      }
+    } while (std::chrono::steady_clock::now() < until);
+    return nullptr;
+  }
+
+  static constexpr int kPollMisses = 32;
+  static constexpr int kPollPause = 1000;
+  std::chrono::microseconds poll_;
+  int poll_misses_ = 0;
+  int poll_pause_ = 0;
 
   struct Free {
     void operator()(redisContext* c) const noexcept { redisFree(c); }
   };
   std::unique_ptr<redisContext, Free> ctx_;  // freed also when the constructor throws
-  std::string sha_;
+  std::array<std::string, kScripts> sha_;
+  CommandBuffer cmd_;
 };
 
 // At most max_connections connections; a caller waits at most the command
@@ -372,6 +565,11 @@ RedisCounters::RedisCounters(RedisCountersOptions options)
           .count();
   instance_base_ =
       options_.host_id + "/" + std::to_string(::getpid()) + "." + std::to_string(start);
+  live_prefix_ = options_.key_prefix + "live:";
+  client_prefix_ = options_.key_prefix + "c:";
+  memory_prefix_ = options_.key_prefix + "m:";
+  liveness_ttl_text_ = std::to_string(options_.liveness_ttl.count());
+  open_ttl_text_ = std::to_string(options_.open_ttl.count());
 }
 
 RedisCounters::~RedisCounters() {
@@ -395,18 +593,36 @@ std::uint64_t RedisCounters::rotate() {
   return ++generation_;
 }
 
-std::string RedisCounters::client_key(const policy::IpNetwork& key, std::string_view what) const {
-  return options_.key_prefix + "c:" + key.to_string() + ":" + std::string(what);
+namespace {
+
+// The window keys of a client ("c:CLIENT:conn:v2"; see KEYS in the header).
+constexpr std::string_view kConnWindow = ":conn:v2";
+constexpr std::string_view kRcptWindow = ":rcpt:v2";
+constexpr std::string_view kMsgWindow = ":msg:v2";
+constexpr std::string_view kOpen = ":open";
+
+std::int64_t steady_now_ms() {
+  return steady_ms(std::chrono::steady_clock::now());
 }
 
-std::string RedisCounters::memory_key(const policy::IpNetwork& key) const {
-  return options_.key_prefix + "m:" + key.to_string();
+}  // namespace
+
+bool RedisCounters::liveness_due(std::uint64_t gen, std::int64_t now_ms) const {
+  return live_gen_.load() != gen ||
+         now_ms - live_sent_ms_.load() >= (options_.liveness_ttl / 3).count();
+}
+
+void RedisCounters::note_liveness(std::uint64_t gen, std::int64_t sent_ms) {
+  live_sent_ms_.store(sent_ms);
+  live_gen_.store(gen);
 }
 
 std::string RedisCounters::memory_get(const policy::IpNetwork& key) {
   const auto t0 = std::chrono::steady_clock::now();
+  const std::string client = key.to_string();
   auto conn = pool_->take();
-  ReplyPtr r = conn->eval({"1", memory_key(key), "mget", ""});
+  conn->begin_eval(Script::mget).arg("1").arg(memory_prefix_, client);
+  ReplyPtr r = conn->eval();
   std::string text = as_text(r.get());
   conn.done();
   note_latency(std::chrono::steady_clock::now() - t0);
@@ -416,9 +632,15 @@ std::string RedisCounters::memory_get(const policy::IpNetwork& key) {
 bool RedisCounters::memory_cas(const policy::IpNetwork& key, const std::string& expected,
                                const std::string& value, policy::WallMs expire_at) {
   const auto t0 = std::chrono::steady_clock::now();
+  const std::string client = key.to_string();
   auto conn = pool_->take();
-  ReplyPtr r =
-      conn->eval({"1", memory_key(key), "mcas", "", expected, value, std::to_string(expire_at)});
+  conn->begin_eval(Script::mcas)
+      .arg("1")
+      .arg(memory_prefix_, client)
+      .arg(expected)
+      .arg(value)
+      .arg(Num(expire_at));
+  ReplyPtr r = conn->eval();
   const bool stored = as_count(r.get()) == 1;
   conn.done();
   note_latency(std::chrono::steady_clock::now() - t0);
@@ -438,10 +660,15 @@ void RedisCounters::liveness_loop() {
   while (!stopping_) {
     lock.unlock();
     try {
+      const auto sent = steady_now_ms();
+      const auto gen = generation_.load();
       auto conn = pool_->take();
-      ReplyPtr r = conn->command({"SET", live_prefix() + instance(), "1", "PX",
-                                  std::to_string(options_.liveness_ttl.count())});
-      if (r->type != REDIS_REPLY_ERROR) conn.done();
+      ReplyPtr r = conn->command({"SET", live_prefix_ + instance_base_ + "." + std::to_string(gen),
+                                  "1", "PX", liveness_ttl_text_});
+      if (r->type != REDIS_REPLY_ERROR) {
+        conn.done();
+        note_liveness(gen, sent);
+      }
     } catch (const std::exception&) {
       // Redis down: the decisions notice and fall back; retried next period.
     }
@@ -453,13 +680,30 @@ void RedisCounters::liveness_loop() {
 ConnectCount RedisCounters::connect(const policy::IpNetwork& key, policy::SteadyTime now,
                                     const policy::Limits& limits) {
   const auto t0 = std::chrono::steady_clock::now();
+  const auto sent = steady_ms(t0);
+  const std::string client = key.to_string();
+  const auto gen = generation_.load();
+  // The liveness key is written by the liveness thread; a connect writes it
+  // too when this instance has not written it in the last liveness_ttl/3
+  // (a new instance, no thread, or the thread late), so a slot is never
+  // taken by an instance the others would take for dead.
+  const bool renew = liveness_due(gen, sent);
+  const auto width = width_ms(limits.conn_rate.window);
   auto conn = pool_->take();
-  ReplyPtr r = conn->eval({"3", client_key(key, "conn"), client_key(key, "open"), memory_key(key),
-                           "connect", options_.test_time ? std::to_string(steady_ms(now)) : "",
-                           std::to_string(window_ms(limits.conn_rate.window)),
-                           std::to_string(limits.conn_limit), instance(), live_prefix(),
-                           std::to_string(options_.liveness_ttl.count()),
-                           std::to_string(options_.open_ttl.count())});
+  auto& cmd = conn->begin_eval(Script::connect)
+                  .arg("3")
+                  .arg(client_prefix_, client, kConnWindow)
+                  .arg(client_prefix_, client, kOpen)
+                  .arg(memory_prefix_, client)
+                  .arg(Num(width))
+                  .arg(Num(window_ttl_ms(width)))
+                  .arg(Num(limits.conn_limit))
+                  .arg(instance_base_, ".", Num(static_cast<std::int64_t>(gen)))
+                  .arg(live_prefix_)
+                  .arg(renew ? std::string_view(liveness_ttl_text_) : std::string_view{})
+                  .arg(open_ttl_text_);
+  if (options_.test_time) cmd.arg(Num(steady_ms(now)));
+  ReplyPtr r = conn->eval();
   ConnectCount c;
   c.conn_count = as_count(element(r.get(), 0));
   c.open = as_count(element(r.get(), 1));
@@ -467,56 +711,77 @@ ConnectCount RedisCounters::connect(const policy::IpNetwork& key, policy::Steady
   c.memory = as_text(element(r.get(), 3));
   c.memory_read = true;
   conn.done();
+  if (renew) note_liveness(gen, sent);
   note_latency(std::chrono::steady_clock::now() - t0);
   return c;
 }
 
 void RedisCounters::release(const policy::IpNetwork& key) {
   const auto t0 = std::chrono::steady_clock::now();
+  const std::string client = key.to_string();
+  const auto gen = generation_.load();
   auto conn = pool_->take();
-  ReplyPtr r = conn->eval({"1", client_key(key, "open"), "release", "", instance(),
-                           std::to_string(options_.open_ttl.count())});
+  conn->begin_eval(Script::release)
+      .arg("1")
+      .arg(client_prefix_, client, kOpen)
+      .arg(instance_base_, ".", Num(static_cast<std::int64_t>(gen)))
+      .arg(open_ttl_text_);
+  ReplyPtr r = conn->eval();
   as_count(r.get());
   conn.done();
   note_latency(std::chrono::steady_clock::now() - t0);
 }
 
-std::uint32_t RedisCounters::add_rcpt(const policy::IpNetwork& key, policy::SteadyTime now,
-                                      const policy::Rate& rate, std::uint32_t n) {
+std::uint32_t RedisCounters::add(const policy::IpNetwork& key, std::string_view window,
+                                 policy::SteadyTime now, const policy::Rate& rate,
+                                 std::uint32_t n) {
   const auto t0 = std::chrono::steady_clock::now();
+  const std::string client = key.to_string();
+  const auto width = width_ms(rate.window);
   auto conn = pool_->take();
-  ReplyPtr r = conn->eval({"1", client_key(key, "rcpt"), "add",
-                           options_.test_time ? std::to_string(steady_ms(now)) : "",
-                           std::to_string(window_ms(rate.window)), std::to_string(n)});
+  auto& cmd = conn->begin_eval(Script::add)
+                  .arg("1")
+                  .arg(client_prefix_, client, window)
+                  .arg(Num(width))
+                  .arg(Num(n))
+                  .arg(Num(window_ttl_ms(width)));
+  if (options_.test_time) cmd.arg(Num(steady_ms(now)));
+  ReplyPtr r = conn->eval();
   const auto count = as_count(r.get());
   conn.done();
   note_latency(std::chrono::steady_clock::now() - t0);
   return count;
 }
 
+std::uint32_t RedisCounters::add_rcpt(const policy::IpNetwork& key, policy::SteadyTime now,
+                                      const policy::Rate& rate, std::uint32_t n) {
+  return add(key, kRcptWindow, now, rate, n);
+}
+
 std::uint32_t RedisCounters::add_msg(const policy::IpNetwork& key, policy::SteadyTime now,
                                      const policy::Rate& rate) {
-  const auto t0 = std::chrono::steady_clock::now();
-  auto conn = pool_->take();
-  ReplyPtr r = conn->eval({"1", client_key(key, "msg"), "add",
-                           options_.test_time ? std::to_string(steady_ms(now)) : "",
-                           std::to_string(window_ms(rate.window)), "1"});
-  const auto count = as_count(r.get());
-  conn.done();
-  note_latency(std::chrono::steady_clock::now() - t0);
-  return count;
+  return add(key, kMsgWindow, now, rate, 1);
 }
 
 std::optional<ClientState> RedisCounters::inspect(const policy::IpNetwork& key,
                                                   policy::SteadyTime now,
                                                   const policy::Limits& limits) const {
+  const std::string client = key.to_string();
+  const auto gen = generation_.load();
   auto conn = pool_->take();
-  ReplyPtr r = conn->eval(
-      {"4", client_key(key, "conn"), client_key(key, "rcpt"), client_key(key, "msg"),
-       client_key(key, "open"), "inspect", options_.test_time ? std::to_string(steady_ms(now)) : "",
-       std::to_string(window_ms(limits.conn_rate.window)),
-       std::to_string(window_ms(limits.rcpt_rate.window)),
-       std::to_string(window_ms(limits.msg_rate.window)), instance(), live_prefix()});
+  auto& cmd = conn->begin_eval(Script::inspect)
+                  .arg("4")
+                  .arg(client_prefix_, client, kConnWindow)
+                  .arg(client_prefix_, client, kRcptWindow)
+                  .arg(client_prefix_, client, kMsgWindow)
+                  .arg(client_prefix_, client, kOpen)
+                  .arg(Num(width_ms(limits.conn_rate.window)))
+                  .arg(Num(width_ms(limits.rcpt_rate.window)))
+                  .arg(Num(width_ms(limits.msg_rate.window)))
+                  .arg(instance_base_, ".", Num(static_cast<std::int64_t>(gen)))
+                  .arg(live_prefix_);
+  if (options_.test_time) cmd.arg(Num(steady_ms(now)));
+  ReplyPtr r = conn->eval();
   const bool known = as_count(element(r.get(), 0)) != 0;
   ClientState st{as_count(element(r.get(), 1)), as_count(element(r.get(), 2)),
                  as_count(element(r.get(), 3)), as_count(element(r.get(), 4))};
@@ -526,9 +791,18 @@ std::optional<ClientState> RedisCounters::inspect(const policy::IpNetwork& key,
 }
 
 bool RedisCounters::flush(const policy::IpNetwork& key) {
+  const std::string client = key.to_string();
   auto conn = pool_->take();
-  ReplyPtr r = conn->eval({"4", client_key(key, "conn"), client_key(key, "rcpt"),
-                           client_key(key, "msg"), client_key(key, "open"), "flush", ""});
+  conn->begin_eval(Script::flush)
+      .arg("7")
+      .arg(client_prefix_, client, kConnWindow)
+      .arg(client_prefix_, client, kRcptWindow)
+      .arg(client_prefix_, client, kMsgWindow)
+      .arg(client_prefix_, client, kOpen)
+      .arg(client_prefix_, client, ":conn")
+      .arg(client_prefix_, client, ":rcpt")
+      .arg(client_prefix_, client, ":msg");
+  ReplyPtr r = conn->eval();
   const bool known = as_count(r.get()) != 0;
   conn.done();
   return known;

@@ -213,10 +213,33 @@ TEST_F(RedisCountersTest, WrongPasswordAndWrongTypeAreErrorsNotCrashes) {
   EXPECT_THROW(bad.connect(net("192.0.2.7"), now_, limits(1)), RedisError);
 
   RedisCounters r(options_for(redis_));
-  redis_.command({"SET", "mh:c:192.0.2.9:conn", "not a hash"});
+  // a window key that is not a packed window, or not a string at all
+  redis_.command({"SET", "mh:c:192.0.2.9:conn:v2", "not a window"});
   EXPECT_THROW(r.connect(net("192.0.2.9"), now_, limits(1)), RedisError);
+  redis_.command({"HSET", "mh:c:192.0.2.11:msg:v2", "w", "6000"});
+  EXPECT_THROW(r.add_msg(net("192.0.2.11"), now_, Rate{5, 60s}), RedisError);
   // the pool dropped nothing it should keep: the next call works
   EXPECT_EQ(r.add_msg(net("192.0.2.10"), now_, Rate{5, 60s}), 1u);
+}
+
+// The hashes of the previous key format (c:CLIENT:conn|rcpt|msg, before
+// :v2) are never read: during a rolling upgrade they count apart and expire.
+TEST_F(RedisCountersTest, WindowsOfThePreviousFormatAreNotRead) {
+  RedisCounters r(options_for(redis_));
+  const auto key = net("192.0.2.12");
+  for (const char* what : {"conn", "rcpt", "msg"})
+    redis_.command({"HSET", std::string("mh:c:192.0.2.12:") + what, "w", "6000", "h", "1", "0", "7",
+                    "1", "7"});
+  const auto c = r.connect(key, now_, limits(0));
+  EXPECT_EQ(c.conn_count, 1u);
+  EXPECT_EQ(r.add_rcpt(key, now_, Rate{10, 60s}), 1u);
+  EXPECT_EQ(r.add_msg(key, now_, Rate{10, 60s}), 1u);
+  EXPECT_EQ(redis_.command({"HGET", "mh:c:192.0.2.12:conn", "0"}), "7");  // left alone
+  // flush forgets the rates in both formats
+  EXPECT_TRUE(r.flush(key));
+  EXPECT_EQ(redis_.command({"EXISTS", "mh:c:192.0.2.12:conn", "mh:c:192.0.2.12:rcpt",
+                            "mh:c:192.0.2.12:msg", "mh:c:192.0.2.12:conn:v2"}),
+            "0");
 }
 
 TEST_F(RedisCountersTest, TwoHostsShareLimitsAndADeadHostsSlotsExpire) {

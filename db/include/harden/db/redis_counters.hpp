@@ -13,29 +13,44 @@
 // daemon uses, and it never lets an error through.
 //
 // PROTOCOL (what each decision costs)
-//   Every counter operation is ONE round trip: EVALSHA of one Lua script
-//   (kCounterScript in redis_counters.cpp), loaded with SCRIPT LOAD when a
-//   connection is opened and loaded again when Redis answers NOSCRIPT.
+//   Every counter operation is ONE round trip: EVALSHA of the operation's
+//   Lua script (script_texts() in redis_counters.cpp; all of them are
+//   loaded with SCRIPT LOAD when a connection is opened, and again when
+//   Redis answers NOSCRIPT). What each script runs (redis.call):
 //     connect  KEYS conn, open, memory -> {conn_count, open, slot_taken,
 //                                  the client's shared memory record or ""}
-//     mget     KEYS memory       -> the record or ""
+//                                  TIME, GET + SET PX (window), HGETALL,
+//                                  HINCRBY + PEXPIRE (open), GET (memory);
+//                                  plus EXISTS per other instance in the
+//                                  open hash, HDEL per dead one, and the
+//                                  liveness SET when due (below)
+//     rcpt/msg KEYS rcpt|msg     -> count in the window: TIME, GET, SET PX
+//     release  KEYS open         -> this instance's slots left: HINCRBY,
+//                                  PEXPIRE (or HDEL at 0)
+//     mget     KEYS memory       -> the record or "": GET
 //     mcas     KEYS memory       -> 1 if stored (compare-and-set on the whole
 //                                  text; SET ... PXAT forget_at, or DEL)
-//     rcpt/msg KEYS rcpt|msg     -> count in the window
-//     release  KEYS open         -> this instance's slots left
 //     inspect  KEYS conn, rcpt, msg, open -> {known, conn, open, rcpt, msg}
-//     flush    KEYS conn, rcpt, msg       -> 1 if the client was known
+//     flush    KEYS conn, rcpt, msg, open, old conn, rcpt, msg (UPGRADE)
+//                                  -> 1 if the client was known
 //   Time is the Redis server's (TIME inside the script), never a host's: the
 //   `now` arguments are ignored, so clock skew between MX hosts changes
-//   nothing. Every key a call writes gets its TTL (PEXPIRE) in the same call.
-//   Besides the decisions, each daemon sends one SET (its liveness key)
-//   every liveness_ttl/3 from a background thread.
+//   nothing. Every key a call writes gets its TTL in the same call (SET ...
+//   PX, or PEXPIRE after HINCRBY). Besides the decisions, each daemon sends
+//   one SET (its liveness key) every liveness_ttl/3 from a background
+//   thread; a connect writes the liveness key too, in its script, when this
+//   instance has not written it for liveness_ttl/3 (a new instance after
+//   start or rotate(), no liveness thread, or the thread late), so no slot
+//   is ever counted under an instance the other hosts take for dead.
 //
 // KEYS (prefix default "mh:"; client = policy::IpNetwork text, "2001:db8::/64")
-//   PREFIX c:CLIENT:conn|rcpt|msg  hash: w (bucket width ms), h (bucket being
-//                                  filled), 0..10 (counts): policy::
-//                                  SlidingWindow's ring, the same algorithm.
-//                                  TTL 12 bucket widths + 1 s.
+//   PREFIX c:CLIENT:conn:v2|rcpt:v2|msg:v2
+//                                  string, 60 bytes: struct.pack
+//                                  ('<ddI4I4I4I4I4I4I4I4I4I4I4') of the bucket
+//                                  width (ms), the bucket being filled and
+//                                  the 11 counts: policy::SlidingWindow's
+//                                  ring, the same algorithm. Written with
+//                                  SET ... PX, TTL 12 bucket widths + 1 s.
 //   PREFIX c:CLIENT:open           hash: one field per daemon instance, its
 //                                  open connections. TTL open_ttl, renewed by
 //                                  every connect and release of the client.
@@ -44,8 +59,15 @@
 //                                  expiring at its forget_at (PXAT; the
 //                                  writing daemon's wall clock).
 //   PREFIX live:INSTANCE           liveness of one daemon instance, TTL
-//                                  liveness_ttl, renewed every liveness_ttl/3
-//                                  and by every connect.
+//                                  liveness_ttl, renewed every liveness_ttl/3.
+//   UPGRADE: versions before the :v2 windows kept each window in a hash,
+//   PREFIX c:CLIENT:conn|rcpt|msg (fields w, h, 0..10). The :v2 scripts never
+//   read those keys, nor the old scripts the :v2 ones: while MX hosts of both
+//   versions share one Redis (a rolling upgrade), each version counts the
+//   rates apart (a client can get up to twice its rate, once per version)
+//   and the old hashes expire on their own (TTL at most 1.2 x the longest
+//   window + 1 s). The open hash, the memory record and the liveness keys
+//   are unchanged and shared by both; flush deletes the windows of both.
 //   An instance is "HOST_ID/PID.START.GEN": a restarted daemon is a new
 //   instance, and so is a daemon after a Redis error (rotate(): a slot whose
 //   connect timed out may or may not be counted; a new instance lets the old
@@ -63,9 +85,21 @@
 //   of its client loses its slot (the count errs low).
 //
 // TEST HOOK
-//   Options::test_time: the script takes its time from the caller's `now`
-//   (milliseconds of the steady clock) instead of the server's TIME. Only
-//   tests set it (the differential test); the daemon never does.
+//   Options::test_time: the scripts take their time from the caller's `now`
+//   (milliseconds of the steady clock, passed as the last ARGV) instead of
+//   the server's TIME. Only tests set it (the differential test); the daemon
+//   never does.
+//
+// LATENCY
+//   A caller waits for each reply. Sleeping in read(2) and being woken costs
+//   a context switch on both sides, more CPU than a Redis on the same host
+//   takes to answer. So after sending, a connection polls for the reply
+//   (non-blocking recv, sched_yield between tries: a busy CPU goes to other
+//   work) for up to poll_before_sleep (default 150 us), then sleeps in
+//   read(2) as before; the command timeout is unchanged (plus at most the
+//   poll). A connection that polled in vain 32 times in a row (a remote
+//   Redis, a round trip longer than the poll) stops polling for its next
+//   1000 calls, then tries again.
 //
 // SIGNALS
 //   hiredis writes with write(2), so a Redis that goes away mid-write would
@@ -128,6 +162,8 @@ struct RedisCountersOptions {
   std::chrono::milliseconds liveness_ttl{10'000};
   std::chrono::milliseconds open_ttl{std::chrono::hours{24}};
   std::size_t max_connections = 32;
+  // LATENCY in the header; 0: always sleep in read(2) for a reply.
+  std::chrono::microseconds poll_before_sleep{150};
   bool test_time = false;  // TEST HOOK above; never in production
 };
 
@@ -169,16 +205,28 @@ class RedisCounters final : public CounterBackend, public SharedMemory {
  private:
   class Connection;
   class Pool;
-  std::string client_key(const policy::IpNetwork& key, std::string_view what) const;
-  std::string live_prefix() const { return options_.key_prefix + "live:"; }
-  std::string memory_key(const policy::IpNetwork& key) const;
+  std::uint32_t add(const policy::IpNetwork& key, std::string_view window, policy::SteadyTime now,
+                    const policy::Rate& rate, std::uint32_t n);
+  // Whether a connect must write the liveness key (see PROTOCOL).
+  bool liveness_due(std::uint64_t gen, std::int64_t now_ms) const;
+  void note_liveness(std::uint64_t gen, std::int64_t sent_ms);
   void note_latency(std::chrono::steady_clock::duration d) const;
   void liveness_loop();
 
   RedisCountersOptions options_;
   std::unique_ptr<Pool> pool_;
   std::string instance_base_;  // HOST_ID/PID.START
+  // Made once: PREFIX live:, PREFIX c:, PREFIX m:, and the two TTLs in ms.
+  std::string live_prefix_;
+  std::string client_prefix_;
+  std::string memory_prefix_;
+  std::string liveness_ttl_text_;
+  std::string open_ttl_text_;
   std::atomic<std::uint64_t> generation_{0};
+  // The generation whose liveness key was last written, and when (steady ms,
+  // taken before the write was sent).
+  std::atomic<std::uint64_t> live_gen_{UINT64_MAX};
+  std::atomic<std::int64_t> live_sent_ms_{0};
   mutable std::atomic<std::uint64_t> latency_us_{0};
 
   std::mutex live_mu_;
