@@ -9,14 +9,15 @@
 //   srv.stop(kShutdownGrace);    // any thread, idempotent
 //
 // HOW IT RUNS
-//   A fixed pool of threads (options.threads, default the number of cores),
-//   plus the GreetHub's thread, each running its own io_context; each MTA connection lives on one of
-//   them (round robin at accept), so its commands are handled in order and
-//   never concurrently, and the thread that reads a command writes its reply. Nothing blocks a
-//   thread: the greet pause and the bad-recipient delay are timers, and the pre-greeting probe runs
-//   for all paused sessions from one ticker (GREET PAUSE). Reading goes on while a reply is
-//   pending, so an MTA that gives up is seen at once (its session and its connection slot end
-//   there).
+//   A fixed pool of I/O threads (options.threads, default the number of
+//   cores), each running its own io_context; each MTA connection lives on
+//   one of them (round robin at accept), so its commands are handled in
+//   order and never concurrently, and the thread that reads a command writes
+//   its reply. The GreetHub has a thread of its own (GREET PAUSE). Nothing
+//   blocks a thread: the greet pause and the bad-recipient delay are timers,
+//   and the pre-greeting probe runs for all paused sessions from one ticker.
+//   Reading goes on while a reply is pending, so an MTA that gives up is seen
+//   at once (its session and its connection slot end there).
 //
 // LIMITS (no peer can exhaust memory or descriptors)
 //   - allowed_peers (inet sockets): a peer outside them is closed right after
