@@ -396,26 +396,48 @@ std::size_t receive(NetlinkSocket& s, Clock::time_point deadline, Exchange& ex) 
 enum class Step { more, done, failed };
 
 // Handles the messages of one datagram. `done` once the exchange is over.
+// One message of a datagram from the kernel.
+struct Message {
+  nlmsghdr hdr{};
+  const std::byte* payload = nullptr;
+  std::size_t payload_len = 0;
+  // NLMSG_ERROR / NLMSG_DONE: the errno the kernel answered with (0: none).
+  int kernel_errno() const {
+    const int code = payload_len >= sizeof(int) ? read_at<int>(payload) : 0;
+    return code < 0 ? -code : 0;
+  }
+};
+
+// The message at `off` of the datagram [p, p + len), `off` moved past it;
+// nullopt at the end, or (with `malformed` set) where a header lies about
+// its length.
+std::optional<Message> next_message(const std::byte* p, std::size_t len, std::size_t& off,
+                                    bool& malformed) {
+  if (off + sizeof(nlmsghdr) > len) return std::nullopt;
+  Message m;
+  m.hdr = read_at<nlmsghdr>(p + off);
+  if (m.hdr.nlmsg_len < sizeof m.hdr || m.hdr.nlmsg_len > len - off) {
+    malformed = true;
+    return std::nullopt;
+  }
+  m.payload = p + off + sizeof m.hdr;
+  m.payload_len = m.hdr.nlmsg_len - sizeof m.hdr;
+  off += align4(m.hdr.nlmsg_len);
+  return m;
+}
+
 Step handle_datagram(const std::byte* p, std::size_t len, std::uint32_t seq, bool dump,
                      std::size_t max_matches, Exchange& ex) {
   std::size_t off = 0;
-  while (off + sizeof(nlmsghdr) <= len) {
-    const auto hdr = read_at<nlmsghdr>(p + off);
-    if (hdr.nlmsg_len < sizeof hdr || hdr.nlmsg_len > len - off) {
-      ex.failure = "malformed netlink reply";
-      return Step::failed;
-    }
-    const std::byte* payload = p + off + sizeof hdr;
-    const std::size_t payload_len = hdr.nlmsg_len - sizeof hdr;
-    off += align4(hdr.nlmsg_len);
-    if (hdr.nlmsg_seq != seq) continue;  // a stale answer to someone else's request
-    if (hdr.nlmsg_type == NLMSG_DONE || hdr.nlmsg_type == NLMSG_ERROR) {
-      const int code = payload_len >= sizeof(int) ? read_at<int>(payload) : 0;
-      ex.kernel_errno = code < 0 ? -code : 0;
+  bool malformed = false;
+  while (const auto m = next_message(p, len, off, malformed)) {
+    if (m->hdr.nlmsg_seq != seq) continue;  // a stale answer to someone else's request
+    if (m->hdr.nlmsg_type == NLMSG_DONE || m->hdr.nlmsg_type == NLMSG_ERROR) {
+      ex.kernel_errno = m->kernel_errno();
       return Step::done;
     }
-    if (hdr.nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
-    if (auto r = parse_diag(payload, payload_len)) {
+    if (m->hdr.nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+    if (auto r = parse_diag(m->payload, m->payload_len)) {
       if (ex.replies.size() >= max_matches) {
         ex.failure = "too many sockets match";
         return Step::failed;
@@ -423,6 +445,10 @@ Step handle_datagram(const std::byte* p, std::size_t len, std::uint32_t seq, boo
       ex.replies.push_back(*r);
     }
     if (!dump) return Step::done;
+  }
+  if (malformed) {
+    ex.failure = "malformed netlink reply";
+    return Step::failed;
   }
   return Step::more;
 }
@@ -475,27 +501,22 @@ std::string run_batch(NetlinkSocket& s, std::span<const Query> queries, std::uin
   while (left > 0) {
     const std::size_t n = receive(s, deadline, ex);
     if (n == 0) return ex.failure;
-    const std::byte* p = s.buffer().data();
-    for (std::size_t off = 0; off + sizeof(nlmsghdr) <= n;) {
-      const auto hdr = read_at<nlmsghdr>(p + off);
-      if (hdr.nlmsg_len < sizeof hdr || hdr.nlmsg_len > n - off) return "malformed netlink reply";
-      const std::byte* payload = p + off + sizeof hdr;
-      const std::size_t payload_len = hdr.nlmsg_len - sizeof hdr;
-      off += align4(hdr.nlmsg_len);
-      const std::uint32_t index = hdr.nlmsg_seq - base;  // wraps: stale ones are out of range
+    std::size_t off = 0;
+    bool malformed = false;
+    while (const auto m = next_message(s.buffer().data(), n, off, malformed)) {
+      const std::uint32_t index = m->hdr.nlmsg_seq - base;  // wraps: stale ones are out of range
       if (index >= queries.size() || answers[index].answered) continue;
       BatchAnswer& a = answers[index];
-      if (hdr.nlmsg_type == NLMSG_ERROR) {
-        const int code = payload_len >= sizeof(int) ? read_at<int>(payload) : 0;
-        a.kernel_errno = code < 0 ? -code : 0;
-      } else if (hdr.nlmsg_type == SOCK_DIAG_BY_FAMILY) {
-        a.reply = parse_diag(payload, payload_len);
-      } else {
+      if (m->hdr.nlmsg_type == NLMSG_ERROR)
+        a.kernel_errno = m->kernel_errno();
+      else if (m->hdr.nlmsg_type == SOCK_DIAG_BY_FAMILY)
+        a.reply = parse_diag(m->payload, m->payload_len);
+      else
         continue;
-      }
       a.answered = true;
       --left;
     }
+    if (malformed) return "malformed netlink reply";
   }
   return {};
 }
