@@ -92,19 +92,10 @@ local me, live = ARGV[4], ARGV[5]
 if ARGV[6] ~= '' then redis.call('SET', live .. me, '1', 'PX', ARGV[6]) end
 local key, width, n, ttl = KEYS[1], tonumber(ARGV[1]), 1, ARGV[2]
 )lua";
+constexpr std::string_view kConnectOpen = R"lua(
+local okey, prune = KEYS[2], true
+)lua";
 constexpr std::string_view kConnectTail = R"lua(
-local okey = KEYS[2]
-local all = redis.call('HGETALL', okey)
-local open = 0
-for k = 1, #all, 2 do
-  local f = all[k]
-  if f == me or redis.call('EXISTS', live .. f) == 1 then
-    local c = tonumber(all[k + 1]) or 0
-    if c > 0 then open = open + c end
-  else
-    redis.call('HDEL', okey, f)
-  end
-end
 local taken = 0
 local limit = tonumber(ARGV[3])
 if limit == 0 or open < limit then
@@ -114,6 +105,23 @@ if limit == 0 or open < limit then
 end
 redis.call('PEXPIRE', okey, ARGV[7])
 return {total, open, taken, redis.call('GET', KEYS[3]) or ''}
+)lua";
+
+// Sets `open` to the open connections in the hash `okey` of the instances
+// still alive (this instance, `me`, always counts); with `prune`, deletes
+// the fields of the dead ones. Needs okey, me, live, prune.
+constexpr std::string_view kOpenCount = R"lua(
+local all = redis.call('HGETALL', okey)
+local open = 0
+for k = 1, #all, 2 do
+  local f = all[k]
+  if f == me or redis.call('EXISTS', live .. f) == 1 then
+    local c = tonumber(all[k + 1]) or 0
+    if c > 0 then open = open + c end
+  elseif prune then
+    redis.call('HDEL', okey, f)
+  end
+end
 )lua";
 
 // release: KEYS open; ARGV instance, open ttl -> this instance's slots left
@@ -154,16 +162,9 @@ if known == 0 then return {0, 0, 0, 0, 0} end
 local conn = count(KEYS[1], tonumber(ARGV[1]))
 local rcpt = count(KEYS[2], tonumber(ARGV[2]))
 local msg = count(KEYS[3], tonumber(ARGV[3]))
-local me, live = ARGV[4], ARGV[5]
-local all = redis.call('HGETALL', KEYS[4])
-local open = 0
-for k = 1, #all, 2 do
-  local f = all[k]
-  if f == me or redis.call('EXISTS', live .. f) == 1 then
-    local c = tonumber(all[k + 1]) or 0
-    if c > 0 then open = open + c end
-  end
-end
+local me, live, okey, prune = ARGV[4], ARGV[5], KEYS[4], false
+)lua";
+constexpr std::string_view kInspectReturn = R"lua(
 return {1, conn, open, rcpt, msg}
 )lua";
 
@@ -208,10 +209,10 @@ std::string concat(const Pieces&... pieces) {
 // The scripts' texts, by Script.
 const std::array<std::string, kScripts>& script_texts() {
   static const std::array<std::string, kScripts> texts = {
-      concat(kConnectHead, kClock, kConnectMid, kWindowAdd, kConnectTail),
+      concat(kConnectHead, kClock, kConnectMid, kWindowAdd, kConnectOpen, kOpenCount, kConnectTail),
       concat(kAddHead, kClock, kAddTail, kWindowAdd, "return total\n"),
       std::string(kRelease),
-      concat(kInspectHead, kClock, kInspectTail),
+      concat(kInspectHead, kClock, kInspectTail, kOpenCount, kInspectReturn),
       std::string(kMemoryGet),
       std::string(kMemoryCas),
       std::string(kFlush),
