@@ -218,6 +218,14 @@ constexpr std::array kKeys{
       c.max_connections = parse_integer(v, k);
     },
     [](const Config& c) { return std::to_string(c.max_connections); }},
+  ConfigKey{"io_threads", ConfigType::integer, "integer", "0", 0, 256, false,
+    "native engine: threads serving the MTA connections; 0: one per two cores (the MTA "
+    "needs them more), or with counters: redis 4 per core, at least 8 (a counter call "
+    "waits for Redis)",
+    [](Config& c, const ConfigKey& k, std::string_view v) {
+      c.io_threads = parse_integer(v, k);
+    },
+    [](const Config& c) { return std::to_string(c.io_threads); }},
   ConfigKey{"state_file", ConfigType::text, "path or empty", "/var/lib/milter-harden/state.db", 0, 0, false,
     "SQLite file where greet passes and penalties survive a restart (written in batches by "
     "the control thread); empty: kept in memory only",

@@ -85,6 +85,7 @@ std::shared_ptr<db::CounterBackend> make_counters(const Config& c, Metrics& metr
 }
 
 unsigned native_io_threads(const Config& c) {
+  if (c.io_threads != 0) return static_cast<unsigned>(c.io_threads);
   if (c.counters != CounterKind::redis) return 0;
   return std::max(8u, 4 * std::thread::hardware_concurrency());
 }

@@ -23,11 +23,10 @@ namespace harden::milter {
 
 std::shared_ptr<db::CounterBackend> make_counters(const Config& c, Metrics& metrics);
 
-// The native engine's I/O threads for these counters (0: its default, one
-// per core). A Redis counter decision waits for its round trip (at most
-// redis_command_timeout) on the session's I/O thread, so with counters:
-// redis more threads keep other sessions moving meanwhile: 4 per core, at
-// least 8.
+// The native engine's I/O threads: the config's io_threads, else for these
+// counters (0: its default, default_io_threads()). A Redis counter decision waits for its round
+// trip (at most redis_command_timeout) on the session's I/O thread, so with counters: redis more
+// threads keep other sessions moving meanwhile: 4 per core, at least 8.
 unsigned native_io_threads(const Config& c);
 
 }  // namespace harden::milter

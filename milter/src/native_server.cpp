@@ -403,7 +403,7 @@ struct NativeServer::Impl {
   // the command, without handing the wake-up to another thread. ios[0] also
   // runs the acceptor and the server's timers; the GreetHub has hub_io.
   static std::vector<std::unique_ptr<asio::io_context>> make_contexts(unsigned threads) {
-    const unsigned n = threads != 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned n = threads != 0 ? threads : default_io_threads();
     std::vector<std::unique_ptr<asio::io_context>> v;
     for (unsigned i = 0; i < n; ++i) v.push_back(std::make_unique<asio::io_context>(1));
     return v;
@@ -456,6 +456,9 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
   gproto::socket::executor_type executor() { return sock_.get_executor(); }
 
   void start() {
+    boost::system::error_code ec;
+    sock_.non_blocking(true, ec);  // flush() writes without waiting
+    if (ec) return close();
     arm_idle(srv_.opt.negotiate_timeout);
     read();
   }
@@ -507,14 +510,23 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
     }
   }
 
+  // Sends what the session has to say. A reply almost always fits the
+  // socket's buffer: it goes out at once from this handler, without a
+  // completion handler of its own; what the socket does not take is written
+  // by async_write and the session waits for it (on_write).
   void flush() {
     wbuf_ += proto_.take_output();
     if (writing_ || wbuf_.empty() || closed_) return;
-    inflight_.swap(wbuf_);
+    boost::system::error_code ec;
+    const std::size_t n = sock_.write_some(asio::buffer(wbuf_), ec);  // non-blocking socket
+    if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
+    if (ec) return close();
+    if (n == wbuf_.size()) return wbuf_.clear();
+    inflight_.assign(wbuf_, n);
     wbuf_.clear();
     writing_ = true;
     asio::async_write(sock_, asio::buffer(inflight_),
-                      [self = shared_from_this()](auto ec, std::size_t) { self->on_write(ec); });
+                      [self = shared_from_this()](auto e, std::size_t) { self->on_write(e); });
   }
 
   void on_write(const boost::system::error_code& ec) {
@@ -522,15 +534,32 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
     inflight_.clear();
     if (closed_) return;
     if (ec) return close();
-    if (!wbuf_.empty()) return flush();
+    flush();
+    if (writing_ || closed_) return;
     if (quit_) return close();
     read();
   }
 
+  // The idle deadline moves on every read; the timer is not re-armed each
+  // time (a cancel, a completion and a timer-queue insert per command) but
+  // only when the new deadline comes before the one it waits for. When it
+  // fires early it waits again for the deadline it finds.
   void arm_idle(milliseconds after) {
-    idle_.expires_after(after);
+    idle_deadline_ = std::chrono::steady_clock::now() + after;
+    if (idle_armed_ && idle_.expiry() <= idle_deadline_) return;
+    idle_.expires_at(idle_deadline_);  // cancels a wait for a later deadline
+    wait_idle();
+  }
+
+  void wait_idle() {
+    idle_armed_ = true;
     idle_.async_wait([self = shared_from_this()](auto ec) {
-      if (ec || self->closed_) return;
+      if (ec == asio::error::operation_aborted || self->closed_) return;
+      self->idle_armed_ = false;
+      if (std::chrono::steady_clock::now() < self->idle_deadline_) {
+        self->idle_.expires_at(self->idle_deadline_);
+        return self->wait_idle();
+      }
       if (self->proto_.pending()) return self->arm_idle(self->srv_.opt.idle_timeout);
       self->srv_.metrics.bump(Metric::milter_idle_timeouts_total);
       self->close();
@@ -546,7 +575,6 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
     greet_.reset();
     proto_.close();  // session_end() if a session is open
     boost::system::error_code ignored;
-    sock_.shutdown(gproto::socket::shutdown_both, ignored);
     sock_.close(ignored);
     srv_.closed(this);
   }
@@ -728,6 +756,8 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
   Impl& srv_;
   gproto::socket sock_;
   asio::steady_timer idle_;
+  std::chrono::steady_clock::time_point idle_deadline_;
+  bool idle_armed_ = false;
   asio::steady_timer delay_;
   ProtocolSession proto_;
   std::string peer_;
@@ -909,6 +939,10 @@ void name_thread(const std::string& name) {
 }
 
 }  // namespace
+
+unsigned default_io_threads() {
+  return std::max(1u, std::thread::hardware_concurrency() / 2);
+}
 
 void NativeServer::run() {
   Impl& s = *impl_;

@@ -5,7 +5,10 @@
 #include <gmock/gmock.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -234,6 +237,44 @@ TEST_F(Limits, Ipv4ClientsCountedPerAddress) {
   EXPECT_CONTINUES(connect_once(peer_at("192.0.2.81")));
   EXPECT_CONTINUES(connect_once(peer_at("192.0.2.82")));
   EXPECT_REFUSED(connect_once(peer_at("192.0.2.81")), "421", "4.3.2");
+}
+
+// The names of a process's threads (/proc/PID/task/*/comm).
+std::set<std::string> thread_names(pid_t pid) {
+  std::set<std::string> names;
+  for (const auto& t :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream in(t.path() / "comm");
+    std::string name;
+    if (std::getline(in, name)) names.insert(name);
+  }
+  return names;
+}
+
+// With several I/O threads the sessions of one client land on different
+// threads (round robin at accept), and still share one count.
+TEST_F(Limits, ConnLimitHoldsAcrossIoThreads) {
+  if (daemon().engine() != "native") GTEST_SKIP() << "io_threads is a native engine setting";
+  daemon().set("io_threads", "3");
+  rule("192.0.2.91", {{"conn_limit", "4"}});
+  start();
+  std::vector<Session> open_sessions;
+  for (unsigned i = 1; i <= 4; ++i) {
+    open_sessions.push_back(open(peer_at("192.0.2.91")));
+    EXPECT_CONTINUES(open_sessions.back().connect_reply()) << i;
+  }
+  EXPECT_REFUSED(connect_once(peer_at("192.0.2.91")), "421", "4.3.2");
+  const auto names = thread_names(daemon().pid());
+  EXPECT_TRUE(names.count("mh-io-1") && names.count("mh-io-2")) << ::testing::PrintToString(names);
+  EXPECT_FALSE(names.count("mh-io-3")) << ::testing::PrintToString(names);
+  open_sessions.front().quit();
+  std::vector<Session> more;
+  EXPECT_TRUE(poll_until(3s, [&] {
+    Session s = open(peer_at("192.0.2.91"));
+    if (!s.connect_reply().is_continue()) return false;
+    more.push_back(std::move(s));
+    return true;
+  }));
 }
 
 }  // namespace
