@@ -219,9 +219,9 @@ constexpr std::array kKeys{
     },
     [](const Config& c) { return std::to_string(c.max_connections); }},
   ConfigKey{"io_threads", ConfigType::integer, "integer", "0", 0, 256, false,
-    "native engine: threads serving the MTA connections; 0: one per two cores (the MTA "
-    "needs them more), or with counters: redis 4 per core, at least 8 (a counter call "
-    "waits for Redis)",
+    "native engine: threads serving the MTA connections; 0: one per core (the first "
+    "serves alone up to 64 sessions in progress, a burst spreads), or with counters: "
+    "redis 4 per core, at least 8, round robin (a counter call waits for Redis)",
     [](Config& c, const ConfigKey& k, std::string_view v) {
       c.io_threads = parse_integer(v, k);
     },

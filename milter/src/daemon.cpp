@@ -79,6 +79,7 @@ struct Daemon {
       n.accept_guard = &accept_guard;
       n.nofile = nofile.soft;
       n.threads = native_io_threads(c);
+      if (c.counters == CounterKind::redis) n.pack = 0;  // a counter call holds its thread
       native = std::make_unique<NativeServer>(std::move(n), engine, metrics, probe);
     }
   }

@@ -379,6 +379,7 @@ struct NativeServer::Impl {
         metrics(m),
         spec(parse_socket_spec(opt.socket)),
         ios(make_contexts(opt.threads)),
+        busy(std::make_unique<std::atomic<int>[]>(ios.size())),
         io(*ios.front()),
         hub(hub_io, p, opt.probe_interval, m),
         accept_timer(io),
@@ -408,8 +409,24 @@ struct NativeServer::Impl {
     for (unsigned i = 0; i < n; ++i) v.push_back(std::make_unique<asio::io_context>(1));
     return v;
   }
-  // The context of the next connection (round robin); ios[0] thread only.
-  asio::io_context& next_context() { return *ios[next_io++ % ios.size()]; }
+  // The context of the next connection; ios[0] thread only. Packed (opt.pack
+  // > 0): ios[0] while it has fewer than opt.pack sessions in progress, else
+  // the context with the fewest; otherwise round robin.
+  asio::io_context& next_context() {
+    if (opt.pack == 0) return *ios[next_io++ % ios.size()];
+    if (busy[0].load(std::memory_order_relaxed) < static_cast<int>(opt.pack)) return *ios[0];
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < ios.size(); ++i)
+      if (busy[i].load(std::memory_order_relaxed) < busy[best].load(std::memory_order_relaxed))
+        best = i;
+    return *ios[best];
+  }
+  // The count of sessions in progress of the context `sock` lives on.
+  std::atomic<int>& busy_of(gproto::socket& sock) {
+    for (std::size_t i = 0; i < ios.size(); ++i)
+      if (&sock.get_executor().context() == ios[i].get()) return busy[i];
+    return busy[0];
+  }
   // Lets the other threads' run() return once they have no work; ios[0] thread only.
   void release_workers() { workers_busy.clear(); }
 
@@ -418,6 +435,8 @@ struct NativeServer::Impl {
   Metrics& metrics;
   SocketSpec spec;
   std::vector<std::unique_ptr<asio::io_context>> ios;
+  // Per context: its connections not in a greet pause (next_context()).
+  std::unique_ptr<std::atomic<int>[]> busy;
   asio::io_context& io;  // ios[0]
   std::size_t next_io = 0;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> workers_busy;
@@ -447,11 +466,15 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
 
   Connection(Impl& srv, gproto::socket sock, std::string peer)
       : srv_(srv),
+        busy_(srv.busy_of(sock)),
         sock_(std::move(sock)),
         idle_(sock_.get_executor()),
         delay_(sock_.get_executor()),
         proto_(*this, ProtocolOptions{srv.opt.max_buffered}),
-        peer_(std::move(peer)) {}
+        peer_(std::move(peer)) {
+    in_progress(true);
+  }
+  ~Connection() override { in_progress(false); }
 
   gproto::socket::executor_type executor() { return sock_.get_executor(); }
 
@@ -566,9 +589,18 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
     });
   }
 
+  // Counts this connection among its context's sessions in progress (not
+  // while the GreetHub holds its pause): connections are packed by it.
+  void in_progress(bool yes) {
+    if (yes == counted_) return;
+    counted_ = yes;
+    busy_.fetch_add(yes ? 1 : -1, std::memory_order_relaxed);
+  }
+
   void close() {
     if (closed_) return;
     closed_ = true;
+    in_progress(false);
     idle_.cancel();
     delay_.cancel();
     if (greet_) srv_.hub.drop(greet_);
@@ -672,11 +704,13 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
                                 if (auto self = weak.lock()) self->greet_done(w);
                               });
                             });
+    in_progress(false);
   }
 
   void greet_done(const WatchResult& w) {
     greet_.reset();
     if (closed_) return;
+    in_progress(true);
     policy::Decision d;
     switch (w.outcome) {
       case WatchResult::Outcome::talked: {
@@ -754,6 +788,8 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
   }
 
   Impl& srv_;
+  std::atomic<int>& busy_;
+  bool counted_ = false;
   gproto::socket sock_;
   asio::steady_timer idle_;
   std::chrono::steady_clock::time_point idle_deadline_;
@@ -941,7 +977,7 @@ void name_thread(const std::string& name) {
 }  // namespace
 
 unsigned default_io_threads() {
-  return std::max(1u, std::thread::hardware_concurrency() / 2);
+  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 void NativeServer::run() {

@@ -10,13 +10,23 @@
 //
 // HOW IT RUNS
 //   A fixed pool of I/O threads (options.threads, default
-//   default_io_threads(): one per two cores), each running its own
-//   io_context; each MTA connection lives on one of them (round robin at
-//   accept), so its commands are handled in order and never concurrently,
-//   and the thread that reads a command writes its reply, at once from the
-//   handler that read it (no completion of its own unless the socket is
-//   full). The idle timer is re-armed only when a deadline comes earlier,
-//   not on every command. The GreetHub has a thread of its own (GREET PAUSE). Nothing
+//   default_io_threads(): one per core), each running its own io_context;
+//   each MTA connection lives on one of them, so its commands are handled in
+//   order and never concurrently, and the thread that reads a command writes
+//   its reply, at once from the handler that read it (no completion of its
+//   own unless the socket is full). The idle timer is re-armed only when a
+//   deadline comes earlier, not on every command.
+//   Connections are packed (options.pack): the first thread serves every
+//   session while it has fewer than `pack` in progress (a session in its
+//   greet pause does not count: the GreetHub holds it); past that a new
+//   connection goes to the thread with the fewest. Spreading a few sessions
+//   over threads costs more than it gives: each thread then sleeps and
+//   wakes more often, and each wake-up of an idle core costs more than a
+//   command (measured on 2 cores: one thread ran 1.4x the sessions/s of two
+//   at 8 in flight, and more at 16 and 64; tests/bench/README.md), while a
+//   burst (a greet flood's CONNECTs) still spreads over all of them. With
+//   counters that block the thread for a round trip (redis) pack is 0:
+//   round robin. The GreetHub has a thread of its own (GREET PAUSE). Nothing
 //   blocks a thread: the greet pause and the bad-recipient delay are timers,
 //   and the pre-greeting probe runs for all paused sessions from one ticker.
 //   Reading goes on while a reply is pending, so an MTA that gives up is seen
@@ -84,6 +94,7 @@ namespace harden::milter {
 struct NativeOptions {
   std::string socket = "unix:/run/milter-harden/milter.sock";  // as the config's `socket`
   unsigned threads = 0;                                        // 0: default_io_threads()
+  unsigned pack = 64;  // sessions in progress the first thread serves alone; 0: round robin
   std::size_t max_connections = 4000;
   std::chrono::milliseconds negotiate_timeout{10'000};
   std::chrono::milliseconds idle_timeout{30 * 60 * 1000};
@@ -97,12 +108,7 @@ struct NativeOptions {
   std::uint64_t nofile = 0;  // the soft RLIMIT_NOFILE, for the log
 };
 
-// The I/O threads when none are asked for: one per two cores, at least one.
-// The MTA runs on the same host and needs the cores more than the milter,
-// whose work per command is microseconds: on 2 cores one I/O thread ran
-// more sessions/s than two at 8, 16 and 64 sessions in flight (two threads
-// sleep and wake more often, and each wake-up of an idle core costs more
-// than a command; tests/bench/README.md).
+// The I/O threads when none are asked for: one per core (at least one).
 unsigned default_io_threads();
 
 class NativeServer {
