@@ -84,10 +84,13 @@ std::shared_ptr<db::CounterBackend> make_counters(const Config& c, Metrics& metr
                                                 std::move(hooks));
 }
 
-unsigned native_io_threads(const Config& c) {
-  if (c.io_threads != 0) return static_cast<unsigned>(c.io_threads);
-  if (c.counters != CounterKind::redis) return 0;
-  return std::max(8u, 4 * std::thread::hardware_concurrency());
+void set_native_io(const Config& c, NativeOptions& n) {
+  n.threads = 0;
+  if (c.counters == CounterKind::redis) {
+    n.threads = std::max(8u, 4 * std::thread::hardware_concurrency());
+    n.pack = 0;  // a counter call holds its thread
+  }
+  if (c.io_threads != 0) n.threads = static_cast<unsigned>(c.io_threads);
 }
 
 }  // namespace harden::milter

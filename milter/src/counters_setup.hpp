@@ -3,7 +3,7 @@
 //
 // SYNOPSIS
 //   std::shared_ptr<db::CounterBackend> c = make_counters(config, metrics);
-//   native_options.threads = native_io_threads(config);
+//   set_native_io(config, native_options);  // threads and packing
 //
 // counters: local -> LocalCounters. counters: redis -> FallbackCounters over
 // RedisCounters (liveness thread started) and a LocalCounters of the same
@@ -18,15 +18,18 @@
 #include "harden/db/counters.hpp"
 #include "harden/milter/config.hpp"
 #include "harden/milter/metrics.hpp"
+#include "harden/milter/native_server.hpp"
 
 namespace harden::milter {
 
 std::shared_ptr<db::CounterBackend> make_counters(const Config& c, Metrics& metrics);
 
-// The native engine's I/O threads: the config's io_threads, else for these
-// counters (0: its default, default_io_threads()). A Redis counter decision waits for its round
-// trip (at most redis_command_timeout) on the session's I/O thread, so with counters: redis more
-// threads keep other sessions moving meanwhile: 4 per core, at least 8.
-unsigned native_io_threads(const Config& c);
+// The native engine's I/O threads and their packing for these counters:
+// the config's io_threads, else (local) the engine's defaults. A Redis
+// counter decision waits for its round trip (at most redis_command_timeout)
+// on the session's I/O thread, so with counters: redis more threads keep
+// other sessions moving meanwhile (4 per core, at least 8; io_threads still
+// wins), and connections are spread round robin instead of packed.
+void set_native_io(const Config& c, NativeOptions& n);
 
 }  // namespace harden::milter

@@ -78,8 +78,7 @@ struct Daemon {
       n.tempfail_on_internal_error = c.on_internal_error == InternalErrorAction::tempfail;
       n.accept_guard = &accept_guard;
       n.nofile = nofile.soft;
-      n.threads = native_io_threads(c);
-      if (c.counters == CounterKind::redis) n.pack = 0;  // a counter call holds its thread
+      set_native_io(c, n);
       native = std::make_unique<NativeServer>(std::move(n), engine, metrics, probe);
     }
   }

@@ -395,7 +395,6 @@ std::size_t receive(NetlinkSocket& s, Clock::time_point deadline, Exchange& ex) 
 
 enum class Step { more, done, failed };
 
-// Handles the messages of one datagram. `done` once the exchange is over.
 // One message of a datagram from the kernel.
 struct Message {
   nlmsghdr hdr{};
@@ -426,6 +425,7 @@ std::optional<Message> next_message(const std::byte* p, std::size_t len, std::si
   return m;
 }
 
+// Handles the messages of one datagram. `done` once the exchange is over.
 Step handle_datagram(const std::byte* p, std::size_t len, std::uint32_t seq, bool dump,
                      std::size_t max_matches, Exchange& ex) {
   std::size_t off = 0;
@@ -543,21 +543,29 @@ ProbeResult result_of(const DiagReply& r) {
   return res;
 }
 
+// A wildcard MTA side or a link-local client cannot be looked up exactly.
+bool needs_dump(const Endpoint& local, const Endpoint& client) {
+  return local.is_wildcard() || is_link_local_v6(client.address);
+}
+
+// The request for `local` <- `client` in `family` (an IPv4 client in
+// AF_INET6: as ::ffff:a.b.c.d, on a dual-stack socket).
+Query query_for(const Endpoint& local, const Endpoint& client, std::uint8_t family, bool dump) {
+  Query q;
+  q.family = family;
+  q.dump = dump;
+  q.sport = local.port;
+  q.dport = client.port;
+  if (!dump) q.src = raw_address(local.address, family);
+  q.dst = raw_address(client.address, family);
+  return q;
+}
+
 std::vector<Query> plan_queries(const Endpoint& local, const Endpoint& client) {
   std::vector<Query> plan;
-  const bool dump = local.is_wildcard() || is_link_local_v6(client.address);
-  const bool v4 = client.address.is_v4();
-  for (const std::uint8_t family : {std::uint8_t{AF_INET}, std::uint8_t{AF_INET6}}) {
-    if (!v4 && family == AF_INET) continue;
-    Query q;
-    q.family = family;
-    q.dump = dump;
-    q.sport = local.port;
-    q.dport = client.port;
-    if (!dump) q.src = raw_address(local.address, family);
-    q.dst = raw_address(client.address, family);
-    plan.push_back(q);
-  }
+  const bool dump = needs_dump(local, client);
+  if (client.address.is_v4()) plan.push_back(query_for(local, client, AF_INET, dump));
+  plan.push_back(query_for(local, client, AF_INET6, dump));
   return plan;
 }
 
@@ -576,6 +584,15 @@ ProbeResult failed(std::string why) {
   return res;
 }
 
+// The answer of a look that cannot be made, if it cannot.
+std::optional<ProbeResult> refused(const Endpoint& local, const Endpoint& client) {
+  if (local.port == 0 || client.port == 0 || client.is_wildcard())
+    return not_found(local, client, "(no port or no client address)");
+  if (!local.is_wildcard() && local.address.is_v4() != client.address.is_v4())
+    return not_found(local, client, "(address families differ)");
+  return std::nullopt;
+}
+
 }  // namespace
 
 PregreetProbe::PregreetProbe(ProbeOptions options)
@@ -584,10 +601,7 @@ PregreetProbe::PregreetProbe(ProbeOptions options)
 PregreetProbe::~PregreetProbe() = default;
 
 ProbeResult PregreetProbe::probe(const Endpoint& mta_local, const Endpoint& client) const {
-  if (mta_local.port == 0 || client.port == 0 || client.is_wildcard())
-    return not_found(mta_local, client, "(no port or no client address)");
-  if (!mta_local.is_wildcard() && mta_local.address.is_v4() != client.address.is_v4())
-    return not_found(mta_local, client, "(address families differ)");
+  if (auto r = refused(mta_local, client)) return std::move(*r);
   std::string open_error;
   auto sock = pool_->acquire(Clock::now() + options_.timeout, open_error);
   if (!sock) return failed(std::move(open_error));
@@ -620,9 +634,7 @@ void PregreetProbe::probe_many(std::span<const ProbeQuery> queries,
   for (std::size_t i = 0; i < n; ++i) {
     const Endpoint& local = queries[i].mta_local;
     const Endpoint& client = queries[i].client;
-    const bool checkable = local.port != 0 && client.port != 0 && !client.is_wildcard() &&
-                           (local.is_wildcard() || local.address.is_v4() == client.address.is_v4());
-    if (checkable && !local.is_wildcard() && !is_link_local_v6(client.address))
+    if (!refused(local, client) && !needs_dump(local, client))
       exact.push_back(i);
     else
       out[i] = probe(local, client);  // the refusals, or a dump
@@ -645,16 +657,10 @@ void PregreetProbe::probe_many(std::span<const ProbeQuery> queries,
     for (int pass = 0; pass < 2 && !todo.empty(); ++pass) {
       batch.clear();
       for (const std::size_t i : todo) {
-        const Endpoint& local = queries[i].mta_local;
         const Endpoint& client = queries[i].client;
-        Query q;
-        q.family =
+        const std::uint8_t family =
             pass == 0 && client.address.is_v4() ? std::uint8_t{AF_INET} : std::uint8_t{AF_INET6};
-        q.sport = local.port;
-        q.dport = client.port;
-        q.src = raw_address(local.address, q.family);
-        q.dst = raw_address(client.address, q.family);
-        batch.push_back(q);
+        batch.push_back(query_for(queries[i].mta_local, client, family, false));
       }
       const std::string failure =
           run_batch(*sock, batch, pool_->next_seqs(static_cast<std::uint32_t>(batch.size())),

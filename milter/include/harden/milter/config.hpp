@@ -77,7 +77,7 @@ struct Config {
   LibmilterPause libmilter_greet_pause = LibmilterPause::skip;
   std::string allowed_peers;  // normalised: "127.0.0.0/8,::1/128"
   std::uint64_t max_connections = 0;
-  std::uint64_t io_threads = 0;  // 0: automatic (native_io_threads)
+  std::uint64_t io_threads = 0;  // 0: automatic (set_native_io)
 
   // counters: local | redis, and the Redis backend's settings.
   CounterKind counters = CounterKind::local;
