@@ -1,6 +1,9 @@
 // fallback_counters.cpp - the circuit breaker between Redis and the fallback.
 #include "harden/db/fallback_counters.hpp"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
 namespace harden::db {
 namespace {
 
@@ -95,24 +98,15 @@ bool FallbackCounters::memory_cas(const policy::IpNetwork& key, const std::strin
   }
 }
 
-ConnectCount FallbackCounters::connect(const policy::IpNetwork& key, policy::SteadyTime now,
-                                       const policy::Limits& limits) {
-  bool probing = false;
-  if (use_redis(now, probing)) {
-    const auto gen = redis_->generation();
-    try {
-      const ConnectCount c = redis_->connect(key, now, limits);
-      if (c.slot_taken) {
-        std::lock_guard lock(slots_mu_);
-        // A slot of an instance rotated away meanwhile is Redis's to forget.
-        if (redis_->generation() == gen) ++redis_slots_[key];
-      }
-      succeeded(probing);
-      return c;
-    } catch (const std::exception& e) {
-      failed(e, probing);
-    }
-  }
+void FallbackCounters::took_redis_slot(const policy::IpNetwork& key, std::uint64_t gen) {
+  std::lock_guard lock(slots_mu_);
+  // A slot of an instance rotated away meanwhile is Redis's to forget.
+  if (redis_->generation() == gen) ++redis_slots_[key];
+}
+
+ConnectCount FallbackCounters::connect_fallback(const policy::IpNetwork& key,
+                                                policy::SteadyTime now,
+                                                const policy::Limits& limits) {
   ConnectCount c;
   switch (options_.failure) {
     case RedisFailure::local: {
@@ -133,7 +127,24 @@ ConnectCount FallbackCounters::connect(const policy::IpNetwork& key, policy::Ste
   return c;
 }
 
-void FallbackCounters::release(const policy::IpNetwork& key) {
+ConnectCount FallbackCounters::connect(const policy::IpNetwork& key, policy::SteadyTime now,
+                                       const policy::Limits& limits) {
+  bool probing = false;
+  if (use_redis(now, probing)) {
+    const auto gen = redis_->generation();
+    try {
+      const ConnectCount c = redis_->connect(key, now, limits);
+      if (c.slot_taken) took_redis_slot(key, gen);
+      succeeded(probing);
+      return c;
+    } catch (const std::exception& e) {
+      failed(e, probing);
+    }
+  }
+  return connect_fallback(key, now, limits);
+}
+
+bool FallbackCounters::release_where(const policy::IpNetwork& key) {
   bool on_redis = false;
   bool on_local = false;
   {
@@ -142,7 +153,11 @@ void FallbackCounters::release(const policy::IpNetwork& key) {
     if (!on_redis) on_local = take(local_slots_, key);
   }
   if (on_local) local_->release(key);
-  if (!on_redis) return;
+  return on_redis;
+}
+
+void FallbackCounters::release(const policy::IpNetwork& key) {
+  if (!release_where(key)) return;
   try {
     redis_->release(key);
   } catch (const std::exception& e) {
@@ -237,6 +252,94 @@ std::vector<OpenCount> FallbackCounters::top_open(std::size_t n) const {
   all.reserve(mine.size());
   for (const auto& [key, slots] : mine) all.push_back({key, slots});
   return most_open(std::move(all), n);
+}
+
+// The calls of FallbackCounters, each made on a RedisChannel: the same
+// breaker (use_redis, succeeded, failed), slot tables and fallback; an
+// answer from the fallback is posted, as the contract wants, and like
+// RedisChannel's never called once the channel is destroyed.
+class FallbackCounters::Channel final : public CounterChannel {
+ public:
+  Channel(FallbackCounters& owner, boost::asio::io_context& io)
+      : owner_(owner), io_(io), redis_(owner.redis_, io) {}
+
+  void connect(const policy::IpNetwork& key, policy::SteadyTime now, const policy::Limits& limits,
+               ConnectDone done) override {
+    bool probing = false;
+    if (owner_.use_redis(now, probing)) {
+      const auto gen = owner_.redis_->generation();
+      redis_.connect(key, now, limits,
+                     [this, key, now, limits, gen, probing, done = std::move(done)](
+                         const std::exception* error, const ConnectCount& c) {
+                       if (error == nullptr) {
+                         if (c.slot_taken) owner_.took_redis_slot(key, gen);
+                         owner_.succeeded(probing);
+                         return done(c);
+                       }
+                       owner_.failed(*error, probing);
+                       done(owner_.connect_fallback(key, now, limits));
+                     });
+      return;
+    }
+    answer_later(
+        [c = owner_.connect_fallback(key, now, limits), done = std::move(done)] { done(c); });
+  }
+
+  void add_rcpt(const policy::IpNetwork& key, policy::SteadyTime now, const policy::Rate& rate,
+                std::uint32_t n, CountDone done) override {
+    add(false, key, now, rate, n, std::move(done));
+  }
+  void add_msg(const policy::IpNetwork& key, policy::SteadyTime now, const policy::Rate& rate,
+               CountDone done) override {
+    add(true, key, now, rate, 1, std::move(done));
+  }
+
+  void release(const policy::IpNetwork& key) override {
+    if (!owner_.release_where(key)) return;
+    redis_.release(key, [this](const std::exception* error) {
+      if (error != nullptr) owner_.failed(*error, false);
+    });
+  }
+
+ private:
+  void add(bool msg, const policy::IpNetwork& key, policy::SteadyTime now, const policy::Rate& rate,
+           std::uint32_t n, CountDone done) {
+    bool probing = false;
+    if (owner_.use_redis(now, probing)) {
+      auto answer = [this, msg, key, now, rate, n, probing, done = std::move(done)](
+                        const std::exception* error, std::uint32_t count) {
+        if (error == nullptr) {
+          owner_.succeeded(probing);
+          return done(count);
+        }
+        owner_.failed(*error, probing);
+        done(owner_.add_fallback(msg, key, now, rate, n));
+      };
+      if (msg) return redis_.add_msg(key, now, rate, std::move(answer));
+      return redis_.add_rcpt(key, now, rate, n, std::move(answer));
+    }
+    answer_later([count = owner_.add_fallback(msg, key, now, rate, n), done = std::move(done)] {
+      done(count);
+    });
+  }
+
+  // Posts an answer of the fallback; dropped, as RedisChannel's are, if
+  // the channel is gone by then.
+  template <class F>
+  void answer_later(F f) {
+    boost::asio::post(io_, [alive = std::weak_ptr<int>(alive_), f = std::move(f)]() mutable {
+      if (alive.lock()) f();
+    });
+  }
+
+  FallbackCounters& owner_;
+  boost::asio::io_context& io_;
+  RedisChannel redis_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+std::unique_ptr<CounterChannel> FallbackCounters::open_channel(boost::asio::io_context& io) {
+  return std::make_unique<Channel>(*this, io);
 }
 
 }  // namespace harden::db

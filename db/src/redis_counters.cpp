@@ -1,16 +1,26 @@
 // redis_counters.cpp - the Redis counter backend: the script, the connection
-// pool and the liveness thread (see redis_counters.hpp).
+// pool, the liveness thread and the pipelined RedisChannel (see
+// redis_counters.hpp).
 #include "harden/db/redis_counters.hpp"
 
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <cerrno>
 #include <charconv>
+#include <deque>
+#include <optional>
+#include <variant>
 #include <vector>
 
 #include "harden/policy/counters.hpp"
@@ -323,6 +333,41 @@ const redisReply* element(const redisReply* r, std::size_t i) {
   return r->element[i];
 }
 
+// A connect's reply: {conn count, open, slot taken, memory record or ''}.
+ConnectCount connect_count(const redisReply* r) {
+  ConnectCount c;
+  c.conn_count = as_count(element(r, 0));
+  c.open = as_count(element(r, 1));
+  c.slot_taken = as_count(element(r, 2)) == 1;
+  c.memory = as_text(element(r, 3));
+  c.memory_read = true;
+  return c;
+}
+
+bool is_noscript(const redisReply* r) {
+  return r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).starts_with("NOSCRIPT");
+}
+
+// An error reply as the text of a RedisError: "redis: ", `what`, and at
+// most 200 bytes of the reply.
+std::string error_text(const redisReply* r, std::string_view what = {}) {
+  return concat(std::string_view("redis: "), what,
+                std::string_view(r->str, std::min<std::size_t>(r->len, 200)));
+}
+
+// "EVALSHA sha", the start of every decision's command.
+CommandBuffer& begin_evalsha(CommandBuffer& cmd, const std::string& sha) {
+  cmd.clear();
+  cmd.arg("EVALSHA").arg(sha);
+  return cmd;
+}
+
+// The window keys of a client ("c:CLIENT:conn:v2"; see KEYS in the header).
+constexpr std::string_view kConnWindow = ":conn:v2";
+constexpr std::string_view kRcptWindow = ":rcpt:v2";
+constexpr std::string_view kMsgWindow = ":msg:v2";
+constexpr std::string_view kOpen = ":open";
+
 std::string hostname_or(std::string fallback) {
   std::array<char, 256> buf{};
   if (::gethostname(buf.data(), buf.size() - 1) == 0 && buf[0] != '\0') return buf.data();
@@ -372,9 +417,7 @@ class RedisCounters::Connection {
 
   // EVALSHA: begin_eval(script), the arguments (numkeys, keys, args), eval().
   CommandBuffer& begin_eval(Script script) {
-    cmd_.clear();
-    cmd_.arg("EVALSHA").arg(sha_[static_cast<std::size_t>(script)]);
-    return cmd_;
+    return begin_evalsha(cmd_, sha_[static_cast<std::size_t>(script)]);
   }
   // Sends the command begun with begin_eval(), loading the scripts again on
   // NOSCRIPT (a sha does not change: it is the script's SHA1). Error replies
@@ -382,15 +425,40 @@ class RedisCounters::Connection {
   ReplyPtr eval() {
     const std::string_view text = cmd_.finish();
     ReplyPtr r = send(text);
-    if (r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).starts_with("NOSCRIPT")) {
+    if (is_noscript(r.get())) {
       const auto before = sha_;
       load_scripts();
       if (sha_ != before) throw RedisError("redis: SCRIPT LOAD: a script's sha changed");
       r = send(text);
     }
-    if (r->type == REDIS_REPLY_ERROR)
-      throw RedisError("redis: " + std::string(r->str, std::min<std::size_t>(r->len, 200)));
+    if (r->type == REDIS_REPLY_ERROR) throw RedisError(error_text(r.get()));
     return r;
+  }
+
+  // The arguments of the decisions' EVALSHAs after begin_eval() or
+  // begin_evalsha() (numkeys, keys, args, and the test time with
+  // Options::test_time): written once, for RedisCounters and RedisChannel.
+  static void connect_args(const RedisCounters& rc, CommandBuffer& cmd, std::string_view client,
+                           std::uint64_t gen, bool renew, const policy::Limits& limits,
+                           policy::SteadyTime now);
+  static void add_args(const RedisCounters& rc, CommandBuffer& cmd, std::string_view client,
+                       std::string_view window, policy::SteadyTime now, const policy::Rate& rate,
+                       std::uint32_t n);
+  static void release_args(const RedisCounters& rc, CommandBuffer& cmd, std::string_view client,
+                           std::uint64_t gen);
+
+  // Gives the connected, authenticated socket up to a caller that drives it
+  // itself (RedisChannel): its descriptor, to close, and the scripts' shas.
+  // The connection is unusable afterwards.
+  struct Detached {
+    int fd = -1;
+    std::array<std::string, kScripts> sha;
+  };
+  Detached detach() {
+    Detached d;
+    d.sha = std::move(sha_);
+    d.fd = redisFreeKeepFd(ctx_.release());
+    return d;
   }
 
  private:
@@ -399,9 +467,7 @@ class RedisCounters::Connection {
                      (ctx_ && ctx_->err != 0 ? ctx_->errstr : "failed"));
   }
   static void expect_ok(const redisReply* r, const char* what) {
-    if (r->type == REDIS_REPLY_ERROR)
-      throw RedisError(std::string("redis: ") + what +
-                       " refused: " + std::string(r->str, std::min<std::size_t>(r->len, 200)));
+    if (r->type == REDIS_REPLY_ERROR) throw RedisError(error_text(r, concat(what, " refused: ")));
   }
   void load_scripts() {
     for (std::size_t i = 0; i < kScripts; ++i) {
@@ -486,6 +552,8 @@ class RedisCounters::Pool {
  public:
   explicit Pool(const RedisCountersOptions& o)
       : options_(o), password_(o.password.empty() ? o.url.password : o.password) {}
+
+  const std::string& password() const { return password_; }
 
   class Lease {
    public:
@@ -596,12 +664,6 @@ std::uint64_t RedisCounters::rotate() {
 
 namespace {
 
-// The window keys of a client ("c:CLIENT:conn:v2"; see KEYS in the header).
-constexpr std::string_view kConnWindow = ":conn:v2";
-constexpr std::string_view kRcptWindow = ":rcpt:v2";
-constexpr std::string_view kMsgWindow = ":msg:v2";
-constexpr std::string_view kOpen = ":open";
-
 std::int64_t steady_now_ms() {
   return steady_ms(std::chrono::steady_clock::now());
 }
@@ -678,6 +740,45 @@ void RedisCounters::liveness_loop() {
   }
 }
 
+void RedisCounters::Connection::connect_args(const RedisCounters& rc, CommandBuffer& cmd,
+                                             std::string_view client, std::uint64_t gen, bool renew,
+                                             const policy::Limits& limits, policy::SteadyTime now) {
+  const auto width = width_ms(limits.conn_rate.window);
+  cmd.arg("3")
+      .arg(rc.client_prefix_, client, kConnWindow)
+      .arg(rc.client_prefix_, client, kOpen)
+      .arg(rc.memory_prefix_, client)
+      .arg(Num(width))
+      .arg(Num(window_ttl_ms(width)))
+      .arg(Num(limits.conn_limit))
+      .arg(rc.instance_base_, ".", Num(static_cast<std::int64_t>(gen)))
+      .arg(rc.live_prefix_)
+      .arg(renew ? std::string_view(rc.liveness_ttl_text_) : std::string_view{})
+      .arg(rc.open_ttl_text_);
+  if (rc.options_.test_time) cmd.arg(Num(steady_ms(now)));
+}
+
+void RedisCounters::Connection::add_args(const RedisCounters& rc, CommandBuffer& cmd,
+                                         std::string_view client, std::string_view window,
+                                         policy::SteadyTime now, const policy::Rate& rate,
+                                         std::uint32_t n) {
+  const auto width = width_ms(rate.window);
+  cmd.arg("1")
+      .arg(rc.client_prefix_, client, window)
+      .arg(Num(width))
+      .arg(Num(n))
+      .arg(Num(window_ttl_ms(width)));
+  if (rc.options_.test_time) cmd.arg(Num(steady_ms(now)));
+}
+
+void RedisCounters::Connection::release_args(const RedisCounters& rc, CommandBuffer& cmd,
+                                             std::string_view client, std::uint64_t gen) {
+  cmd.arg("1")
+      .arg(rc.client_prefix_, client, kOpen)
+      .arg(rc.instance_base_, ".", Num(static_cast<std::int64_t>(gen)))
+      .arg(rc.open_ttl_text_);
+}
+
 ConnectCount RedisCounters::connect(const policy::IpNetwork& key, policy::SteadyTime now,
                                     const policy::Limits& limits) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -689,28 +790,11 @@ ConnectCount RedisCounters::connect(const policy::IpNetwork& key, policy::Steady
   // (a new instance, no thread, or the thread late), so a slot is never
   // taken by an instance the others would take for dead.
   const bool renew = liveness_due(gen, sent);
-  const auto width = width_ms(limits.conn_rate.window);
   auto conn = pool_->take();
-  auto& cmd = conn->begin_eval(Script::connect)
-                  .arg("3")
-                  .arg(client_prefix_, client, kConnWindow)
-                  .arg(client_prefix_, client, kOpen)
-                  .arg(memory_prefix_, client)
-                  .arg(Num(width))
-                  .arg(Num(window_ttl_ms(width)))
-                  .arg(Num(limits.conn_limit))
-                  .arg(instance_base_, ".", Num(static_cast<std::int64_t>(gen)))
-                  .arg(live_prefix_)
-                  .arg(renew ? std::string_view(liveness_ttl_text_) : std::string_view{})
-                  .arg(open_ttl_text_);
-  if (options_.test_time) cmd.arg(Num(steady_ms(now)));
+  Connection::connect_args(*this, conn->begin_eval(Script::connect), client, gen, renew, limits,
+                           now);
   ReplyPtr r = conn->eval();
-  ConnectCount c;
-  c.conn_count = as_count(element(r.get(), 0));
-  c.open = as_count(element(r.get(), 1));
-  c.slot_taken = as_count(element(r.get(), 2)) == 1;
-  c.memory = as_text(element(r.get(), 3));
-  c.memory_read = true;
+  ConnectCount c = connect_count(r.get());
   conn.done();
   if (renew) note_liveness(gen, sent);
   note_latency(std::chrono::steady_clock::now() - t0);
@@ -722,11 +806,7 @@ void RedisCounters::release(const policy::IpNetwork& key) {
   const std::string client = key.to_string();
   const auto gen = generation_.load();
   auto conn = pool_->take();
-  conn->begin_eval(Script::release)
-      .arg("1")
-      .arg(client_prefix_, client, kOpen)
-      .arg(instance_base_, ".", Num(static_cast<std::int64_t>(gen)))
-      .arg(open_ttl_text_);
+  Connection::release_args(*this, conn->begin_eval(Script::release), client, gen);
   ReplyPtr r = conn->eval();
   as_count(r.get());
   conn.done();
@@ -738,15 +818,8 @@ std::uint32_t RedisCounters::add(const policy::IpNetwork& key, std::string_view 
                                  std::uint32_t n) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string client = key.to_string();
-  const auto width = width_ms(rate.window);
   auto conn = pool_->take();
-  auto& cmd = conn->begin_eval(Script::add)
-                  .arg("1")
-                  .arg(client_prefix_, client, window)
-                  .arg(Num(width))
-                  .arg(Num(n))
-                  .arg(Num(window_ttl_ms(width)));
-  if (options_.test_time) cmd.arg(Num(steady_ms(now)));
+  Connection::add_args(*this, conn->begin_eval(Script::add), client, window, now, rate, n);
   ReplyPtr r = conn->eval();
   const auto count = as_count(r.get());
   conn.done();
@@ -815,6 +888,410 @@ CounterStats RedisCounters::stats() const {
   st.target = options_.url.redacted();
   st.latency_us = latency_us();
   return st;
+}
+
+// ---- RedisChannel ----
+
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using Socket = asio::basic_stream_socket<asio::generic::stream_protocol>;
+
+// More commands waiting for their replies than this: a new call fails.
+constexpr std::size_t kMaxPending = 100'000;
+
+struct ReaderFree {
+  void operator()(redisReader* r) const noexcept { redisReaderFree(r); }
+};
+
+// One connection of a channel: its socket, reply parser and buffers. The
+// handlers of its reads and writes hold it (the buffers live until they
+// complete); the channel drops it when it closes the connection.
+struct ChannelConnection {
+  explicit ChannelConnection(asio::io_context& io) : sock(io) {}
+  Socket sock;
+  std::unique_ptr<redisReader, ReaderFree> reader{redisReaderCreate()};
+  std::array<char, 16 * 1024> rbuf;  // not cleared: reads fill it
+  std::string inflight;              // what async_write is writing
+  bool reading = false;
+  bool writing = false;
+};
+
+// Calls a pending command's callback with an error (the result
+// value-initialised); nothing for the channel's own SCRIPT LOADs.
+struct CallError {
+  const std::exception* error;
+  void operator()(std::monostate) const {}
+  void operator()(const RedisChannel::ConnectDone& f) const { f(error, ConnectCount{}); }
+  void operator()(const RedisChannel::CountDone& f) const { f(error, 0); }
+  void operator()(const RedisChannel::ReleaseDone& f) const { f(error); }
+};
+
+}  // namespace
+
+struct RedisChannel::Impl : std::enable_shared_from_this<Impl> {
+  // The callback of a command sent; monostate: the channel's SCRIPT LOAD.
+  using Done = std::variant<std::monostate, ConnectDone, CountDone, ReleaseDone>;
+  struct Pending {
+    Done done;
+    std::string text;  // the EVALSHA, for the retry after NOSCRIPT
+    Clock::time_point sent{};
+    Clock::time_point t0{};  // first sent (latency)
+    std::uint64_t gen = 0;   // connect: the liveness written with it
+    std::int64_t sent_ms = 0;
+    bool renew = false;
+    bool retried = false;
+    std::size_t script = 0;  // SCRIPT LOAD: which
+  };
+
+  Impl(std::shared_ptr<RedisCounters> o, asio::io_context& context)
+      : owner(std::move(o)), io(context), timer(context) {}
+
+  // ---- the calls ----
+
+  void connect(const policy::IpNetwork& key, policy::SteadyTime now, const policy::Limits& limits,
+               ConnectDone done) {
+    if (!ready(done)) return;
+    Pending p;
+    p.sent_ms = steady_now_ms();
+    p.gen = owner->generation_.load();
+    p.renew = owner->liveness_due(p.gen, p.sent_ms);
+    RedisCounters::Connection::connect_args(*owner, begin(Script::connect), key.to_string(), p.gen,
+                                            p.renew, limits, now);
+    p.done = std::move(done);
+    send(std::move(p));
+  }
+
+  void add(const policy::IpNetwork& key, std::string_view window, policy::SteadyTime now,
+           const policy::Rate& rate, std::uint32_t n, CountDone done) {
+    if (!ready(done)) return;
+    RedisCounters::Connection::add_args(*owner, begin(Script::add), key.to_string(), window, now,
+                                        rate, n);
+    Pending p;
+    p.done = std::move(done);
+    send(std::move(p));
+  }
+
+  void release(const policy::IpNetwork& key, ReleaseDone done) {
+    if (!ready(done)) return;
+    RedisCounters::Connection::release_args(*owner, begin(Script::release), key.to_string(),
+                                            owner->generation_.load());
+    Pending p;
+    p.done = std::move(done);
+    send(std::move(p));
+  }
+
+  // ~RedisChannel: nothing is called any more; the handlers still queued
+  // find `dead` (or no Impl) and return.
+  void shutdown() {
+    dead = true;
+    close();
+    fifo.clear();
+    timer.cancel();
+  }
+
+  // ---- sending ----
+
+  // Whether a command can be sent: connected (connecting now if not), and
+  // the FIFO not full. If not, `done` gets the error from a later handler.
+  template <class F>
+  bool ready(F& done) {
+    if (fifo.size() >= kMaxPending) {
+      post_error(std::move(done), "redis: too many commands pending");
+      return false;
+    }
+    if (conn) return true;
+    try {
+      open();
+      return true;
+    } catch (const std::exception& e) {
+      post_error(std::move(done), e.what());
+      return false;
+    }
+  }
+
+  template <class F>
+  void post_error(F done, std::string what) {
+    asio::post(
+        io, [weak = weak_from_this(), done = std::move(done), error = RedisError(std::move(what))] {
+          const auto self = weak.lock();
+          if (self && !self->dead) CallError{&error}(done);
+        });
+  }
+
+  // Connects synchronously as RedisCounters' pool does (connect, AUTH,
+  // SELECT, SCRIPT LOAD), then takes the socket over.
+  void open() {
+    auto next = std::make_shared<ChannelConnection>(io);
+    if (!next->reader) throw RedisError("redis: out of memory");
+    RedisCounters::Connection c(owner->options_, owner->pool_->password());
+    auto d = c.detach();
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    boost::system::error_code ec;
+    if (::getsockname(d.fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ec.assign(errno, boost::system::system_category());
+    } else {
+      // A socket (not a descriptor): asio writes with MSG_NOSIGNAL.
+      const int family = addr.ss_family;
+      next->sock.assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP),
+                        d.fd, ec);
+    }
+    if (ec) {
+      ::close(d.fd);
+      throw RedisError("redis: socket: " + ec.message());
+    }
+    next->sock.non_blocking(true, ec);  // flush() writes without waiting
+    if (ec) throw RedisError("redis: socket: " + ec.message());
+    sha = std::move(d.sha);
+    loads_pending = 0;
+    conn = std::move(next);
+    read(conn);
+  }
+
+  CommandBuffer& begin(Script script) {
+    return begin_evalsha(cmd, sha[static_cast<std::size_t>(script)]);
+  }
+
+  // Queues the command in `cmd` (finished here) for the next flush; an
+  // EVALSHA keeps its text for a retry after NOSCRIPT.
+  void send(Pending p) {
+    const std::string_view text = cmd.finish();
+    if (!std::holds_alternative<std::monostate>(p.done)) p.text.assign(text);
+    push(std::move(p), text);
+  }
+
+  void push(Pending p, std::string_view text) {
+    out.append(text);
+    p.sent = Clock::now();
+    if (p.t0 == Clock::time_point{}) p.t0 = p.sent;
+    fifo.push_back(std::move(p));
+    arm_timer();
+    if (!flush_posted) {
+      flush_posted = true;
+      asio::post(io, [weak = weak_from_this()] {
+        const auto self = weak.lock();
+        if (!self || self->dead) return;
+        self->flush_posted = false;
+        self->flush();
+      });
+    }
+  }
+
+  // Writes what was queued: at once what the socket takes, the rest with
+  // async_write (and what is queued meanwhile after it).
+  void flush() {
+    const auto c = conn;
+    if (!c || c->writing || out.empty()) return;
+    boost::system::error_code ec;
+    const std::size_t n = c->sock.write_some(asio::buffer(out), ec);  // non-blocking socket
+    if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
+    if (ec) return fail_all(RedisError("redis: write: " + ec.message()));
+    if (n == out.size()) return out.clear();
+    c->inflight.assign(out, n);
+    out.clear();
+    c->writing = true;
+    asio::async_write(
+        c->sock, asio::buffer(c->inflight),
+        [weak = weak_from_this(), c](const boost::system::error_code& e, std::size_t) {
+          c->writing = false;
+          const auto self = weak.lock();
+          if (!self || self->dead || self->conn != c) return;
+          c->inflight.clear();
+          if (e) return self->fail_all(RedisError("redis: write: " + e.message()));
+          self->flush();
+        });
+  }
+
+  // ---- receiving ----
+
+  // While connected, one read is always waiting: replies as they come, and
+  // a connection closed by the server is noticed before the next call.
+  void read(const std::shared_ptr<ChannelConnection>& c) {
+    if (c->reading) return;
+    c->reading = true;
+    c->sock.async_read_some(
+        asio::buffer(c->rbuf),
+        [weak = weak_from_this(), c](const boost::system::error_code& ec, std::size_t n) {
+          c->reading = false;
+          const auto self = weak.lock();
+          if (!self || self->dead || self->conn != c) return;
+          self->on_read(c, ec, n);
+        });
+  }
+
+  void on_read(const std::shared_ptr<ChannelConnection>& c, const boost::system::error_code& ec,
+               std::size_t n) {
+    if (ec == asio::error::eof)
+      return fail_all(RedisError("redis: connection closed by the server"));
+    if (ec) return fail_all(RedisError("redis: read: " + ec.message()));
+    if (redisReaderFeed(c->reader.get(), c->rbuf.data(), n) != REDIS_OK)
+      return fail_all(RedisError("redis: out of memory"));
+    read(c);  // the reader copied the bytes: rbuf is free for the next ones
+    // A callback may send (the FIFO grows), destroy the channel (dead) or,
+    // through a failure, close this connection (conn changes).
+    while (!dead && conn == c) {
+      void* raw = nullptr;
+      if (redisReaderGetReply(c->reader.get(), &raw) != REDIS_OK)
+        return fail_all(RedisError(std::string("redis: protocol error: ") + c->reader->errstr));
+      if (raw == nullptr) return;
+      on_reply(ReplyPtr(static_cast<redisReply*>(raw)));
+    }
+  }
+
+  void on_reply(ReplyPtr r) {
+    const auto now = Clock::now();
+    last_reply = now;
+    if (fifo.empty()) return fail_all(RedisError("redis: a reply to no command"));
+    Pending p = std::move(fifo.front());
+    fifo.pop_front();  // before the callback: it may send
+    if (std::holds_alternative<std::monostate>(p.done)) return on_script_loaded(r.get(), p.script);
+    if (r->type == REDIS_REPLY_ERROR) {
+      if (is_noscript(r.get()) && !p.retried) return retry(std::move(p));
+      return fail_all(RedisError(error_text(r.get())), std::move(p));
+    }
+    ConnectCount c;
+    std::uint32_t count = 0;
+    try {
+      if (std::holds_alternative<ConnectDone>(p.done))
+        c = connect_count(r.get());
+      else
+        count = as_count(r.get());  // release: this instance's slots left
+    } catch (const RedisError& e) {
+      return fail_all(e, std::move(p));
+    }
+    owner->note_latency(now - p.t0);
+    if (auto* f = std::get_if<ConnectDone>(&p.done)) {
+      if (p.renew) owner->note_liveness(p.gen, p.sent_ms);
+      (*f)(nullptr, c);
+    } else if (auto* g = std::get_if<CountDone>(&p.done)) {
+      (*g)(nullptr, count);
+    } else {
+      std::get<ReleaseDone>(p.done)(nullptr);
+    }
+  }
+
+  // NOSCRIPT (a SCRIPT FLUSH): the scripts are loaded again, once for all
+  // the commands of the pipeline that get it, and the command sent again
+  // after them; a second NOSCRIPT fails.
+  void retry(Pending p) {
+    if (loads_pending == 0) {
+      for (std::size_t i = 0; i < kScripts; ++i) {
+        cmd.clear();
+        cmd.arg("SCRIPT").arg("LOAD").arg(script_texts()[i]);
+        Pending load;
+        load.script = i;
+        send(std::move(load));
+      }
+      loads_pending = kScripts;
+    }
+    p.retried = true;
+    const std::string text = std::move(p.text);
+    p.text.clear();
+    push(std::move(p), text);
+  }
+
+  void on_script_loaded(const redisReply* r, std::size_t script) {
+    if (r->type == REDIS_REPLY_ERROR)
+      return fail_all(RedisError(error_text(r, "SCRIPT LOAD refused: ")));
+    if (r->type != REDIS_REPLY_STRING || std::string_view(r->str, r->len) != sha[script])
+      return fail_all(RedisError("redis: SCRIPT LOAD: unexpected reply"));
+    --loads_pending;
+  }
+
+  // ---- failures ----
+
+  // Every command waits at most command_timeout for its reply, counted from
+  // when it was sent or from the last reply, whichever came later. The
+  // timer is set once for the oldest command; when it fires early (replies
+  // came) it waits again.
+  Clock::time_point deadline() const {
+    return std::max(fifo.front().sent, last_reply) + owner->options_.command_timeout;
+  }
+
+  void arm_timer() {
+    if (timer_armed || fifo.empty()) return;
+    timer_armed = true;
+    timer.expires_at(deadline());
+    timer.async_wait([weak = weak_from_this()](const boost::system::error_code&) {
+      const auto self = weak.lock();
+      if (!self || self->dead) return;  // ~RedisChannel: cancelled
+      self->timer_armed = false;
+      if (self->fifo.empty()) return;
+      if (Clock::now() < self->deadline()) return self->arm_timer();
+      self->fail_all(RedisError("redis: command timeout"));
+    });
+  }
+
+  void close() {
+    if (conn) {
+      boost::system::error_code ignored;
+      conn->sock.close(ignored);  // its handlers find conn changed
+      conn.reset();
+    }
+    out.clear();
+    loads_pending = 0;
+  }
+
+  // Closes the connection and fails every command pending (`first`
+  // before them), in order. The callbacks may send (on a new connection)
+  // or destroy the channel (the rest are then dropped).
+  void fail_all(const RedisError& error, std::optional<Pending> first = std::nullopt) {
+    close();
+    std::deque<Pending> failed;
+    failed.swap(fifo);
+    if (first) failed.push_front(std::move(*first));
+    while (!failed.empty() && !dead) {
+      const Pending p = std::move(failed.front());
+      failed.pop_front();
+      std::visit(CallError{&error}, p.done);
+    }
+  }
+
+  std::shared_ptr<RedisCounters> owner;
+  asio::io_context& io;
+  asio::steady_timer timer;
+  std::shared_ptr<ChannelConnection> conn;  // null: not connected
+  std::array<std::string, kScripts> sha;
+  std::string out;  // commands not written yet
+  std::deque<Pending> fifo;
+  CommandBuffer cmd;
+  Clock::time_point last_reply{};
+  std::size_t loads_pending = 0;  // SCRIPT LOADs after a NOSCRIPT, not answered yet
+  bool flush_posted = false;
+  bool timer_armed = false;
+  bool dead = false;
+};
+
+RedisChannel::RedisChannel(std::shared_ptr<RedisCounters> owner, boost::asio::io_context& io)
+    : impl_(std::make_shared<Impl>(std::move(owner), io)) {}
+
+RedisChannel::~RedisChannel() {
+  impl_->shutdown();
+}
+
+void RedisChannel::connect(const policy::IpNetwork& key, policy::SteadyTime now,
+                           const policy::Limits& limits, ConnectDone done) {
+  impl_->connect(key, now, limits, std::move(done));
+}
+
+void RedisChannel::add_rcpt(const policy::IpNetwork& key, policy::SteadyTime now,
+                            const policy::Rate& rate, std::uint32_t n, CountDone done) {
+  impl_->add(key, kRcptWindow, now, rate, n, std::move(done));
+}
+
+void RedisChannel::add_msg(const policy::IpNetwork& key, policy::SteadyTime now,
+                           const policy::Rate& rate, CountDone done) {
+  impl_->add(key, kMsgWindow, now, rate, 1, std::move(done));
+}
+
+void RedisChannel::release(const policy::IpNetwork& key, ReleaseDone done) {
+  impl_->release(key, std::move(done));
+}
+
+std::size_t RedisChannel::pending() const {
+  return impl_->fifo.size();
 }
 
 }  // namespace harden::db

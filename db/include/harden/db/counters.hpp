@@ -44,6 +44,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +54,10 @@
 #include "harden/policy/clock.hpp"
 #include "harden/policy/counters.hpp"
 #include "harden/policy/policy.hpp"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace harden::db {
 
@@ -100,6 +105,26 @@ struct CounterStats {
   std::uint64_t errors = 0;       // redis: calls that failed
 };
 
+// An event loop's way to a shared counter backend (the native milter
+// engine, counters: redis): connect, add_rcpt, add_msg and release as on the
+// backend, answered by callbacks on the loop's thread, never from inside the
+// call, so the loop serves other sessions while the backend answers. Made
+// by CounterBackend::open_channel; used on that loop's thread only.
+class CounterChannel {
+ public:
+  using ConnectDone = std::function<void(const ConnectCount&)>;
+  using CountDone = std::function<void(std::uint32_t)>;
+  virtual ~CounterChannel() = default;
+  virtual void connect(const policy::IpNetwork& key, policy::SteadyTime now,
+                       const policy::Limits& limits, ConnectDone done) = 0;
+  virtual void add_rcpt(const policy::IpNetwork& key, policy::SteadyTime now,
+                        const policy::Rate& rate, std::uint32_t n, CountDone done) = 0;
+  virtual void add_msg(const policy::IpNetwork& key, policy::SteadyTime now,
+                       const policy::Rate& rate, CountDone done) = 0;
+  // Gives back a slot taken by this channel's or the backend's connect().
+  virtual void release(const policy::IpNetwork& key) = 0;
+};
+
 class CounterBackend {
  public:
   virtual ~CounterBackend() = default;
@@ -124,6 +149,12 @@ class CounterBackend {
   virtual std::vector<OpenCount> top_open(std::size_t n) const {
     (void)n;
     return {};
+  }
+  // A channel for the event loop `io` (CounterChannel), or nullptr: the
+  // backend answers in microseconds and is called directly (the default).
+  virtual std::unique_ptr<CounterChannel> open_channel(boost::asio::io_context& io) {
+    (void)io;
+    return nullptr;
   }
 };
 

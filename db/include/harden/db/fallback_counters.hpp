@@ -84,6 +84,9 @@ class FallbackCounters final : public CounterBackend, public SharedMemory {
   // The slots this daemon holds (Redis and fallback table together): this
   // host's open connections per key, not the other hosts'.
   std::vector<OpenCount> top_open(std::size_t n) const override;
+  // A pipelined Redis connection for the loop `io` (RedisChannel) behind
+  // the same breaker, fallback and slot tables as the calls above.
+  std::unique_ptr<CounterChannel> open_channel(boost::asio::io_context& io) override;
 
   // Client memory on Redis while it answers; throws while it is down (the
   // circuit breaker's state), so ClientMemory keeps the change local.
@@ -95,6 +98,7 @@ class FallbackCounters final : public CounterBackend, public SharedMemory {
   std::uint64_t errors() const { return errors_.load(); }
 
  private:
+  class Channel;
   struct KeyHash {
     std::size_t operator()(const policy::IpNetwork& n) const noexcept;
   };
@@ -105,6 +109,14 @@ class FallbackCounters final : public CounterBackend, public SharedMemory {
   void succeeded(bool probing) const;
   void failed(const std::exception& e, bool probing) const;
   static bool take(SlotTable& t, const policy::IpNetwork& key);
+  // The bookkeeping of connect(), shared with Channel: a slot taken on
+  // Redis under generation `gen`; the answer of redis_failure.
+  void took_redis_slot(const policy::IpNetwork& key, std::uint64_t gen);
+  ConnectCount connect_fallback(const policy::IpNetwork& key, policy::SteadyTime now,
+                                const policy::Limits& limits);
+  // Where release() gives the slot back: true = Redis (the local slot, if
+  // any, was given back here).
+  bool release_where(const policy::IpNetwork& key);
   std::uint32_t add_fallback(bool msg, const policy::IpNetwork& key, policy::SteadyTime now,
                              const policy::Rate& rate, std::uint32_t n);
 

@@ -115,6 +115,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -124,6 +126,10 @@
 
 #include "harden/db/client_memory.hpp"
 #include "harden/db/counters.hpp"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace harden::db {
 
@@ -203,6 +209,7 @@ class RedisCounters final : public CounterBackend, public SharedMemory {
   const RedisCountersOptions& options() const { return options_; }
 
  private:
+  friend class RedisChannel;
   class Connection;
   class Pool;
   std::uint32_t add(const policy::IpNetwork& key, std::string_view window, policy::SteadyTime now,
@@ -233,6 +240,65 @@ class RedisCounters final : public CounterBackend, public SharedMemory {
   std::condition_variable live_cv_;
   bool stopping_ = false;
   std::thread live_thread_;
+};
+
+// ASYNCHRONOUS, PIPELINED DECISIONS (the native milter engine)
+//
+// SYNOPSIS
+//   RedisChannel ch(redis, io);              // one per io_context thread
+//   ch.connect(key, now, limits, [](const std::exception* err, const ConnectCount& c) {...});
+//   ch.add_rcpt(key, now, rate, 1, [](const std::exception* err, std::uint32_t n) {...});
+//   ch.release(key, [](const std::exception* err) {...});
+//
+// The same EVALSHAs as RedisCounters' connect/add_rcpt/add_msg/release (the
+// same scripts, keys, arguments and instance), sent on ONE connection of the
+// channel's own, driven by `io`: the caller never waits for Redis. Commands
+// sent while one handler of `io` runs (or several ready handlers in a row)
+// go out in one write, as one pipeline, and Redis answers them in order;
+// the channel reads the replies as they come and calls each one's callback.
+//
+// CONTRACT
+//   - Every member function is called on `io`'s thread, and every callback
+//     runs there: never from inside the call that was given it (always from
+//     a later handler), exactly once, unless the channel is destroyed first
+//     (then pending callbacks are dropped, not called).
+//   - `error` is nullptr on success; else it names what failed (a
+//     RedisError) and the result is value-initialised. Any failure (connect,
+//     write, read, an error reply other than NOSCRIPT, an unexpected reply,
+//     or no reply within command_timeout of the oldest pending command)
+//     fails every pending command of the channel and closes its connection;
+//     the next call connects again.
+//   - Connecting (connect, AUTH, SELECT, SCRIPT LOAD) is done synchronously
+//     on `io`'s thread, bounded by connect_timeout and command_timeout, as
+//     RedisCounters does. FallbackCounters' circuit breaker keeps that to
+//     one attempt per back-off while Redis is down.
+//   - NOSCRIPT (a SCRIPT FLUSH): the scripts are loaded again on the same
+//     connection and the command is sent once more.
+class RedisChannel {
+ public:
+  using ConnectDone = std::function<void(const std::exception* error, const ConnectCount& c)>;
+  using CountDone = std::function<void(const std::exception* error, std::uint32_t count)>;
+  using ReleaseDone = std::function<void(const std::exception* error)>;
+
+  RedisChannel(std::shared_ptr<RedisCounters> owner, boost::asio::io_context& io);
+  ~RedisChannel();
+  RedisChannel(const RedisChannel&) = delete;
+  RedisChannel& operator=(const RedisChannel&) = delete;
+
+  void connect(const policy::IpNetwork& key, policy::SteadyTime now, const policy::Limits& limits,
+               ConnectDone done);
+  void add_rcpt(const policy::IpNetwork& key, policy::SteadyTime now, const policy::Rate& rate,
+                std::uint32_t n, CountDone done);
+  void add_msg(const policy::IpNetwork& key, policy::SteadyTime now, const policy::Rate& rate,
+               CountDone done);
+  void release(const policy::IpNetwork& key, ReleaseDone done);
+
+  // Commands sent and not yet answered (tests).
+  std::size_t pending() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace harden::db
