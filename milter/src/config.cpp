@@ -220,8 +220,8 @@ constexpr std::array kKeys{
     [](const Config& c) { return std::to_string(c.max_connections); }},
   ConfigKey{"io_threads", ConfigType::integer, "integer", "0", 0, 256, false,
     "native engine: threads serving the MTA connections; 0: one per core (the first "
-    "serves alone up to 64 sessions in progress, a burst spreads), or with counters: "
-    "redis 4 per core, at least 8, round robin (a counter call waits for Redis)",
+    "serves alone up to 64 sessions in progress, a burst spreads); with counters: redis "
+    "each has one pipelined Redis connection and never waits for it",
     [](Config& c, const ConfigKey& k, std::string_view v) {
       c.io_threads = parse_integer(v, k);
     },

@@ -85,12 +85,9 @@ std::shared_ptr<db::CounterBackend> make_counters(const Config& c, Metrics& metr
 }
 
 void set_native_io(const Config& c, NativeOptions& n) {
-  n.threads = 0;
-  if (c.counters == CounterKind::redis) {
-    n.threads = std::max(8u, 4 * std::thread::hardware_concurrency());
-    n.pack = 0;  // a counter call holds its thread
-  }
-  if (c.io_threads != 0) n.threads = static_cast<unsigned>(c.io_threads);
+  // counters: redis too: the native engine waits for Redis without holding
+  // its thread (db::CounterChannel), so the shape is the same.
+  n.threads = static_cast<unsigned>(c.io_threads);  // 0: one per core
 }
 
 }  // namespace harden::milter

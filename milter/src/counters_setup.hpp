@@ -3,7 +3,7 @@
 //
 // SYNOPSIS
 //   std::shared_ptr<db::CounterBackend> c = make_counters(config, metrics);
-//   set_native_io(config, native_options);  // threads and packing
+//   set_native_io(config, native_options);  // the I/O threads
 //
 // counters: local -> LocalCounters. counters: redis -> FallbackCounters over
 // RedisCounters (liveness thread started) and a LocalCounters of the same
@@ -24,12 +24,11 @@ namespace harden::milter {
 
 std::shared_ptr<db::CounterBackend> make_counters(const Config& c, Metrics& metrics);
 
-// The native engine's I/O threads and their packing for these counters:
-// the config's io_threads, else (local) the engine's defaults. A Redis
-// counter decision waits for its round trip (at most redis_command_timeout)
-// on the session's I/O thread, so with counters: redis more threads keep
-// other sessions moving meanwhile (4 per core, at least 8; io_threads still
-// wins), and connections are spread round robin instead of packed.
+// The native engine's I/O threads: the config's io_threads, else the
+// engine's default (one per core), whatever the counters: on counters:
+// redis the engine makes its counter calls on a db::CounterChannel per I/O
+// thread (one pipelined Redis connection each) and serves other sessions
+// while Redis answers, so nothing holds a thread.
 void set_native_io(const Config& c, NativeOptions& n);
 
 }  // namespace harden::milter

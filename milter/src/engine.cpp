@@ -111,10 +111,18 @@ Decision Engine::with_delay(Decision d, const Decision& throttle) {
 }
 
 Decision Engine::connect(Session& s, const ConnectInfo& info) {
+  Step st = connect_begin(s, info);
+  if (!st.waits()) return st.decision;
+  Decision d = connect_end(s, counters_->connect(s.res.key, st.call.now, s.res.limits));
+  if (auto key = take_refused_slot(s)) counters_->release(*key);
+  return d;
+}
+
+Step Engine::connect_begin(Session& s, const ConnectInfo& info) {
   close(s);  // a Session reused without close() must not keep its slot
   s = Session{};
   s.policy = policy();
-  if (!s.policy || !info.client) return Decision{};  // no policy yet, or a local client
+  if (!s.policy || !info.client) return Step{};  // no policy yet, or a local client
   s.client = interpret_client(*info.client, info);
   s.res = s.policy->resolve(s.client, clock_.wall());
   s.active = true;
@@ -123,21 +131,28 @@ Decision Engine::connect(Session& s, const ConnectInfo& info) {
   Decision d = policy::check_action(s.res, p);
   if (d.verdict == Verdict::accept_all) {
     s.accept_all = true;
-    return d;
+    return Step{std::move(d), {}};
   }
   s.held_pause_ms = held_pause(s.res.limits.greet_pause).held_ms;
   s.remembered = memory_ != nullptr && !s.client.address.is_loopback();
   if (d.refuses()) {
     d = remember(s, finish(std::move(d)));
-    if (!d.monitor) return d;
+    if (!d.monitor) return Step{std::move(d), {}};
     // monitor: log it, then go on to the limits
     s.res.limits.action = policy::Action::limit;
-    Decision ignored;
-    Decision next = connect_limits(s, ignored);
+    s.monitored = std::move(d);
+  }
+  return Step{{}, CounterCall{CounterCall::Kind::connect, clock_.steady()}};
+}
+
+Decision Engine::connect_end(Session& s, const db::ConnectCount& counts) {
+  Decision penalty;  // a penalty in force (monitor: logged if nothing else is)
+  Decision next = connect_limits(s, counts, penalty);
+  if (s.monitored) {
+    Decision d = std::move(*s.monitored);
+    s.monitored.reset();
     return next.refuses() || next.monitor ? next : d;
   }
-  Decision penalty;  // a penalty in force (monitor: logged if nothing else is)
-  Decision next = connect_limits(s, penalty);
   if (next.refuses() || next.monitor) return next;
   if (s.remembered && s.held_pause_ms > 0 && s.res.limits.greet_pass_ttl > 0 &&
       memory_->has_pass(s.res.key, now_ms())) {
@@ -147,9 +162,8 @@ Decision Engine::connect(Session& s, const ConnectInfo& info) {
   return penalty.monitor ? penalty : next;
 }
 
-Decision Engine::connect_limits(Session& s, Decision& penalty) {
+Decision Engine::connect_limits(Session& s, const db::ConnectCount& counts, Decision& penalty) {
   const policy::Policy& p = *s.policy;
-  const auto counts = counters_->connect(s.res.key, clock_.steady(), s.res.limits);
   s.slot_held = counts.slot_taken;
   if (s.remembered) {
     // Shared counters read the client's shared record in the same round trip.
@@ -157,8 +171,7 @@ Decision Engine::connect_limits(Session& s, Decision& penalty) {
     if (const auto pen = memory_->penalty(s.res.key, now_ms())) {
       penalty = finish(policy::check_penalty(s.res, p, *pen));
       if (penalty.refuses()) {
-        close(s);  // the slot it took goes back at once
-        s.active = true;
+        s.give_back_now = s.slot_held;  // take_refused_slot()
         return penalty;
       }
     }
@@ -178,42 +191,71 @@ Decision Engine::pregreet(Session& s, std::uint64_t bytes) {
 }
 
 Decision Engine::mail(Session& s) {
+  Step st = mail_begin(s);
+  if (!st.waits()) return st.decision;
+  return mail_end(s, counters_->add_msg(s.res.key, st.call.now, s.res.limits.msg_rate));
+}
+
+Step Engine::mail_begin(Session& s) {
   s.rcpts_in_msg = 0;
-  if (!s.active || s.accept_all) return Decision{};
-  const auto& rate = s.res.limits.msg_rate;
-  if (rate.unlimited()) return Decision{};
-  const auto n = counters_->add_msg(s.res.key, clock_.steady(), rate);
-  return remember(s, finish(policy::check_msg_rate(s.res, *s.policy, n)));
+  if (!s.active || s.accept_all || s.res.limits.msg_rate.unlimited()) return Step{};
+  return Step{{}, CounterCall{CounterCall::Kind::msg, clock_.steady()}};
+}
+
+Decision Engine::mail_end(Session& s, std::uint32_t count) {
+  return remember(s, finish(policy::check_msg_rate(s.res, *s.policy, count)));
 }
 
 Decision Engine::rcpt(Session& s, bool rejected_by_mta) {
-  if (!s.active || s.accept_all) return Decision{};
-  const policy::Policy& p = *s.policy;
+  Step st = rcpt_begin(s, rejected_by_mta);
+  if (!st.waits()) return st.decision;
+  return rcpt_end(s, counters_->add_rcpt(s.res.key, st.call.now, s.res.limits.rcpt_rate));
+}
+
+Step Engine::rcpt_begin(Session& s, bool rejected_by_mta) {
+  if (!s.active || s.accept_all) return Step{};
   // The throttle looks at rejections before this one, as sendmail does.
-  Decision throttle = finish(policy::check_bad_rcpt_throttle(s.res, p, s.bad_rcpts));
+  Decision throttle = finish(policy::check_bad_rcpt_throttle(s.res, *s.policy, s.bad_rcpts));
   if (rejected_by_mta) {
     ++s.bad_rcpts;
-    return remember(s, throttle);  // the MTA refuses it already; only the delay matters
+    return Step{remember(s, throttle), {}};  // the MTA refuses it already; only the delay matters
   }
-  const auto& rate = s.res.limits.rcpt_rate;
-  if (!rate.unlimited()) {
-    const auto n = counters_->add_rcpt(s.res.key, clock_.steady(), rate);
-    Decision d = remember(s, finish(policy::check_rcpt_rate(s.res, p, n)));
-    if (d.refuses()) return with_delay(std::move(d), throttle);
-    if (d.monitor) return d;
-  }
-  Decision d = remember(s, finish(policy::check_max_rcpts(s.res, p, s.rcpts_in_msg + 1)));
+  if (!s.res.limits.rcpt_rate.unlimited())
+    return Step{{}, CounterCall{CounterCall::Kind::rcpt, clock_.steady()}};
+  return Step{rcpt_rest(s, throttle), {}};
+}
+
+Decision Engine::rcpt_end(Session& s, std::uint32_t count) {
+  const policy::Policy& p = *s.policy;
+  const Decision throttle = finish(policy::check_bad_rcpt_throttle(s.res, p, s.bad_rcpts));
+  Decision d = remember(s, finish(policy::check_rcpt_rate(s.res, p, count)));
+  if (d.refuses()) return with_delay(std::move(d), throttle);
+  if (d.monitor) return d;
+  return rcpt_rest(s, throttle);
+}
+
+Decision Engine::rcpt_rest(Session& s, const Decision& throttle) {
+  Decision d = remember(s, finish(policy::check_max_rcpts(s.res, *s.policy, s.rcpts_in_msg + 1)));
   if (d.refuses()) return with_delay(std::move(d), throttle);
   ++s.rcpts_in_msg;
   if (throttle.delay.count() == 0) grant_pass(s);
   return d.monitor ? d : remember(s, throttle);
 }
 
+std::optional<policy::IpNetwork> Engine::take_slot(Session& s) {
+  s.give_back_now = false;
+  if (!s.slot_held) return std::nullopt;
+  s.slot_held = false;
+  return s.res.key;
+}
+
+std::optional<policy::IpNetwork> Engine::take_refused_slot(Session& s) {
+  if (!s.give_back_now) return std::nullopt;
+  return take_slot(s);
+}
+
 void Engine::close(Session& s) {
-  if (s.slot_held) {
-    counters_->release(s.res.key);
-    s.slot_held = false;
-  }
+  if (auto key = take_slot(s)) counters_->release(*key);
   s.active = false;
 }
 

@@ -388,6 +388,7 @@ struct NativeServer::Impl {
       opt.allowed_peers.push_back(policy::IpNetwork::parse("127.0.0.0/8"));
       opt.allowed_peers.push_back(policy::IpNetwork::parse("::1/128"));
     }
+    for (auto& c : ios) channels.push_back(e.counters().open_channel(*c));
   }
 
   void accept();
@@ -421,14 +422,20 @@ struct NativeServer::Impl {
         best = i;
     return *ios[best];
   }
-  // The count of sessions in progress of the context `sock` lives on.
-  std::atomic<int>& busy_of(gproto::socket& sock) {
+  // The index in ios of the context `sock` lives on.
+  std::size_t context_of(gproto::socket& sock) const {
     for (std::size_t i = 0; i < ios.size(); ++i)
-      if (&sock.get_executor().context() == ios[i].get()) return busy[i];
-    return busy[0];
+      if (&sock.get_executor().context() == ios[i].get()) return i;
+    return 0;
   }
-  // Lets the other threads' run() return once they have no work; ios[0] thread only.
-  void release_workers() { workers_busy.clear(); }
+  // Lets the other threads' run() return once they have no work; ios[0]
+  // thread only. A counter channel keeps a read open on Redis: each context
+  // destroys its own, behind the handlers queued before.
+  void release_workers() {
+    workers_busy.clear();
+    for (std::size_t i = 0; i < ios.size(); ++i)
+      if (channels[i]) asio::post(*ios[i], [this, i] { channels[i].reset(); });
+  }
 
   NativeOptions opt;
   Engine& engine;
@@ -438,6 +445,12 @@ struct NativeServer::Impl {
   // Per context: its connections not in a greet pause (next_context()).
   std::unique_ptr<std::atomic<int>[]> busy;
   asio::io_context& io;  // ios[0]
+  // Per context: its way to the counters when they answer asynchronously
+  // (db::CounterChannel, counters: redis), else nullptr. Used on that
+  // context's thread only, and destroyed there by release_workers(), once
+  // every connection is closed (a closed session calls it no more; the
+  // answers it still waits for are dropped with the channel).
+  std::vector<std::unique_ptr<db::CounterChannel>> channels;
   std::size_t next_io = 0;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> workers_busy;
   // The GreetHub's own thread: its port scans (milliseconds under a flood)
@@ -466,7 +479,8 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
 
   Connection(Impl& srv, gproto::socket sock, std::string peer)
       : srv_(srv),
-        busy_(srv.busy_of(sock)),
+        busy_(srv.busy[srv.context_of(sock)]),
+        counters_(srv.channels[srv.context_of(sock)].get()),
         sock_(std::move(sock)),
         idle_(sock_.get_executor()),
         delay_(sock_.get_executor()),
@@ -674,15 +688,41 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
       const ConnectInfo info =
           connect_info(macro, connect_address(c), c.port, c.hostname, st_.greet);
       st_.log = LogClient{info.client ? info.client->to_string() : "local", info.client_name};
-      const policy::Decision d = srv_.engine.connect(st_.session, info);
-      const milliseconds pause = st_.session.held_greet_pause();
-      count_pause_not_held(srv_.metrics, st_.session, d);
-      if (d.verdict != policy::Verdict::proceed || pause.count() == 0 || srv_.stopping)
-        return Response::now(reply(d, Stage::connect));
-      reply(d, Stage::connect);  // logs a "would reject" of monitor mode
-      start_greet(pause);
+      if (counters_ == nullptr) return connected(srv_.engine.connect(st_.session, info));
+      const Step step = srv_.engine.connect_begin(st_.session, info);
+      if (!step.waits()) return connected(step.decision);
+      const Session& ss = st_.session;
+      counters_->connect(ss.res.key, step.call.now, ss.res.limits,
+                         [self = shared_from_this()](const db::ConnectCount& counts) {
+                           self->connect_counted(counts);
+                         });
       return Response::later();
     });
+  }
+
+  // The counters' answer to connect_begin()'s call (on counters: redis).
+  void connect_counted(const db::ConnectCount& c) {
+    if (closed_) {
+      if (c.slot_taken) counters_->release(st_.session.res.key);  // the session is gone
+      return;
+    }
+    const Response r = guarded("connect", [&] {
+      const policy::Decision d = srv_.engine.connect_end(st_.session, c);
+      if (auto key = srv_.engine.take_refused_slot(st_.session)) counters_->release(*key);
+      return connected(d);
+    });
+    if (r.reply) after(proto_.complete(*r.reply));
+  }
+
+  // Answers connect's decision `d`, or starts the greet pause.
+  Response connected(const policy::Decision& d) {
+    const milliseconds pause = st_.session.held_greet_pause();
+    count_pause_not_held(srv_.metrics, st_.session, d);
+    if (d.verdict != policy::Verdict::proceed || pause.count() == 0 || srv_.stopping)
+      return Response::now(reply(d, Stage::connect));
+    reply(d, Stage::connect);  // logs a "would reject" of monitor mode
+    start_greet(pause);
+    return Response::later();
   }
 
   void start_greet(milliseconds pause) {
@@ -753,22 +793,52 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
   Response mail(const ProtocolSession&, const std::vector<std::string_view>&) override {
     return guarded("envfrom", [&] {
       if (!session_open_) return Response::now(Reply{});
-      return Response::now(reply(srv_.engine.mail(st_.session), Stage::envfrom));
+      if (counters_ == nullptr)
+        return Response::now(reply(srv_.engine.mail(st_.session), Stage::envfrom));
+      const Step step = srv_.engine.mail_begin(st_.session);
+      if (!step.waits()) return Response::now(reply(step.decision, Stage::envfrom));
+      const Session& ss = st_.session;
+      counters_->add_msg(
+          ss.res.key, step.call.now, ss.res.limits.msg_rate,
+          [self = shared_from_this()](std::uint32_t n) { self->counted(Stage::envfrom, n); });
+      return Response::later();
     });
+  }
+
+  // The counters' answer to mail_begin()'s or rcpt_begin()'s call.
+  void counted(Stage stage, std::uint32_t n) {
+    if (closed_) return;
+    const Response r = guarded(stage == Stage::envfrom ? "envfrom" : "envrcpt", [&] {
+      if (stage == Stage::envfrom)
+        return Response::now(reply(srv_.engine.mail_end(st_.session, n), Stage::envfrom));
+      return rcpt_decided(srv_.engine.rcpt_end(st_.session, n));
+    });
+    if (r.reply) after(proto_.complete(*r.reply));
   }
 
   Response rcpt(const ProtocolSession& s, const std::vector<std::string_view>&) override {
     return guarded("envrcpt", [&] {
       if (!session_open_) return Response::now(Reply{});
       const bool rejected = s.lookup("{rcpt_mailer}").value_or("") == "error";
-      const policy::Decision d = srv_.engine.rcpt(st_.session, rejected);
-      if (d.delay.count() > 0) {
-        srv_.metrics.bump(Metric::throttle_delays_total);
-        delay(std::chrono::duration_cast<milliseconds>(d.delay), d, Stage::envrcpt);
-        return Response::later();
-      }
-      return Response::now(reply(d, Stage::envrcpt));
+      if (counters_ == nullptr) return rcpt_decided(srv_.engine.rcpt(st_.session, rejected));
+      const Step step = srv_.engine.rcpt_begin(st_.session, rejected);
+      if (!step.waits()) return rcpt_decided(step.decision);
+      const Session& ss = st_.session;
+      counters_->add_rcpt(
+          ss.res.key, step.call.now, ss.res.limits.rcpt_rate, 1,
+          [self = shared_from_this()](std::uint32_t n) { self->counted(Stage::envrcpt, n); });
+      return Response::later();
     });
+  }
+
+  // Answers an RCPT's decision, after its delay if it has one.
+  Response rcpt_decided(const policy::Decision& d) {
+    if (d.delay.count() > 0) {
+      srv_.metrics.bump(Metric::throttle_delays_total);
+      delay(std::chrono::duration_cast<milliseconds>(d.delay), d, Stage::envrcpt);
+      return Response::later();
+    }
+    return Response::now(reply(d, Stage::envrcpt));
   }
 
   void message_end() override { st_.session.rcpts_in_msg = 0; }
@@ -781,6 +851,8 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
     delay_.cancel();
     srv_.metrics.add(Metric::sessions_open, -1);
     try {
+      if (counters_ != nullptr)
+        if (auto key = srv_.engine.take_slot(st_.session)) counters_->release(*key);
       srv_.engine.close(st_.session);
     } catch (const std::exception& e) {
       internal_error("close", e.what());
@@ -789,6 +861,8 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
 
   Impl& srv_;
   std::atomic<int>& busy_;
+  // This context's channel, or nullptr: the engine calls the counters.
+  db::CounterChannel* counters_;
   bool counted_ = false;
   gproto::socket sock_;
   asio::steady_timer idle_;

@@ -4,15 +4,26 @@
 // moves with every command and comes earlier once negotiation is done).
 // These are real timers, so the checks have wide margins: a timeout may fire
 // late on a loaded machine, never early.
+//
+// NativeServerChannel: counters that answer through a db::CounterChannel
+// (as counters: redis does), here LocalCounters whose answers are posted or
+// held back by the test: the decisions are those of the counts, and a slot
+// taken for a connection that closed while its count was on the way is
+// given back.
 #include "harden/milter/native_server.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "harden/db/counters.hpp"
 #include "harden/policy/clock.hpp"
@@ -99,6 +110,205 @@ TEST_F(NativeServerTimers, TheIdleDeadlineRunsFromTheLastCommand) {
   EXPECT_GE(closed - opened, 2600ms);
   EXPECT_LT(closed - opened, 19s);
   EXPECT_EQ(idle_timeouts(), 1);
+}
+
+// LocalCounters behind a CounterChannel whose answers are posted to the
+// I/O thread, or, while `hold` is set, kept until release_held().
+class ChannelCounters final : public db::CounterBackend {
+ public:
+  db::ConnectCount connect(const policy::IpNetwork& key, policy::SteadyTime now,
+                           const policy::Limits& limits) override {
+    auto c = inner_.connect(key, now, limits);
+    if (c.slot_taken) ++taken;
+    return c;
+  }
+  void release(const policy::IpNetwork& key) override {
+    ++released;
+    inner_.release(key);
+  }
+  std::uint32_t add_rcpt(const policy::IpNetwork& key, policy::SteadyTime now,
+                         const policy::Rate& rate, std::uint32_t n) override {
+    return inner_.add_rcpt(key, now, rate, n);
+  }
+  std::uint32_t add_msg(const policy::IpNetwork& key, policy::SteadyTime now,
+                        const policy::Rate& rate) override {
+    return inner_.add_msg(key, now, rate);
+  }
+  std::optional<db::ClientState> inspect(const policy::IpNetwork& key, policy::SteadyTime now,
+                                         const policy::Limits& limits) const override {
+    return inner_.inspect(key, now, limits);
+  }
+  bool flush(const policy::IpNetwork& key) override { return inner_.flush(key); }
+  db::CounterStats stats() const override { return inner_.stats(); }
+  std::unique_ptr<db::CounterChannel> open_channel(boost::asio::io_context& io) override {
+    return std::make_unique<Channel>(*this, io);
+  }
+
+  // Posts the answers kept while `hold` was set.
+  void release_held() {
+    std::vector<std::function<void()>> due;
+    {
+      std::lock_guard lock(mu_);
+      due.swap(held_);
+    }
+    for (auto& f : due) f();
+  }
+  std::size_t held() {
+    std::lock_guard lock(mu_);
+    return held_.size();
+  }
+
+  std::atomic<bool> hold{false};
+  std::atomic<int> taken{0}, released{0}, channel_calls{0};
+
+ private:
+  class Channel final : public db::CounterChannel {
+   public:
+    Channel(ChannelCounters& o, boost::asio::io_context& io) : owner_(o), io_(io) {}
+    void connect(const policy::IpNetwork& key, policy::SteadyTime now, const policy::Limits& limits,
+                 ConnectDone done) override {
+      answer([c = owner_.connect(key, now, limits), done = std::move(done)] { done(c); });
+    }
+    void add_rcpt(const policy::IpNetwork& key, policy::SteadyTime now, const policy::Rate& rate,
+                  std::uint32_t n, CountDone done) override {
+      answer([c = owner_.add_rcpt(key, now, rate, n), done = std::move(done)] { done(c); });
+    }
+    void add_msg(const policy::IpNetwork& key, policy::SteadyTime now, const policy::Rate& rate,
+                 CountDone done) override {
+      answer([c = owner_.add_msg(key, now, rate), done = std::move(done)] { done(c); });
+    }
+    void release(const policy::IpNetwork& key) override {
+      ++owner_.channel_calls;
+      owner_.release(key);
+    }
+
+   private:
+    void answer(std::function<void()> f) {
+      ++owner_.channel_calls;
+      auto post = [&io = io_, f = std::move(f)] { boost::asio::post(io, f); };
+      if (!owner_.hold) return post();
+      std::lock_guard lock(owner_.mu_);
+      owner_.held_.push_back(std::move(post));
+    }
+    ChannelCounters& owner_;
+    boost::asio::io_context& io_;
+  };
+
+  db::LocalCounters inner_;
+  std::mutex mu_;
+  std::vector<std::function<void()>> held_;
+};
+
+policy::Rule rule(std::initializer_list<std::pair<const char*, const char*>> attrs) {
+  policy::Rule r;
+  r.selector = policy::Selector::parse("default");
+  for (const auto& [k, v] : attrs) r.attrs.set(k, v);
+  return r;
+}
+
+// Polls `done` until it holds or `within` passes (a condition, not a timing).
+template <class F>
+bool eventually(F done, std::chrono::milliseconds within = 10s) {
+  const auto until = Clock::now() + within;
+  while (!done()) {
+    if (Clock::now() > until) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+class NativeServerChannel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    engine_.set_policy(policy::Policy::build(
+        {rule({{"conn_limit", "2"}, {"rcpt_rate", "2/60s"}, {"msg_rate", "3/60s"}})}));
+    dir_ = std::filesystem::temp_directory_path() /
+           ("mh-native-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    socket_ = "unix:" + (dir_ / "milter.sock").string();
+    NativeOptions o;
+    o.socket = socket_;
+    o.threads = 2;
+    o.pack = 0;  // round robin: both threads' channels serve sessions
+    server_ = std::make_unique<NativeServer>(o, engine_, metrics_, probe_);
+    server_->listen(::getuid(), ::getgid());
+    thread_ = std::thread([this] { server_->run(); });
+  }
+  void TearDown() override {
+    counters_->hold = false;
+    counters_->release_held();
+    server_->stop(0ms);
+    thread_.join();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  std::uint32_t open_of(const std::string& ip) {
+    const auto key = policy::ClientKeyer{}.key(policy::IpAddress::parse(ip));
+    const auto st = counters_->inspect(key, clock_.steady(), policy::Limits{});
+    return st ? st->open : 0;
+  }
+
+  policy::SystemClock clock_;
+  std::shared_ptr<ChannelCounters> counters_ = std::make_shared<ChannelCounters>();
+  Engine engine_{EngineOptions{}, counters_, clock_};
+  Metrics metrics_;
+  NoProbe probe_;
+  std::filesystem::path dir_;
+  std::string socket_;
+  std::unique_ptr<NativeServer> server_;
+  std::thread thread_;
+};
+
+TEST_F(NativeServerChannel, DecisionsComeFromTheChannelsCounts) {
+  using testing::Session;
+  const auto peer = testing::peer_at("192.0.2.30", "mx.example.org", "OK");
+  Session a = Session::start(socket_, peer, 5s);
+  Session b = Session::start(socket_, peer, 5s);
+  EXPECT_TRUE(a.connect_reply().is_continue()) << a.connect_reply().describe();
+  EXPECT_TRUE(b.connect_reply().is_continue()) << b.connect_reply().describe();
+  Session c = Session::start(socket_, peer, 5s);  // conn_limit 2
+  EXPECT_EQ(c.connect_reply().smtp_code(), "421") << c.connect_reply().describe();
+  EXPECT_EQ(open_of("192.0.2.30"), 2u);
+
+  EXPECT_TRUE(a.mail().is_continue());
+  EXPECT_TRUE(a.rcpt("<x@example.net>").is_continue());
+  EXPECT_TRUE(b.mail().is_continue());
+  EXPECT_TRUE(b.rcpt("<y@example.net>").is_continue());
+  const auto third = a.rcpt("<z@example.net>");  // rcpt_rate 2/60s, across sessions
+  EXPECT_TRUE(third.refuses()) << third.describe();
+  EXPECT_TRUE(b.mail().is_continue());
+  EXPECT_FALSE(a.mail().is_continue());  // msg_rate 3/60s: the 4th
+
+  a.quit();
+  b.quit();
+  c.quit();
+  ASSERT_TRUE(eventually([&] { return counters_->released == counters_->taken; }))
+      << counters_->taken << " taken, " << counters_->released << " released";
+  EXPECT_EQ(counters_->taken, 2);
+  EXPECT_EQ(open_of("192.0.2.30"), 0u);
+  // connect x3, rcpt x3, mail x4, release x2: all on the channels
+  EXPECT_EQ(counters_->channel_calls, 12);
+}
+
+TEST_F(NativeServerChannel, AConnectionClosedWhileItsConnectIsCountedGivesItsSlotBack) {
+  counters_->hold = true;
+  MilterClient m = MilterClient::open(socket_, 5s);
+  m.negotiate();
+  m.macros('C', {{"{client_addr}", "192.0.2.31"}, {"j", "mx.test"}});
+  m.send_packet('C', std::string("mx.example.org\0", 15) + "4" + std::string("\x9c\x40", 2) +
+                         "192.0.2.31" + std::string(1, '\0'));
+  ASSERT_TRUE(eventually([&] { return counters_->held() == 1; }));
+  EXPECT_EQ(counters_->taken, 1);  // counted, the answer not yet back
+  m.close();                       // the MTA gives up meanwhile
+  ASSERT_TRUE(eventually([&] { return server_->connections() == 0; }));
+  EXPECT_EQ(counters_->released, 0);
+  counters_->hold = false;
+  counters_->release_held();
+  ASSERT_TRUE(eventually([&] { return counters_->released == 1; }))
+      << "the slot of the closed connection was not given back";
+  EXPECT_EQ(open_of("192.0.2.31"), 0u);
 }
 
 }  // namespace

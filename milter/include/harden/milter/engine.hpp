@@ -12,6 +12,19 @@
 //   d = engine.rcpt(s, rejected_by_mta);         // bad_rcpt_throttle, max_rcpts, rcpt_rate
 //   engine.close(s);                             // releases the slot exactly once
 //
+// ASYNCHRONOUS COUNTERS
+//   connect(), mail() and rcpt() make at most ONE counter call each, on
+//   counters(). A caller that makes that call itself, asynchronously (the
+//   native engine on counters: redis, db::CounterChannel), runs each step in
+//   two halves around it:
+//     Step st = engine.connect_begin(s, info);
+//     if (!st.waits()) d = st.decision;
+//     else ...channel.connect(s.res.key, st.call.now, s.res.limits) -> counts...
+//          d = engine.connect_end(s, counts);  // then take_refused_slot(s)
+//   and likewise mail_begin/mail_end(count) and rcpt_begin/rcpt_end(count);
+//   at the end take_slot(s) and a release on the channel, then close(s).
+//   connect(), mail() and rcpt() are the two halves with the call between.
+//
 // CLIENT MEMORY (policy/memory.hpp, db/client_memory.hpp)
 //   connect() refuses a key with a penalty in force (check_penalty) and
 //   skips the pause of a key holding a greet pass (Session::pass_used);
@@ -90,12 +103,31 @@ struct Session {
   bool pass_used = false;           // its greet pass skipped the pause
   bool paused_clean = false;        // waited the pause in silence (pregreet(s, 0))
   bool pass_granted = false;        // a pass was granted in this session
+  // connect_begin() to connect_end(): a monitored refusal before the limits
+  // (logged unless the limits say more).
+  std::optional<policy::Decision> monitored;
+  bool give_back_now = false;  // a penalty refused the connection: its slot goes back at once
 
   // What the policy asks (ms) and what the daemon holds; 0 = no pause.
   std::uint32_t greet_pause() const { return active && !accept_all ? res.limits.greet_pause : 0; }
   std::chrono::milliseconds held_greet_pause() const {
     return std::chrono::milliseconds{active && !accept_all ? held_pause_ms : 0};
   }
+};
+
+// The one counter call a step waits for (see ASYNCHRONOUS COUNTERS): on
+// the session's client key (Session::res.key), with its limits
+// (res.limits), at `now`.
+struct CounterCall {
+  enum class Kind : std::uint8_t { none, connect, msg, rcpt } kind = Kind::none;
+  policy::SteadyTime now{};
+};
+
+// A step's first half: its decision, or the counter call it waits for.
+struct Step {
+  policy::Decision decision;  // when !waits()
+  CounterCall call;
+  bool waits() const { return call.kind != CounterCall::Kind::none; }
 };
 
 struct EngineOptions {
@@ -131,12 +163,28 @@ class Engine {
   policy::Decision rcpt(Session& s, bool rejected_by_mta);
   void close(Session& s);
 
+  // The steps split around their counter call (ASYNCHRONOUS COUNTERS).
+  Step connect_begin(Session& s, const ConnectInfo& info);
+  policy::Decision connect_end(Session& s, const db::ConnectCount& counts);
+  Step mail_begin(Session& s);
+  policy::Decision mail_end(Session& s, std::uint32_t count);
+  Step rcpt_begin(Session& s, bool rejected_by_mta);
+  policy::Decision rcpt_end(Session& s, std::uint32_t count);
+  // The key of the slot the session holds, now no longer held: the caller
+  // gives it back (close() does it on counters()). nullopt: none held.
+  std::optional<policy::IpNetwork> take_slot(Session& s);
+  // After connect_end(): the slot a refusal for a penalty gives back at
+  // once (take_slot(); the session stays active), else nullopt.
+  std::optional<policy::IpNetwork> take_refused_slot(Session& s);
+
  private:
   policy::Decision finish(policy::Decision d) const;
   static policy::Decision with_delay(policy::Decision d, const policy::Decision& throttle);
-  // Counts the connection, then refuses a penalty in force (set in
+  // With the connection counted, refuses a penalty in force (set in
   // `penalty`; a monitor one is left there for the caller), conn_limit, conn_rate.
-  policy::Decision connect_limits(Session& s, policy::Decision& penalty);
+  policy::Decision connect_limits(Session& s, const db::ConnectCount& counts,
+                                  policy::Decision& penalty);
+  policy::Decision rcpt_rest(Session& s, const policy::Decision& throttle);
   // Counts a refusal as an offence (penalty_weights) and drops the pass a
   // refusal for pre-greeting traffic or a block rule forfeits.
   policy::Decision remember(Session& s, policy::Decision d);

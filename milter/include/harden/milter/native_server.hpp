@@ -24,9 +24,12 @@
 //   wakes more often, and each wake-up of an idle core costs more than a
 //   command (measured on 2 cores: one thread ran 1.4x the sessions/s of two
 //   at 8 in flight, and more at 16 and 64; tests/bench/README.md), while a
-//   burst (a greet flood's CONNECTs) still spreads over all of them. With
-//   counters that block the thread for a round trip (redis) pack is 0:
-//   round robin. The GreetHub has a thread of its own (GREET PAUSE). Nothing
+//   burst (a greet flood's CONNECTs) still spreads over all of them. A
+//   counter call to a shared backend (counters: redis) does not hold the
+//   thread either: each I/O thread has its own db::CounterChannel (one
+//   pipelined Redis connection), the session's reply is pending until the
+//   answer comes, and the calls of all sessions the thread handles in one
+//   pass go to Redis in one write. The GreetHub has a thread of its own (GREET PAUSE). Nothing
 //   blocks a thread: the greet pause and the bad-recipient delay are timers,
 //   and the pre-greeting probe runs for all paused sessions from one ticker.
 //   Reading goes on while a reply is pending, so an MTA that gives up is seen
