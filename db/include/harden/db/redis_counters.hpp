@@ -91,7 +91,9 @@
 //   never does.
 //
 // LATENCY
-//   A caller waits for each reply. Sleeping in read(2) and being woken costs
+//   (RedisChannel, at the end of this header, waits for no reply: the native
+//   milter engine uses it for the decisions.) A caller of RedisCounters
+//   waits for each reply. Sleeping in read(2) and being woken costs
 //   a context switch on both sides, more CPU than a Redis on the same host
 //   takes to answer. So after sending, a connection polls for the reply
 //   (non-blocking recv, sched_yield between tries: a busy CPU goes to other
