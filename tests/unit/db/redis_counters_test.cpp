@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "harden/db/fallback_counters.hpp"
+#include "redis_test_util.hpp"
 #include "support/process.hpp"
 #include "support/redis_server.hpp"
 
@@ -28,29 +29,9 @@ using policy::Limits;
 using policy::Rate;
 using testing::RedisServer;
 
-IpNetwork net(const char* text) {
-  return IpNetwork::parse(text);
-}
-
-Limits limits(std::uint32_t conn_limit, std::chrono::seconds window = 60s) {
-  Limits l;
-  l.conn_limit = conn_limit;
-  l.conn_rate = Rate{4, window};
-  l.rcpt_rate = Rate{10, window};
-  l.msg_rate = Rate{10, window};
-  return l;
-}
-
-RedisCountersOptions options_for(const RedisServer& r, std::string host = "mx1") {
-  RedisCountersOptions o;
-  o.url = parse_redis_url(r.url());
-  o.password = r.password();
-  o.host_id = std::move(host);
-  // Generous: sanitizer builds on a shared machine; the timeout tests set theirs.
-  o.connect_timeout = 2000ms;
-  o.command_timeout = 2000ms;
-  return o;
-}
+using redis_test::limits;
+using redis_test::net;
+using redis_test::options_for;
 
 // ---- redis_url ----
 

@@ -42,20 +42,18 @@ class NoProbe final : public Probe {
   ProbeResult probe(const Endpoint&, const Endpoint&) const override { return {}; }
 };
 
-class NativeServerTimers : public ::testing::Test {
+// A NativeServer of `engine` on a unix socket in a temp dir, run by a
+// thread of its own until TearDown.
+class InProcessServer : public ::testing::Test {
  protected:
-  void start(std::chrono::milliseconds negotiate, std::chrono::milliseconds idle) {
+  void serve(Engine& engine, NativeOptions o) {
     dir_ = std::filesystem::temp_directory_path() /
            ("mh-native-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
     socket_ = "unix:" + (dir_ / "milter.sock").string();
-    NativeOptions o;
     o.socket = socket_;
-    o.threads = 1;
-    o.negotiate_timeout = negotiate;
-    o.idle_timeout = idle;
-    server_ = std::make_unique<NativeServer>(o, engine_, metrics_, probe_);
+    server_ = std::make_unique<NativeServer>(o, engine, metrics_, probe_);
     server_->listen(::getuid(), ::getgid());
     thread_ = std::thread([this] { server_->run(); });
   }
@@ -69,17 +67,29 @@ class NativeServerTimers : public ::testing::Test {
     std::filesystem::remove_all(dir_, ec);
   }
 
-  std::int64_t idle_timeouts() const { return metrics_.get(Metric::milter_idle_timeouts_total); }
-
   policy::SystemClock clock_;
-  Engine engine_{EngineOptions{}, std::make_shared<db::LocalCounters>(db::LocalCountersOptions{}),
-                 clock_};
   Metrics metrics_;
   NoProbe probe_;
   std::filesystem::path dir_;
   std::string socket_;
   std::unique_ptr<NativeServer> server_;
   std::thread thread_;
+};
+
+class NativeServerTimers : public InProcessServer {
+ protected:
+  void start(std::chrono::milliseconds negotiate, std::chrono::milliseconds idle) {
+    NativeOptions o;
+    o.threads = 1;
+    o.negotiate_timeout = negotiate;
+    o.idle_timeout = idle;
+    serve(engine_, o);
+  }
+
+  std::int64_t idle_timeouts() const { return metrics_.get(Metric::milter_idle_timeouts_total); }
+
+  Engine engine_{EngineOptions{}, std::make_shared<db::LocalCounters>(db::LocalCountersOptions{}),
+                 clock_};
 };
 
 TEST_F(NativeServerTimers, ASilentConnectionIsClosedAtTheNegotiateTimeout) {
@@ -217,31 +227,20 @@ bool eventually(F done, std::chrono::milliseconds within = 10s) {
   return true;
 }
 
-class NativeServerChannel : public ::testing::Test {
+class NativeServerChannel : public InProcessServer {
  protected:
   void SetUp() override {
     engine_.set_policy(policy::Policy::build(
         {rule({{"conn_limit", "2"}, {"rcpt_rate", "2/60s"}, {"msg_rate", "3/60s"}})}));
-    dir_ = std::filesystem::temp_directory_path() /
-           ("mh-native-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    socket_ = "unix:" + (dir_ / "milter.sock").string();
     NativeOptions o;
-    o.socket = socket_;
     o.threads = 2;
     o.pack = 0;  // round robin: both threads' channels serve sessions
-    server_ = std::make_unique<NativeServer>(o, engine_, metrics_, probe_);
-    server_->listen(::getuid(), ::getgid());
-    thread_ = std::thread([this] { server_->run(); });
+    serve(engine_, o);
   }
   void TearDown() override {
     counters_->hold = false;
     counters_->release_held();
-    server_->stop(0ms);
-    thread_.join();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
+    InProcessServer::TearDown();
   }
 
   std::uint32_t open_of(const std::string& ip) {
@@ -250,15 +249,8 @@ class NativeServerChannel : public ::testing::Test {
     return st ? st->open : 0;
   }
 
-  policy::SystemClock clock_;
   std::shared_ptr<ChannelCounters> counters_ = std::make_shared<ChannelCounters>();
   Engine engine_{EngineOptions{}, counters_, clock_};
-  Metrics metrics_;
-  NoProbe probe_;
-  std::filesystem::path dir_;
-  std::string socket_;
-  std::unique_ptr<NativeServer> server_;
-  std::thread thread_;
 };
 
 TEST_F(NativeServerChannel, DecisionsComeFromTheChannelsCounts) {
