@@ -20,6 +20,8 @@
 #include <charconv>
 #include <deque>
 #include <optional>
+#include <thread>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -942,7 +944,8 @@ struct RedisChannel::Impl : std::enable_shared_from_this<Impl> {
     std::int64_t sent_ms = 0;
     bool renew = false;
     bool retried = false;
-    std::size_t script = 0;  // SCRIPT LOAD: which
+    std::size_t script = 0;          // SCRIPT LOAD: which
+    std::size_t evalsha = kScripts;  // EVALSHA: of which script
   };
 
   Impl(std::shared_ptr<RedisCounters> o, asio::io_context& context)
@@ -989,26 +992,23 @@ struct RedisChannel::Impl : std::enable_shared_from_this<Impl> {
     close();
     fifo.clear();
     timer.cancel();
+    if (connector.joinable()) connector.join();  // at most the connect and set-up timeouts
   }
 
   // ---- sending ----
 
-  // Whether a command can be sent: connected (connecting now if not), and
-  // the FIFO not full. If not, `done` gets the error from a later handler.
+  // Whether a command can be sent: the FIFO is not full. When not
+  // connected, a connection is started in the background (start_connect);
+  // the command waits for it in the FIFO, under the same command timeout.
+  // If not, `done` gets the error from a later handler.
   template <class F>
   bool ready(F& done) {
     if (fifo.size() >= kMaxPending) {
       post_error(std::move(done), "redis: too many commands pending");
       return false;
     }
-    if (conn) return true;
-    try {
-      open();
-      return true;
-    } catch (const std::exception& e) {
-      post_error(std::move(done), e.what());
-      return false;
-    }
+    if (!conn && !connecting) start_connect();
+    return true;
   }
 
   template <class F>
@@ -1020,50 +1020,118 @@ struct RedisChannel::Impl : std::enable_shared_from_this<Impl> {
         });
   }
 
-  // Connects synchronously as RedisCounters' pool does (connect, AUTH,
-  // SELECT, SCRIPT LOAD), then takes the socket over.
-  void open() {
+  // A descriptor handed from the connecting thread to the channel; closed
+  // if the channel never takes it (destroyed meanwhile).
+  struct HandedFd {
+    int fd = -1;
+    HandedFd() = default;
+    HandedFd(const HandedFd&) = delete;
+    HandedFd& operator=(const HandedFd&) = delete;
+    ~HandedFd() {
+      if (fd >= 0) ::close(fd);
+    }
+    int take() { return std::exchange(fd, -1); }
+  };
+
+  // Connects on a thread of its own, as RedisCounters' pool does (connect,
+  // AUTH, SELECT, SCRIPT LOAD, each bounded by its timeout), so the event
+  // loop never waits for it; the result comes back to the loop as a
+  // handler (connected or connect_failed).
+  void start_connect() {
+    if (connector.joinable()) connector.join();  // the last one has ended: its result came
+    connecting = true;
+    connector = std::thread([weak = weak_from_this(), o = owner, &context = io] {
+      auto fd = std::make_shared<HandedFd>();
+      std::array<std::string, kScripts> shas;
+      std::string error;
+      try {
+        RedisCounters::Connection c(o->options_, o->pool_->password());
+        auto d = c.detach();
+        fd->fd = d.fd;
+        shas = std::move(d.sha);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      asio::post(context, [weak, fd, shas = std::move(shas), error = std::move(error)]() mutable {
+        const auto self = weak.lock();
+        if (!self || self->dead) return;
+        self->connecting = false;
+        if (!error.empty()) return self->fail_all(RedisError(error));
+        self->connected(fd->take(), std::move(shas));
+      });
+    });
+  }
+
+  // Takes the socket over and sends what waited for it (the scripts' shas
+  // written into the commands queued before they were known).
+  void connected(int fd, std::array<std::string, kScripts> shas) {
     auto next = std::make_shared<ChannelConnection>(io);
-    if (!next->reader) throw RedisError("redis: out of memory");
-    RedisCounters::Connection c(owner->options_, owner->pool_->password());
-    auto d = c.detach();
+    if (!next->reader) {
+      ::close(fd);
+      return fail_all(RedisError("redis: out of memory"));
+    }
     sockaddr_storage addr{};
     socklen_t len = sizeof addr;
     boost::system::error_code ec;
-    if (::getsockname(d.fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
       ec.assign(errno, boost::system::system_category());
     } else {
       // A socket (not a descriptor): asio writes with MSG_NOSIGNAL.
       const int family = addr.ss_family;
       next->sock.assign(asio::generic::stream_protocol(family, family == AF_UNIX ? 0 : IPPROTO_TCP),
-                        d.fd, ec);
+                        fd, ec);
     }
     if (ec) {
-      ::close(d.fd);
-      throw RedisError("redis: socket: " + ec.message());
+      ::close(fd);
+      return fail_all(RedisError("redis: socket: " + ec.message()));
     }
     next->sock.non_blocking(true, ec);  // flush() writes without waiting
-    if (ec) throw RedisError("redis: socket: " + ec.message());
-    sha = std::move(d.sha);
+    if (ec) return fail_all(RedisError("redis: socket: " + ec.message()));
+    sha = std::move(shas);
     loads_pending = 0;
     conn = std::move(next);
+    out.clear();
+    for (Pending& p : fifo) {
+      with_sha(p);
+      out.append(p.text);
+    }
     read(conn);
+    flush();
   }
 
+  // The EVALSHA of `p`, built before the shas were known, with its script's
+  // sha (40 hex digits, in place of the 40 characters kept for it).
+  void with_sha(Pending& p) const {
+    static constexpr std::string_view kHead = "EVALSHA\r\n$40\r\n";
+    const std::size_t at = p.text.find(kHead);
+    if (at != std::string::npos && p.evalsha < kScripts)
+      p.text.replace(at + kHead.size(), 40, sha[p.evalsha]);
+  }
+
+  // "EVALSHA sha" of `script`; before the first connection the sha is not
+  // known yet: 40 characters are kept for it (with_sha).
   CommandBuffer& begin(Script script) {
-    return begin_evalsha(cmd, sha[static_cast<std::size_t>(script)]);
+    static const std::string kUnknown(40, '0');
+    building = static_cast<std::size_t>(script);
+    const std::string& s = sha[building];
+    return begin_evalsha(cmd, s.empty() ? kUnknown : s);
   }
 
   // Queues the command in `cmd` (finished here) for the next flush; an
-  // EVALSHA keeps its text for a retry after NOSCRIPT.
+  // EVALSHA keeps its text, to be sent once connected and again after
+  // NOSCRIPT.
   void send(Pending p) {
     const std::string_view text = cmd.finish();
-    if (!std::holds_alternative<std::monostate>(p.done)) p.text.assign(text);
+    if (!std::holds_alternative<std::monostate>(p.done)) {
+      p.text.assign(text);
+      p.evalsha = building;
+    }
     push(std::move(p), text);
   }
 
+  // Not connected: the FIFO keeps the command until connected() sends it.
   void push(Pending p, std::string_view text) {
-    out.append(text);
+    if (conn) out.append(text);
     p.sent = Clock::now();
     if (p.t0 == Clock::time_point{}) p.t0 = p.sent;
     fifo.push_back(std::move(p));
@@ -1262,6 +1330,9 @@ struct RedisChannel::Impl : std::enable_shared_from_this<Impl> {
   bool flush_posted = false;
   bool timer_armed = false;
   bool dead = false;
+  bool connecting = false;   // start_connect's thread runs
+  std::size_t building = 0;  // the script of the EVALSHA in `cmd`
+  std::thread connector;
 };
 
 RedisChannel::RedisChannel(std::shared_ptr<RedisCounters> owner, boost::asio::io_context& io)

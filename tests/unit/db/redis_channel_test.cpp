@@ -305,13 +305,36 @@ TEST_F(RedisChannelTest, ErrorWhileDownComesFromALaterHandler) {
              });
   returned = true;
   EXPECT_FALSE(called);
-  EXPECT_EQ(ch.pending(), 0u);
+  EXPECT_EQ(ch.pending(), 1u);  // waits for the connection being made
   ASSERT_TRUE(run_until(io_, [&] { return called; }));
   EXPECT_TRUE(returned_before);
   EXPECT_EQ(error.find("redis: "), 0u) << error;
 
   redis_.start();
   EXPECT_EQ(add_msg(ch, net("192.0.2.7")), 1u);
+}
+
+// Connecting does not hold the loop: with the server stopped (it accepts,
+// it does not answer AUTH) a call returns at once with its command waiting
+// for the connection, the loop runs other handlers meanwhile, and the
+// command goes out and is answered once the server runs again.
+TEST_F(RedisChannelTest, ConnectingDoesNotHoldTheLoop) {
+  auto o = options_for(redis_);
+  o.connect_timeout = 5000ms;
+  o.command_timeout = 5000ms;
+  RedisChannel ch(std::make_shared<RedisCounters>(o), io_);
+  ASSERT_EQ(::kill(redis_.pid(), SIGSTOP), 0);
+  Count c;
+  ch.add_msg(net("192.0.2.7"), now_, Rate{1'000'000, 60s}, c.callback());
+  EXPECT_EQ(ch.pending(), 1u) << "the call waited for the connection";
+  bool other = false;
+  asio::post(io_, [&] { other = true; });
+  ASSERT_TRUE(run_until(io_, [&] { return other; }));
+  EXPECT_FALSE(c.done);
+  ASSERT_EQ(::kill(redis_.pid(), SIGCONT), 0);
+  ASSERT_TRUE(run_until(io_, [&] { return c.done; }));
+  EXPECT_EQ(c.error, "");
+  EXPECT_EQ(c.n, 1u);
 }
 
 // SCRIPT FLUSH: the scripts are loaded again (once for a whole pipeline of

@@ -270,10 +270,13 @@ class RedisCounters final : public CounterBackend, public SharedMemory {
 //     or no reply within command_timeout of the oldest pending command)
 //     fails every pending command of the channel and closes its connection;
 //     the next call connects again.
-//   - Connecting (connect, AUTH, SELECT, SCRIPT LOAD) is done synchronously
-//     on `io`'s thread, bounded by connect_timeout and command_timeout, as
-//     RedisCounters does. FallbackCounters' circuit breaker keeps that to
-//     one attempt per back-off while Redis is down.
+//   - Connecting (connect, AUTH, SELECT, SCRIPT LOAD, as RedisCounters
+//     does, each bounded by its timeout) runs on a thread of the channel's
+//     own, never on `io`'s: the calls made meanwhile wait in the pipeline,
+//     under the same command_timeout, and go out once connected. The
+//     destructor waits for a connect in progress (at most those timeouts).
+//     FallbackCounters' circuit breaker keeps it to one attempt per back-off
+//     while Redis is down.
 //   - NOSCRIPT (a SCRIPT FLUSH): the scripts are loaded again on the same
 //     connection and the command is sent once more.
 class RedisChannel {
