@@ -1,6 +1,5 @@
 // local_counters.cpp - the in-process counter backend (sharded, capped, LRU).
 #include <algorithm>
-#include <list>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
@@ -10,8 +9,12 @@
 namespace harden::db {
 namespace {
 
+// One client's counters. It lives in the map's own node (one allocation per
+// client; node addresses never move), linked into its shard's LRU order.
 struct Entry {
-  policy::IpNetwork key;
+  const policy::IpNetwork* key = nullptr;  // the node's key
+  Entry* newer = nullptr;
+  Entry* older = nullptr;
   policy::SlidingWindow conn;
   policy::SlidingWindow rcpt;
   policy::SlidingWindow msg;
@@ -19,50 +22,77 @@ struct Entry {
 };
 
 using KeyHash = policy::IpNetworkHash;
+using Map = std::unordered_map<policy::IpNetwork, Entry, KeyHash>;
 
 }  // namespace
 
 struct LocalCounters::Shard {
-  using Lru = std::list<Entry>;  // front = most recently used
   mutable std::mutex mu;
-  Lru lru;
-  std::unordered_map<policy::IpNetwork, Lru::iterator, KeyHash> map;
+  Map map;
+  Entry* newest = nullptr;  // the LRU order: newest ... oldest
+  Entry* oldest = nullptr;
   // The entries holding an open connection (top_open scans only these).
-  // List nodes do not move, so pointers stay valid until the entry is evicted.
   std::unordered_set<const Entry*> busy;
   std::uint64_t evictions = 0;
+
+  // A new client's key is looked for in a table far larger than the caches:
+  // with buckets at most half full, most lookups of a new key find an empty
+  // bucket and touch no node (measured: a little faster under a flood).
+  Shard() { map.max_load_factor(0.5f); }
+
+  void link_front(Entry& e) {
+    e.older = newest;
+    e.newer = nullptr;
+    (newest != nullptr ? newest->newer : oldest) = &e;
+    newest = &e;
+  }
+  void unlink(Entry& e) {
+    (e.newer != nullptr ? e.newer->older : newest) = e.older;
+    (e.older != nullptr ? e.older->newer : oldest) = e.newer;
+  }
 
   Entry* find(const policy::IpNetwork& key) {
     auto it = map.find(key);
     if (it == map.end()) return nullptr;
-    lru.splice(lru.begin(), lru, it->second);
-    return &*it->second;
+    if (newest != &it->second) {
+      unlink(it->second);
+      link_front(it->second);
+    }
+    return &it->second;
   }
 
+  // One hash and one walk of the bucket for a client seen or new.
   Entry& get(const policy::IpNetwork& key, std::size_t cap) {
-    if (Entry* e = find(key)) return *e;
-    if (map.size() >= cap && !lru.empty()) evict_one();
-    lru.push_front(Entry{key, {}, {}, {}, {}});
-    map.emplace(key, lru.begin());
-    return lru.front();
+    auto [it, fresh] = map.try_emplace(key);
+    Entry& e = it->second;
+    if (!fresh) {
+      if (newest != &e) {
+        unlink(e);
+        link_front(e);
+      }
+      return e;
+    }
+    e.key = &it->first;
+    link_front(e);
+    if (map.size() > cap) evict_one();  // never `e`: it is the newest
+    return e;
   }
 
   // Drops the least recently used entry, preferring one without open
   // connections among the oldest few.
   void evict_one() {
-    auto victim = std::prev(lru.end());
-    auto it = victim;
-    for (int i = 0; i < 8; ++i) {
-      if (it->open.open() == 0) {
-        victim = it;
+    Entry* victim = oldest;
+    Entry* e = oldest;
+    for (int i = 0; i < 8 && e != nullptr && e != newest; ++i, e = e->newer) {
+      if (e->open.open() == 0) {
+        victim = e;
         break;
       }
-      if (it == lru.begin()) break;
-      --it;
     }
-    busy.erase(&*victim);
-    map.erase(victim->key);
-    lru.erase(victim);
+    if (victim == nullptr || victim == newest) return;
+    busy.erase(victim);
+    unlink(*victim);
+    map.erase(*victim->key);
     ++evictions;
   }
 };
@@ -79,14 +109,14 @@ LocalCounters::~LocalCounters() = default;
 
 std::size_t LocalCounters::entry_bytes() {
   // What an entry really costs the heap, so that the cap bounds the process's
-  // growth and not only a count: each node is its own allocation, which
+  // growth and not only a count: its map node (next pointer, key, counters,
+  // LRU links, and room for a cached hash code) is one allocation, which
   // glibc's malloc rounds up to 16 bytes after an 8-byte header; the bucket
-  // array holds up to 2 pointers per entry (the table doubles as it grows).
+  // array holds up to 4 pointers per entry (at most half full, and it
+  // doubles as it grows).
   const auto chunk = [](std::size_t n) { return (n + 8 + 15) & ~std::size_t{15}; };
-  const std::size_t list_node = chunk(2 * sizeof(void*) + sizeof(Entry));
-  const std::size_t hash_node =  // next, key, iterator, cached hash
-      chunk(sizeof(void*) + sizeof(policy::IpNetwork) + sizeof(void*) + sizeof(std::size_t));
-  return list_node + hash_node + 2 * sizeof(void*);
+  const std::size_t node = chunk(sizeof(void*) + sizeof(Map::value_type) + sizeof(std::size_t));
+  return node + 4 * sizeof(void*);
 }
 
 LocalCounters::Shard& LocalCounters::shard_for(const policy::IpNetwork& key) const {
@@ -136,7 +166,7 @@ std::optional<ClientState> LocalCounters::inspect(const policy::IpNetwork& key,
   std::lock_guard lock(s.mu);
   auto it = s.map.find(key);
   if (it == s.map.end()) return std::nullopt;
-  const Entry& e = *it->second;
+  const Entry& e = it->second;
   return ClientState{e.conn.count(now, limits.conn_rate.window), e.open.open(),
                      e.rcpt.count(now, limits.rcpt_rate.window),
                      e.msg.count(now, limits.msg_rate.window)};
@@ -171,7 +201,7 @@ std::vector<OpenCount> LocalCounters::top_open(std::size_t n) const {
   for (const auto& s : shards_) {
     {
       std::lock_guard lock(s->mu);
-      for (const Entry* e : s->busy) best.push_back({e->key, e->open.open()});
+      for (const Entry* e : s->busy) best.push_back({*e->key, e->open.open()});
     }
     if (best.size() > 4 * n) best = most_open(std::move(best), n);
   }

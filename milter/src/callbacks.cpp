@@ -220,7 +220,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     *pf3 = 0;
     if (*pf0 & SMFIF_SETSYMLIST) {
       for (const auto& list : mtaconf::kMacroLists) {
-        std::string macros = macro_list_for(smfim_of(list.stage));
+        std::string macros = macro_list_for(smfim_of(list.stage));  // smfi_setsymlist takes char*
         if (smfi_setsymlist(ctx, smfim_of(list.stage), macros.data()) != MI_SUCCESS)
           spdlog::warn("smfi_setsymlist refused the {} macros", list.sendmail_option);
       }
@@ -235,13 +235,23 @@ void install_runtime(MilterRuntime* rt) noexcept {
   g_runtime.store(rt, std::memory_order_release);
 }
 
-std::string macro_list_for(int smfim_stage) {
-  std::string out;
-  for (const auto& list : mtaconf::kMacroLists) {
-    if (smfim_of(list.stage) != smfim_stage) continue;
-    for (const auto m : list.macros) out += (out.empty() ? "" : " ") + std::string(m);
-  }
-  return out;
+const std::string& macro_list_for(int smfim_stage) {
+  // Every negotiation asks for these: built once, not per milter connection.
+  static const auto lists = [] {
+    std::array<std::string, SMFIM_EOH + 1> out;  // SMFIM_EOH: the last stage
+    for (std::size_t stage = 0; stage < out.size(); ++stage)
+      for (const auto& list : mtaconf::kMacroLists) {
+        if (smfim_of(list.stage) != static_cast<int>(stage)) continue;
+        for (const auto m : list.macros) {
+          if (!out[stage].empty()) out[stage] += ' ';
+          out[stage] += m;
+        }
+      }
+    return out;
+  }();
+  static const std::string none;
+  if (smfim_stage < 0 || smfim_stage > SMFIM_EOH) return none;
+  return lists[static_cast<std::size_t>(smfim_stage)];
 }
 
 unsigned long negotiated_protocol(unsigned long offered) noexcept {

@@ -512,6 +512,11 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
 
  private:
   // --- I/O -----------------------------------------------------------------
+  // Debian 12's Asio (Boost 1.74) tries the socket before it waits for each
+  // async_read_some, so after a reply this read costs a recvfrom that finds
+  // nothing (EAGAIN). Waiting for readiness instead (async_wait, then a
+  // non-blocking read) costs an epoll_ctl(MOD) per command, which measured
+  // slower (tests/bench/README.md, "The I/O rework").
   void read() {
     if (reading_ || closed_) return;
     reading_ = true;
@@ -670,7 +675,7 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
     want.protocol = static_cast<std::uint32_t>(negotiated_protocol(offered.protocol));
     if (want.actions & SMFIF_SETSYMLIST)
       for (int stage : {SMFIM_CONNECT, SMFIM_ENVFROM, SMFIM_ENVRCPT}) {
-        std::string macros = macro_list_for(stage);
+        const std::string& macros = macro_list_for(stage);
         if (!macros.empty()) lists.push_back(SymList{static_cast<std::uint32_t>(stage), macros});
       }
     return want;
@@ -984,7 +989,11 @@ void NativeServer::Impl::on_accept(gproto::socket sock) {
     conns.emplace(c.get(), c);
   }
   metrics.add(Metric::milter_connections_open, 1);
-  asio::post(c->executor(), [c] { c->start(); });  // on the connection's own thread
+  // On the connection's own thread: at once when that is this one.
+  if (&c->executor().context() == &io)
+    c->start();
+  else
+    asio::post(c->executor(), [c] { c->start(); });
 }
 
 void NativeServer::Impl::closed(Connection* c) {

@@ -435,7 +435,7 @@ std::optional<Feed> ProtocolSession::optneg(std::string_view data) {
   put_be32(reply, negotiated_.protocol);
   if (send_symlists) {
     for (const SymList& l : symlists) {
-      if (l.stage >= kStages || l.macros.find('\0') != std::string::npos) continue;
+      if (l.stage >= kStages || l.macros.find('\0') != std::string_view::npos) continue;
       put_be32(reply, l.stage);
       reply += l.macros;
       reply += '\0';

@@ -69,17 +69,16 @@ std::string source_name(const Resolution& res, const Policy& policy, Attr a) {
 
 Decision check_action(const Resolution& res, const Policy& policy) {
   const Limits& L = res.limits;
-  const std::string rule = source_name(res, policy, Attr::action);
   switch (L.action) {
     case Action::allow: {
       Decision d;
       d.verdict = Verdict::accept_all;
       d.kind = DecisionKind::allowed;
-      d.rule = rule;
+      d.rule = source_name(res, policy, Attr::action);
       return d;
     }
     case Action::limit:
-      return Decision{};
+      return Decision{};  // the usual case: no rule name to build
     case Action::block:
     case Action::tempfail:
       break;
@@ -90,6 +89,7 @@ Decision check_action(const Resolution& res, const Policy& policy) {
     kind = res.generic_hosting_hit ? DecisionKind::generic_hosting : DecisionKind::dialin;
   if (src.kind == Source::Kind::builtin) kind = DecisionKind::missing_rdns;
   const std::string text(L.reason.empty() ? kDefaultBlockText : L.reason);
+  const std::string rule = source_name(res, policy, Attr::action);
   Decision d = L.action == Action::block
                    ? refuse(Verdict::reject, kind, "550", "5.7.1", text, rule, "action block")
                    : refuse(Verdict::tempfail, kind, "421", "4.7.0", text, rule, "action tempfail");

@@ -15,9 +15,7 @@ namespace {
 
 struct AddressHash {
   std::size_t operator()(const IpAddress& a) const noexcept {
-    std::uint64_t h = 1469598103934665603ULL ^ static_cast<std::uint64_t>(a.family());
-    for (auto b : a.bytes()) h = (h ^ b) * 1099511628211ULL;
-    return static_cast<std::size_t>(h);
+    return hash_address_bytes(a.bytes(), static_cast<std::uint64_t>(a.family()));
   }
 };
 

@@ -74,8 +74,9 @@ void install_runtime(MilterRuntime* rt) noexcept;
 // The filter description for smfi_register (name "milter-harden").
 smfiDesc milter_descriptor() noexcept;
 
-// The space-separated macro list of one SMFIM_* stage, from mtaconf::kMacroLists.
-std::string macro_list_for(int smfim_stage);
+// The space-separated macro list of one SMFIM_* stage, from
+// mtaconf::kMacroLists; built once, "" for a stage without macros.
+const std::string& macro_list_for(int smfim_stage);
 
 // SMFIP_* protocol flags asked for, given what the MTA offers.
 unsigned long negotiated_protocol(unsigned long offered) noexcept;

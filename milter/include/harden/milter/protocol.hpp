@@ -105,7 +105,9 @@ struct Negotiation {
 // sent only when the MTA offered SMFIF_SETSYMLIST.
 struct SymList {
   std::uint32_t stage = 0;  // SMFIM_CONNECT, SMFIM_ENVFROM, SMFIM_ENVRCPT, ...
-  std::string macros;       // space-separated, e.g. "{client_addr} {client_port}"
+  // Space-separated, e.g. "{client_addr} {client_port}"; read before
+  // negotiate()'s caller returns, so it may view text the handler keeps.
+  std::string_view macros;
 };
 
 struct ProtocolOptions {

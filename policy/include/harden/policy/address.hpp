@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -82,11 +83,24 @@ class IpNetwork {
 };
 
 // A hash of a network, for the tables keyed by client key.
+// A hash of an address's 16 bytes and a small tag (its family or prefix):
+// two multiply-xorshift rounds over two 64-bit words, not a byte loop (the
+// counter tables hash a key on every call, and again for each node a bucket
+// walk passes).
+inline std::size_t hash_address_bytes(const std::array<std::uint8_t, 16>& bytes,
+                                      std::uint64_t tag) noexcept {
+  std::uint64_t lo = 0;
+  std::uint64_t hi = 0;
+  std::memcpy(&lo, bytes.data(), sizeof lo);
+  std::memcpy(&hi, bytes.data() + sizeof lo, sizeof hi);
+  std::uint64_t h = (lo ^ (tag << 56)) * 0x9E3779B97F4A7C15ULL;
+  h = (h ^ (h >> 32) ^ hi) * 0xC2B2AE3D27D4EB4FULL;
+  return static_cast<std::size_t>(h ^ (h >> 29));
+}
+
 struct IpNetworkHash {
   std::size_t operator()(const IpNetwork& n) const noexcept {
-    std::uint64_t h = 1469598103934665603ULL ^ n.prefix();
-    for (auto b : n.address().bytes()) h = (h ^ b) * 1099511628211ULL;
-    return static_cast<std::size_t>(h ^ (h >> 29));
+    return hash_address_bytes(n.address().bytes(), n.prefix());
   }
 };
 
