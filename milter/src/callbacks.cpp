@@ -148,7 +148,7 @@ sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* hostaddr) {
     rt.metrics.bump(Metric::sessions_total);
     SessionState& st = new_state(ctx, rt);
     const ConnectInfo info = connect_info(ctx, hostname, hostaddr, st.greet);
-    st.log = LogClient{info.client ? info.client->to_string() : "local", info.client_name};
+    st.log = LogClient{info.client, info.client_name};
     const Decision d = rt.engine.connect(st.session, info);
     const auto pause = st.session.held_greet_pause();
     count_pause_not_held(rt.metrics, st.session, d);

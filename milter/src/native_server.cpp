@@ -692,7 +692,7 @@ class Connection final : public std::enable_shared_from_this<Connection>, Protoc
       };
       const ConnectInfo info =
           connect_info(macro, connect_address(c), c.port, c.hostname, st_.greet);
-      st_.log = LogClient{info.client ? info.client->to_string() : "local", info.client_name};
+      st_.log = LogClient{info.client, info.client_name};
       if (counters_ == nullptr) return connected(srv_.engine.connect(st_.session, info));
       const Step step = srv_.engine.connect_begin(st_.session, info);
       if (!step.waits()) return connected(step.decision);

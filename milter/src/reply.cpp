@@ -113,7 +113,7 @@ std::string enforcement_line(const Decision& d, const LogClient& client) {
   } else {
     return {};
   }
-  return verb + ": client=[" + client.address + "] name=" + log_value(client.name) +
+  return verb + ": client=[" + client.address() + "] name=" + log_value(client.name()) +
          " kind=" + std::string(policy::to_string(d.kind)) + " rule=" + log_value(d.rule) +
          " figure=" + log_value(d.figure) + " reply=" + log_value(reply);
 }
@@ -121,8 +121,8 @@ std::string enforcement_line(const Decision& d, const LogClient& client) {
 std::string penalty_line(const policy::PenaltyStart& p, const LogClient& client,
                          std::string_view rule) {
   const policy::Penalty& pen = p.penalty;
-  return std::string(p.monitor ? "would penalise" : "penalty") + ": client=[" + client.address +
-         "] name=" + log_value(client.name) + " kind=penalty key=" + p.key.to_string() +
+  return std::string(p.monitor ? "would penalise" : "penalty") + ": client=[" + client.address() +
+         "] name=" + log_value(client.name()) + " kind=penalty key=" + p.key.to_string() +
          " n=" + std::to_string(pen.n) + " length=" +
          policy::format_duration_ms(static_cast<std::uint64_t>(pen.until - pen.start)) +
          " until=" + policy::format_wall_ms(pen.until) + " offence=" + log_value(pen.reason) +

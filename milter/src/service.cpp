@@ -117,7 +117,7 @@ json DaemonService::offenders(const ControlRequest& r) {
       const policy::Penalty p = mem->impose(key, now, r.duration_ms,
                                             "manual" + (r.reason.empty() ? "" : ": " + r.reason));
       spdlog::info("{}", penalty_line(policy::PenaltyStart{p, key, false},
-                                      LogClient{r.ip->to_string(), "unknown"}, "hardenctl"));
+                                      LogClient{r.ip, "unknown"}, "hardenctl"));
       metrics_.bump(Metric::penalties_started_total);
       const auto rec = mem->find(key);
       return {{"ok", true},

@@ -29,10 +29,12 @@
 //   spaces, quotes or '='; the client address is always in brackets.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "harden/milter/protocol.hpp"
+#include "harden/policy/address.hpp"
 #include "harden/policy/decision.hpp"
 
 namespace harden::milter {
@@ -60,10 +62,28 @@ Reply to_protocol_reply(const MilterReply& r);
 // Printable ASCII, '%' as "%%", no CR/LF, trimmed, at most kMaxReplyText bytes.
 std::string sanitize_reply_text(std::string_view text);
 
-// Who the line is about.
-struct LogClient {
-  std::string address;  // "192.0.2.7"
-  std::string name;     // as the MTA gave it ("unknown", "[192.0.2.7]", a host name)
+// Who the line is about. Every session has one and few are ever logged, so
+// an address given as policy::IpAddress is put in words only for a line.
+class LogClient {
+ public:
+  LogClient() = default;
+  LogClient(std::string address, std::string name)  // "192.0.2.7"
+      : text_(std::move(address)), name_(std::move(name)) {}
+  // `ip` nullopt: a client without an address ("local").
+  LogClient(std::optional<policy::IpAddress> ip, std::string name)
+      : ip_(ip), name_(std::move(name)) {}
+
+  std::string address() const {
+    if (ip_) return ip_->to_string();
+    return text_.empty() ? "local" : text_;
+  }
+  // As the MTA gave it ("unknown", "[192.0.2.7]", a host name).
+  const std::string& name() const { return name_; }
+
+ private:
+  std::optional<policy::IpAddress> ip_;
+  std::string text_;
+  std::string name_;
 };
 
 // The enforcement line for `d`, or "" when `d` enforces nothing (plain proceed,
