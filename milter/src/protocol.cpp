@@ -267,9 +267,13 @@ std::string ProtocolSession::take_output() {
 
 std::optional<std::string_view> ProtocolSession::lookup(std::string_view name) const {
   const std::string_view want = bare_name(name);
-  for (std::size_t stage = macros_.size(); stage-- > 0;)
-    for (const auto& [n, v] : macros_[stage])
-      if (bare_name(n) == want) return std::string_view(v);
+  for (std::size_t stage = macros_.size(); stage-- > 0;) {
+    const MacroStage& m = macros_[stage];
+    const std::string_view text(m.text);
+    for (std::size_t i = 0; i + 1 < m.spans.size(); i += 2)
+      if (bare_name(text.substr(m.spans[i].first, m.spans[i].second)) == want)
+        return text.substr(m.spans[i + 1].first, m.spans[i + 1].second);
+  }
   return std::nullopt;
 }
 
@@ -459,10 +463,13 @@ std::optional<Feed> ProtocolSession::macro(std::string_view data) {
       return fail(Violation::macro_limits);
   }
   if (stage < 0) return std::nullopt;  // carried, but no milter reads them
-  auto& list = macros_[static_cast<std::size_t>(stage)];
-  list.clear();
-  for (std::size_t i = 0; i < strings.size(); i += 2)
-    list.emplace_back(std::string(strings[i]), std::string(strings[i + 1]));
+  MacroStage& m = macros_[static_cast<std::size_t>(stage)];
+  const std::string_view all = data.substr(1);
+  m.text.assign(all);  // one copy for the whole stage
+  m.spans.clear();
+  for (const std::string_view s : strings)
+    m.spans.emplace_back(static_cast<std::uint32_t>(s.data() - all.data()),
+                         static_cast<std::uint32_t>(s.size()));
   return std::nullopt;
 }
 

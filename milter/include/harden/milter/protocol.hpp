@@ -227,8 +227,18 @@ class ProtocolSession {
   bool connected_ = false;
   bool in_transaction_ = false;
   std::vector<std::string_view> args_;  // scratch: a packet's strings
-  // stage (SMFIM_*) -> name/value pairs (owned copies)
-  std::vector<std::vector<std::pair<std::string, std::string>>> macros_;
+  // The macros of one stage (SMFIM_*): the packet's strings copied once, and
+  // where each name and value lies in that copy (offsets, not views: they
+  // stay right if the session is copied).
+  struct MacroStage {
+    std::string text;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> spans;  // name, value, name, ...
+    void clear() {
+      text.clear();
+      spans.clear();
+    }
+  };
+  std::vector<MacroStage> macros_;
 };
 
 }  // namespace harden::milter
