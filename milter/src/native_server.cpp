@@ -166,8 +166,14 @@ class GreetHub {
     };
     std::unordered_map<std::uint16_t, PortWork> by_port;
     std::vector<Ticket*> one_by_one;
+    // A pause that ends before the next tick gets its last look by then
+    // anyway: a talker among them is refused no later than a tick would
+    // see it. Left out, they cost no scan: the tick that falls among the
+    // ends of a flood's pauses scans nothing, and their last looks do not
+    // wait behind a scan of the whole port.
+    const SteadyClock::time_point horizon = next_tick_ + interval_;
     for (auto& t : tickets_)
-      if (!t->finished && !t->degraded) {
+      if (!t->finished && !t->degraded && t->deadline_timer.expiry() > horizon) {
         if (t->found) {
           PortWork& w = by_port[t->mta.port];
           w.tickets.push_back(t.get());
