@@ -64,7 +64,9 @@
 //   between, every tick makes ONE sock_diag dump per MTA port (Probe::scan,
 //   only in the socket families its sessions were seen in) that answers for
 //   all sessions paused on it, and completes those that talked at once with
-//   the Engine's pregreet decision. Should a scan fail, that tick probes the
+//   the Engine's pregreet decision; a session whose pause ends before the
+//   next tick is left out (its last look comes first), so a tick among the
+//   ends of a flood's pauses scans nothing. Should a scan fail, that tick probes the
 //   sessions one by one (in one batch). A socket never found makes the pause
 //   a plain delay (counted, logged once); a socket found and then gone ends
 //   the pause at once; a probe error is counted and retried at the next tick.
