@@ -92,7 +92,8 @@ struct LocalCounters::Shard {
     if (victim == nullptr || victim == newest) return;
     busy.erase(victim);
     unlink(*victim);
-    map.erase(*victim->key);
+    const policy::IpNetwork key = *victim->key;  // not a reference into the node erased
+    map.erase(key);
     ++evictions;
   }
 };
