@@ -204,10 +204,7 @@ class GreetHub {
   };
   struct ClientKeyHash {
     std::size_t operator()(const ClientKey& k) const noexcept {
-      std::uint64_t h = 1469598103934665603ULL;
-      for (const auto b : k.address) h = (h ^ b) * 1099511628211ULL;
-      h = (h ^ k.port) * 1099511628211ULL;
-      return static_cast<std::size_t>(h ^ (k.v4 ? 1u : 0u));
+      return policy::hash_address_bytes(k.address, (std::uint64_t{k.port} << 1) | (k.v4 ? 1u : 0u));
     }
   };
   static ClientKey key_of(const Endpoint& e) {

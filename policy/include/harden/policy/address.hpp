@@ -83,8 +83,8 @@ class IpNetwork {
 };
 
 // A hash of a network, for the tables keyed by client key.
-// A hash of an address's 16 bytes and a small tag (its family or prefix):
-// two multiply-xorshift rounds over two 64-bit words, not a byte loop (the
+// A hash of an address's 16 bytes and a tag (its family, its prefix, a
+// port): multiply-xorshift rounds over 64-bit words, not a byte loop (the
 // counter tables hash a key on every call, and again for each node a bucket
 // walk passes).
 inline std::size_t hash_address_bytes(const std::array<std::uint8_t, 16>& bytes,
@@ -93,7 +93,7 @@ inline std::size_t hash_address_bytes(const std::array<std::uint8_t, 16>& bytes,
   std::uint64_t hi = 0;
   std::memcpy(&lo, bytes.data(), sizeof lo);
   std::memcpy(&hi, bytes.data() + sizeof lo, sizeof hi);
-  std::uint64_t h = (lo ^ (tag << 56)) * 0x9E3779B97F4A7C15ULL;
+  std::uint64_t h = (lo * 0x9E3779B97F4A7C15ULL) ^ (tag * 0xD6E8FEB86659FD93ULL);
   h = (h ^ (h >> 32) ^ hi) * 0xC2B2AE3D27D4EB4FULL;
   return static_cast<std::size_t>(h ^ (h >> 29));
 }
