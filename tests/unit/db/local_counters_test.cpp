@@ -8,6 +8,7 @@
 #include <list>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "harden/db/counters.hpp"
 
@@ -138,6 +139,17 @@ TEST_F(LocalCountersTable, FollowsThePlainRuleUnderRandomCalls) {
       const auto s = c.inspect(key(i.key), now_, limits_);
       ASSERT_TRUE(s.has_value()) << "step " << step << ": key " << i.key << " was evicted";
       ASSERT_EQ(s->open, i.open) << "step " << step << ": key " << i.key;
+    }
+    // The busy index (top_open) holds exactly the keys with open connections.
+    std::vector<OpenCount> want;
+    for (const Model::Item& i : m.lru)
+      if (i.open > 0) want.push_back({key(i.key), i.open});
+    want = most_open(std::move(want), kCap);
+    const auto got = c.top_open(kCap);
+    ASSERT_EQ(got.size(), want.size()) << "step " << step;
+    for (std::size_t j = 0; j < got.size(); ++j) {
+      ASSERT_EQ(got[j].key, want[j].key) << "step " << step;
+      ASSERT_EQ(got[j].open, want[j].open) << "step " << step;
     }
   }
 }

@@ -31,8 +31,9 @@
 // top_open(n) answers from a per-shard index of the entries that hold an
 // open connection (updated when a key's open count leaves or returns to 0),
 // so it scans only those, each shard under its own lock, never the whole
-// table. The index is bounded by the open sessions (file descriptors), not
-// counted in the memory cap. FallbackCounters (counters: redis) answers with
+// table. The index is a list threaded through the entries themselves (two
+// pointers each, counted in entry_bytes()): joining or leaving it allocates
+// nothing. FallbackCounters (counters: redis) answers with
 // the slots THIS daemon holds (on Redis or in its fallback table): the
 // open connections of this host's sessions, not the other MX hosts'.
 //
