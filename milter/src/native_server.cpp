@@ -81,6 +81,7 @@ class GreetHub {
     Done done;
     asio::steady_timer deadline_timer;
     SteadyClock::time_point start{};
+    milliseconds pause{0};
     bool found = false;
     bool degraded = false;
     bool finished = false;
@@ -97,23 +98,25 @@ class GreetHub {
 
   // The pause runs from `start`, when the session's thread read the CONNECT,
   // not from when the hub gets to it: a backlog here never lengthens a pause.
+  //
+  // A new pause goes to the hub's intake. While the ticks run, one that ends
+  // after the tick following the next is left there for the next tick to take
+  // in (that tick's scan is its first look), and the hub is not woken: in a
+  // flood, a wake-up of the hub per CONNECT cost about a third of a core while
+  // the CONNECTs came in. Any other pause wakes the hub, which takes it in at
+  // once, with its first look.
   std::shared_ptr<Ticket> watch(const Endpoint& mta, const Endpoint& client,
                                 SteadyClock::time_point start, milliseconds pause, Done done) {
     auto t = std::make_shared<Ticket>(io_, mta, client, std::move(done));
     t->start = start;
-    asio::post(strand_, [this, t, pause] {
-      if (cancelled_) return finish(*t, WatchResult::Outcome::cancelled);
-      t->deadline_timer.expires_at(t->start + pause);
-      t->deadline_timer.async_wait(asio::bind_executor(strand_, [this, t](auto ec) {
-        if (!ec) at_deadline(t);
-      }));
-      // The first look: with the others that came in the same burst.
-      starting_.push_back(t);
-      if (!start_posted_) {
-        start_posted_ = true;
-        asio::post(strand_, [this] { first_looks(); });
-      }
-    });
+    t->pause = pause;
+    {
+      std::lock_guard lock(intake_mu_);
+      intake_.push_back(t);
+      if (intake_posted_ || (tick_armed_ && start + pause > armed_tick_ + interval_)) return t;
+      intake_posted_ = true;
+    }
+    asio::post(strand_, [this] { take_in(); });
     return t;
   }
 
@@ -129,7 +132,13 @@ class GreetHub {
   void cancel_all() {
     asio::post(strand_, [this] {
       cancelled_ = true;
-      for (auto* list : {&tickets_, &starting_, &due_}) {
+      std::vector<std::shared_ptr<Ticket>> waiting;
+      {
+        std::lock_guard lock(intake_mu_);
+        waiting.swap(intake_);
+        tick_armed_ = false;
+      }
+      for (auto* list : {&waiting, &tickets_, &due_}) {
         for (auto& t : *list)
           if (!t->finished) finish(*t, WatchResult::Outcome::cancelled);
         list->clear();
@@ -146,6 +155,11 @@ class GreetHub {
     ticking_ = true;
     const auto now = SteadyClock::now();
     next_tick_ = first ? now + interval_ : std::max(next_tick_ + interval_, now);
+    {
+      std::lock_guard lock(intake_mu_);
+      tick_armed_ = true;
+      armed_tick_ = next_tick_;
+    }
     tick_.expires_at(next_tick_);
     tick_.async_wait([this](auto ec) {
       ticking_ = false;
@@ -154,12 +168,49 @@ class GreetHub {
     });
   }
 
+  // Takes in the new pauses: each gets its deadline and joins the watched
+  // ones. Those a tick will scan (this one, `at_tick`, or the armed one)
+  // have their first look there; the others have it now, together (a
+  // burst's first looks are one probe_many).
+  void take_in(bool at_tick = false) {
+    std::vector<std::shared_ptr<Ticket>> batch;
+    {
+      std::lock_guard lock(intake_mu_);
+      batch.swap(intake_);
+      intake_posted_ = false;
+    }
+    std::vector<Ticket*> look_now;
+    const bool scan_coming = ticking_ || at_tick;
+    const SteadyClock::time_point scanned_after = next_tick_ + interval_;
+    for (auto& t : batch) {
+      if (t->finished) continue;
+      if (cancelled_) {
+        finish(*t, WatchResult::Outcome::cancelled);
+        continue;
+      }
+      t->deadline_timer.expires_at(t->start + t->pause);
+      t->deadline_timer.async_wait(asio::bind_executor(strand_, [this, t](auto ec) {
+        if (!ec) at_deadline(t);
+      }));
+      if (!scan_coming || t->deadline_timer.expiry() <= scanned_after) look_now.push_back(t.get());
+    }
+    evaluate(look_now);
+    for (auto& t : batch)
+      if (!t->finished) tickets_.push_back(std::move(t));
+    if (!tickets_.empty() && !ticking_ && !at_tick) arm_tick(true);
+  }
+
   // One scan per MTA port serves every session paused on it (in the socket
   // families seen on that port only: the kernel walks its whole table per
   // family); sessions whose socket was never seen, those whose client
   // address and port another session shares, and every session when a scan
   // fails, are probed one by one.
   void on_tick() {
+    {
+      std::lock_guard lock(intake_mu_);
+      tick_armed_ = false;  // from here, a new pause wakes the hub
+    }
+    take_in(/*at_tick=*/true);  // the pauses left for this tick
     struct PortWork {
       std::vector<Ticket*> tickets;
       ScanFamilies families{false, false};
@@ -178,6 +229,14 @@ class GreetHub {
           PortWork& w = by_port[t->mta.port];
           w.tickets.push_back(t.get());
           (t->result.last.v6_socket ? w.families.v6 : w.families.v4) = true;
+        } else if (t->result.probes == 0) {
+          // Not looked at yet (it started while the ticks ran): this scan is
+          // its first look, in the families seen on its port so far.
+          PortWork& w = by_port[t->mta.port];
+          w.tickets.push_back(t.get());
+          const ScanFamilies f = families_for(t->mta);
+          w.families.v4 = w.families.v4 || f.v4;
+          w.families.v6 = w.families.v6 || f.v6;
         } else {
           one_by_one.push_back(t.get());
         }
@@ -228,12 +287,20 @@ class GreetHub {
     }
     for (const auto& c : scan.connections) {
       const auto it = waiting.find(key_of(c.client));
-      if (it == waiting.end() || it->second->mta != c.result.local) continue;
+      if (it == waiting.end()) continue;
       Ticket* t = it->second;
+      // The MTA's side as the session knows it: exact once seen; before,
+      // from its macros, where sendmail may give 0.0.0.0 for any address.
+      const bool first = t->result.probes == 0;
+      if (t->mta != c.result.local && !(first && t->mta.is_wildcard())) continue;
       waiting.erase(it);
       apply(*t, c.result);
     }
     for (auto& [key, t] : waiting) {
+      if (t->result.probes == 0) {  // not where its macros said: an exact look decides
+        one_by_one.push_back(t);
+        continue;
+      }
       ProbeResult r;
       r.status = ProbeResult::Status::not_found;
       r.error = "gone from the port scan";
@@ -258,18 +325,13 @@ class GreetHub {
       if (!live[i]->finished) apply(*live[i], std::move(results[i]));
   }
 
-  // The first look of every pause that started since the last time: talked
-  // already, seen (then the ticks watch it), or not visible (a plain delay).
-  void first_looks() {
-    start_posted_ = false;
-    std::vector<std::shared_ptr<Ticket>> batch;
-    batch.swap(starting_);
-    std::vector<Ticket*> live;
-    for (auto& t : batch) live.push_back(t.get());
-    evaluate(live);
-    for (auto& t : batch)
-      if (!t->finished) tickets_.push_back(std::move(t));
-    if (!tickets_.empty() && !ticking_) arm_tick(true);
+  // The socket families a port's sessions have been seen in; before any, the
+  // family of the session's own MTA address.
+  ScanFamilies families_for(const Endpoint& mta) const {
+    if (const auto it = port_families_.find(mta.port); it != port_families_.end())
+      return it->second;
+    const bool v4 = mta.is_wildcard() || mta.address.is_v4();
+    return ScanFamilies{v4, !v4 || mta.is_wildcard()};
   }
 
   void apply(Ticket& t, ProbeResult r) {
@@ -282,7 +344,12 @@ class GreetHub {
         break;
       case Status::silent:
         t.found = true;
-        if (t.result.last.local.port != 0) t.mta = t.result.last.local;
+        if (t.result.last.local.port != 0) {
+          t.mta = t.result.last.local;
+          ScanFamilies& f =
+              port_families_.try_emplace(t.mta.port, ScanFamilies{false, false}).first->second;
+          (t.result.last.v6_socket ? f.v6 : f.v4) = true;
+        }
         break;
       case Status::not_found:
         if (t.found)
@@ -338,11 +405,19 @@ class GreetHub {
   SteadyClock::time_point next_tick_{};
   bool ticking_ = false;
   bool cancelled_ = false;
-  std::vector<std::shared_ptr<Ticket>> tickets_;   // watched by the ticks
-  std::vector<std::shared_ptr<Ticket>> starting_;  // waiting for their first look
-  std::vector<std::shared_ptr<Ticket>> due_;       // waiting for their last look
-  bool start_posted_ = false;
+  std::vector<std::shared_ptr<Ticket>> tickets_;  // watched by the ticks
+  std::vector<std::shared_ptr<Ticket>> due_;      // waiting for their last look
   bool due_posted_ = false;
+  // The intake, filled by the sessions' threads (watch), taken in by the hub
+  // (take_in): at once when a take_in is posted, else by the armed tick.
+  std::mutex intake_mu_;
+  std::vector<std::shared_ptr<Ticket>> intake_;
+  bool intake_posted_ = false;
+  bool tick_armed_ = false;               // a tick is armed and will take in
+  SteadyClock::time_point armed_tick_{};  // when
+  // Per MTA port, the socket families its sessions were seen in (the scans'
+  // first looks ask for these). A few entries: one per listening port.
+  std::unordered_map<std::uint16_t, ScanFamilies> port_families_;
 };
 
 std::optional<policy::IpAddress> connect_address(const ConnectCommand& c) {

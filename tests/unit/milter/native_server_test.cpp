@@ -20,6 +20,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -395,6 +396,144 @@ TEST_F(NativeServerGreetTicks, ALongerPauseIsWatchedByTheTicks) {
     EXPECT_GE(waited_[i], 450ms);
   }
   EXPECT_GE(probe_.scans(), 1);
+}
+
+// The MTA port's connections known up front, as the kernel's table is: each
+// client silent unless set to have talked. Counts the exact looks per client
+// address and the port scans.
+class PortTableProbe final : public Probe {
+ public:
+  void add(const std::string& address, bool talked = false) {
+    std::lock_guard lock(mu_);
+    table_.push_back({testing::peer_at(address).port, address, talked});
+  }
+  ProbeResult probe(const Endpoint& mta, const Endpoint& client) const override {
+    std::lock_guard lock(mu_);
+    ++exact_[client.address.to_string()];
+    for (const Row& r : table_)
+      if (r.address == client.address.to_string() && r.port == client.port)
+        return result(mta, r.talked);
+    return ProbeResult{};  // not_found
+  }
+  PortScan scan(std::uint16_t port, ScanFamilies) const override {
+    std::lock_guard lock(mu_);
+    ++scans_;
+    PortScan s;
+    s.ok = true;
+    for (const Row& r : table_)
+      s.connections.push_back(PortScan::Connection{
+          Endpoint{policy::IpAddress::parse(r.address), r.port},
+          result(Endpoint{policy::IpAddress::parse("127.0.0.1"), port}, r.talked)});
+    return s;
+  }
+  int exact_looks(const std::string& address) const {
+    std::lock_guard lock(mu_);
+    const auto it = exact_.find(address);
+    return it == exact_.end() ? 0 : it->second;
+  }
+  int scans() const {
+    std::lock_guard lock(mu_);
+    return scans_;
+  }
+
+ private:
+  struct Row {
+    std::uint16_t port;
+    std::string address;
+    bool talked;
+  };
+  static ProbeResult result(const Endpoint& mta, bool talked) {
+    ProbeResult r;
+    r.status = talked ? ProbeResult::Status::talked : ProbeResult::Status::silent;
+    r.bytes_received = talked ? 6 : 0;
+    r.rqueue = talked ? 6u : 0u;
+    r.local = mta;
+    return r;
+  }
+  mutable std::mutex mu_;
+  std::vector<Row> table_;
+  mutable std::map<std::string, int> exact_;
+  mutable int scans_ = 0;
+};
+
+// Pauses that start while the ticks run get their first look from the next
+// tick's scan, not an exact look each (a flood's CONNECTs cost less); a
+// client that talked before its CONNECT came is refused at that tick.
+class NativeServerGreetFirstLooks : public InProcessServer {
+ protected:
+  void SetUp() override {
+    policy::Rule r;
+    r.attrs.set("greet_pause", "600");
+    engine_.set_policy(policy::Policy::build({r}));
+    NativeOptions o;
+    o.threads = 1;
+    o.probe_interval = 100ms;
+    serve(engine_, o, &probe_);
+  }
+  // Starts a session from `address` on a thread of its own.
+  void start(const std::string& address) {
+    sessions_.emplace_back([this, address] {
+      const auto sent = Clock::now();
+      testing::Session s = testing::Session::start(socket_, testing::peer_at(address), 10s);
+      std::lock_guard lock(mu_);
+      waited_[address] = Clock::now() - sent;
+      refused_[address] = s.connect_reply().refuses();
+    });
+  }
+  void join() {
+    for (auto& t : sessions_) t.join();
+    sessions_.clear();
+  }
+
+  Engine engine_{EngineOptions{}, std::make_shared<db::LocalCounters>(db::LocalCountersOptions{}),
+                 clock_};
+  PortTableProbe probe_;
+  std::vector<std::thread> sessions_;
+  std::mutex mu_;
+  std::map<std::string, Clock::duration> waited_;
+  std::map<std::string, bool> refused_;
+};
+
+TEST_F(NativeServerGreetFirstLooks, PausesStartedWhileTheTicksRunAreLookedAtByTheScan) {
+  for (const char* a : {"192.0.2.50", "192.0.2.51", "192.0.2.52"}) probe_.add(a);
+  start("192.0.2.50");  // no tick yet: an exact first look, and the ticks start
+  ASSERT_TRUE(eventually([&] { return probe_.exact_looks("192.0.2.50") == 1; }));
+  start("192.0.2.51");
+  start("192.0.2.52");
+  join();
+  for (const char* a : {"192.0.2.50", "192.0.2.51", "192.0.2.52"}) {
+    EXPECT_FALSE(refused_[a]) << a;
+    EXPECT_GE(waited_[a], 600ms) << a;
+  }
+  EXPECT_GE(probe_.scans(), 1);
+  EXPECT_EQ(probe_.exact_looks("192.0.2.50"), 2);  // first and last
+  EXPECT_EQ(probe_.exact_looks("192.0.2.51"), 1);  // the last only
+  EXPECT_EQ(probe_.exact_looks("192.0.2.52"), 1);
+}
+
+TEST_F(NativeServerGreetFirstLooks, AClientThatTalkedBeforeItsConnectIsRefusedAtTheNextTick) {
+  probe_.add("192.0.2.60");
+  probe_.add("192.0.2.61", /*talked=*/true);
+  start("192.0.2.60");
+  ASSERT_TRUE(eventually([&] { return probe_.exact_looks("192.0.2.60") == 1; }));
+  start("192.0.2.61");
+  join();
+  EXPECT_FALSE(refused_["192.0.2.60"]);
+  EXPECT_TRUE(refused_["192.0.2.61"]);
+  EXPECT_EQ(probe_.exact_looks("192.0.2.61"), 0);  // seen by a scan, before its last look
+  EXPECT_GE(probe_.scans(), 1);
+}
+
+TEST_F(NativeServerGreetFirstLooks, ASessionTheScanDoesNotShowGetsAnExactLook) {
+  probe_.add("192.0.2.70");
+  probe_.add("192.0.2.71");
+  start("192.0.2.70");
+  ASSERT_TRUE(eventually([&] { return probe_.exact_looks("192.0.2.70") == 1; }));
+  start("192.0.2.72");  // not in the port's table: its pause is a plain delay
+  join();
+  EXPECT_FALSE(refused_["192.0.2.72"]);
+  EXPECT_GE(waited_["192.0.2.72"], 600ms);
+  EXPECT_EQ(probe_.exact_looks("192.0.2.72"), 1);  // after the scan missed it; then degraded
 }
 
 }  // namespace
