@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 
 #include "harden/milter/control_plane.hpp"
@@ -61,7 +62,8 @@ class ScriptedService final : public ControlService {
     return {{"ok", true}, {"key", ip.to_string()}, {"flushed", ip.to_string() == "192.0.2.7"}};
   }
   json reload() override { return {{"ok", false}, {"error", "store is broken: rule 3"}}; }
-  bool report_cap = true;  // false: a daemon from before greet_pause_cap_ms
+  std::atomic<bool> report_cap{true};  // false: a daemon from before greet_pause_cap_ms (set by the
+                                       // test thread, read by the control plane's)
 };
 
 class HardenctlControlTest : public ::testing::Test {
