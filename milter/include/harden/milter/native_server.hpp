@@ -57,17 +57,22 @@
 //   must neither wait behind session I/O nor hold it up): one timer per
 //   session for the end of its pause, which runs from the moment the
 //   session's thread read the CONNECT (a backlog in the hub never lengthens
-//   it), and one ticker (probe_interval, on a fixed grid). Each session gets
-//   an exact 4-tuple lookup (pregreet.hpp) when its pause starts and one at
-//   its end; the lookups due together go to the kernel as one batch
-//   (Probe::probe_many), as a flood's pauses start and end in bursts. In
-//   between, every tick makes ONE sock_diag dump per MTA port (Probe::scan,
-//   only in the socket families its sessions were seen in) that answers for
-//   all sessions paused on it, and completes those that talked at once with
-//   the Engine's pregreet decision; a session whose pause ends before the
-//   next tick is left out (its last look comes first), so a tick among the
-//   ends of a flood's pauses scans nothing. Should a scan fail, that tick probes the
-//   sessions one by one (in one batch). A socket never found makes the pause
+//   it), and one ticker (probe_interval, on a fixed grid). Every tick makes
+//   ONE sock_diag dump per MTA port (Probe::scan, only in the socket
+//   families its sessions were seen in) that answers for all sessions
+//   paused on it, and completes those that talked at once with the Engine's
+//   pregreet decision; a session whose pause ends before the next tick is
+//   left out (its last look comes first), so a tick among the ends of a
+//   flood's pauses scans nothing. Each pause ends with an exact 4-tuple
+//   lookup (pregreet.hpp); the lookups due together go to the kernel as one
+//   batch (Probe::probe_many). A pause's first look is an exact lookup too
+//   when no tick runs (a lone session: a client that talked before its
+//   CONNECT came is refused at once); one that starts while the ticks run
+//   waits in the hub's intake, without waking it, for the next tick, whose
+//   scan is its first look: a flood's pauses cost no hub wake-up and no
+//   lookup each as they start. A session the scan does not show where its
+//   macros said gets an exact lookup. Should a scan fail, that tick probes
+//   the sessions one by one (in one batch). A socket never found makes the pause
 //   a plain delay (counted, logged once); a socket found and then gone ends
 //   the pause at once; a probe error is counted and retried at the next tick.
 //
