@@ -102,10 +102,10 @@ INSTANTIATE_TEST_SUITE_P(K, GreetBurst, ::testing::Values(3, 10, 100));
 
 // The same burst over real TCP (native engine): K SMTP clients on one
 // listener of a stand-in MTA that never reads, their CONNECTs back to back.
-// A third of them talk before the greeting: those that talk before the
-// daemon's first look are caught by it (one batch of exact lookups), those
-// that talk after it by a tick's port scan; each is refused long before the
-// pause ends. The silent ones get their continue after the whole pause (the
+// A third of them talk before the greeting and are caught by a tick's port
+// scan (the first pause has an exact first look; the others, started while
+// the ticks run, have theirs in the first tick's scan); each is refused long
+// before the pause ends. The silent ones get their continue after the whole pause (the
 // last looks, again in batches). The talkers talk once every pause has
 // started (metric), so a missed scan could not hide behind the first look.
 // Sessions run on one of the machine's non-loopback addresses, as in
