@@ -307,97 +307,6 @@ TEST_F(NativeServerChannel, AConnectionClosedWhileItsConnectIsCountedGivesItsSlo
   EXPECT_EQ(open_of("192.0.2.31"), 0u);
 }
 
-// The greet pause's ticks: every client silent; the probe counts the port
-// scans. A pause that ends before the next tick is not scanned (its last
-// look comes first), so a tick among the ends of a flood's pauses costs
-// nothing; a longer one is watched by the ticks.
-class SilentPortProbe final : public Probe {
- public:
-  ProbeResult probe(const Endpoint& mta, const Endpoint& client) const override {
-    std::lock_guard lock(mu_);
-    clients_.push_back(client);
-    return silent(mta);
-  }
-  PortScan scan(std::uint16_t port, ScanFamilies) const override {
-    std::lock_guard lock(mu_);
-    ++scans_;
-    PortScan s;
-    s.ok = true;
-    for (const Endpoint& c : clients_)
-      s.connections.push_back(
-          PortScan::Connection{c, silent(Endpoint{policy::IpAddress::parse("127.0.0.1"), port})});
-    return s;
-  }
-  int scans() const {
-    std::lock_guard lock(mu_);
-    return scans_;
-  }
-
- private:
-  static ProbeResult silent(const Endpoint& mta) {
-    ProbeResult r;
-    r.status = ProbeResult::Status::silent;
-    r.local = mta;
-    return r;
-  }
-  mutable std::mutex mu_;
-  mutable std::vector<Endpoint> clients_;
-  mutable int scans_ = 0;
-};
-
-class NativeServerGreetTicks : public InProcessServer {
- protected:
-  // Two sessions at once in a greet pause of `pause`, ticks every 100 ms;
-  // returns when both are answered.
-  void two_sessions_paused(const char* pause) {
-    policy::Rule r;
-    r.attrs.set("greet_pause", pause);
-    engine_.set_policy(policy::Policy::build({r}));
-    NativeOptions o;
-    o.threads = 1;
-    o.probe_interval = 100ms;
-    serve(engine_, o, &probe_);
-    std::vector<std::thread> sessions;
-    std::mutex mu;
-    for (const char* address : {"192.0.2.40", "192.0.2.41"})
-      sessions.emplace_back([&, address] {
-        const auto sent = Clock::now();
-        testing::Session s =
-            testing::Session::start(socket_, testing::peer_at(address, "mail.example.org"), 10s);
-        std::lock_guard lock(mu);
-        waited_.push_back(Clock::now() - sent);
-        refused_.push_back(s.connect_reply().refuses());
-      });
-    for (auto& t : sessions) t.join();
-  }
-
-  Engine engine_{EngineOptions{}, std::make_shared<db::LocalCounters>(db::LocalCountersOptions{}),
-                 clock_};
-  SilentPortProbe probe_;
-  std::vector<Clock::duration> waited_;
-  std::vector<bool> refused_;
-};
-
-TEST_F(NativeServerGreetTicks, APauseEndingBeforeTheNextTickIsNotScanned) {
-  two_sessions_paused("150");  // the first tick comes at ~100 ms, the next at ~200
-  ASSERT_EQ(waited_.size(), 2u);
-  for (std::size_t i = 0; i < 2; ++i) {
-    EXPECT_FALSE(refused_[i]);
-    EXPECT_GE(waited_[i], 150ms);
-  }
-  EXPECT_EQ(probe_.scans(), 0);
-}
-
-TEST_F(NativeServerGreetTicks, ALongerPauseIsWatchedByTheTicks) {
-  two_sessions_paused("450");
-  ASSERT_EQ(waited_.size(), 2u);
-  for (std::size_t i = 0; i < 2; ++i) {
-    EXPECT_FALSE(refused_[i]);
-    EXPECT_GE(waited_[i], 450ms);
-  }
-  EXPECT_GE(probe_.scans(), 1);
-}
-
 // The MTA port's connections known up front, as the kernel's table is: each
 // client silent unless set to have talked. Counts the exact looks per client
 // address and the port scans.
@@ -455,6 +364,64 @@ class PortTableProbe final : public Probe {
   mutable std::map<std::string, int> exact_;
   mutable int scans_ = 0;
 };
+
+// The greet pause's ticks: every client silent. A pause that ends before
+// the next tick is not scanned (its last look comes first), so a tick among
+// the ends of a flood's pauses costs nothing; a longer one is watched by the
+// ticks.
+class NativeServerGreetTicks : public InProcessServer {
+ protected:
+  // Two sessions at once in a greet pause of `pause`, ticks every 100 ms;
+  // returns when both are answered.
+  void two_sessions_paused(const char* pause) {
+    policy::Rule r;
+    r.attrs.set("greet_pause", pause);
+    engine_.set_policy(policy::Policy::build({r}));
+    NativeOptions o;
+    o.threads = 1;
+    o.probe_interval = 100ms;
+    for (const char* address : {"192.0.2.40", "192.0.2.41"}) probe_.add(address);
+    serve(engine_, o, &probe_);
+    std::vector<std::thread> sessions;
+    std::mutex mu;
+    for (const char* address : {"192.0.2.40", "192.0.2.41"})
+      sessions.emplace_back([&, address] {
+        const auto sent = Clock::now();
+        testing::Session s =
+            testing::Session::start(socket_, testing::peer_at(address, "mail.example.org"), 10s);
+        std::lock_guard lock(mu);
+        waited_.push_back(Clock::now() - sent);
+        refused_.push_back(s.connect_reply().refuses());
+      });
+    for (auto& t : sessions) t.join();
+  }
+
+  Engine engine_{EngineOptions{}, std::make_shared<db::LocalCounters>(db::LocalCountersOptions{}),
+                 clock_};
+  PortTableProbe probe_;
+  std::vector<Clock::duration> waited_;
+  std::vector<bool> refused_;
+};
+
+TEST_F(NativeServerGreetTicks, APauseEndingBeforeTheNextTickIsNotScanned) {
+  two_sessions_paused("150");  // the first tick comes at ~100 ms, the next at ~200
+  ASSERT_EQ(waited_.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_FALSE(refused_[i]);
+    EXPECT_GE(waited_[i], 150ms);
+  }
+  EXPECT_EQ(probe_.scans(), 0);
+}
+
+TEST_F(NativeServerGreetTicks, ALongerPauseIsWatchedByTheTicks) {
+  two_sessions_paused("450");
+  ASSERT_EQ(waited_.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_FALSE(refused_[i]);
+    EXPECT_GE(waited_[i], 450ms);
+  }
+  EXPECT_GE(probe_.scans(), 1);
+}
 
 // Pauses that start while the ticks run get their first look from the next
 // tick's scan, not an exact look each (a flood's CONNECTs cost less); a
