@@ -428,9 +428,10 @@ TEST_F(NativeServerGreetTicks, ALongerPauseIsWatchedByTheTicks) {
 // client that talked before its CONNECT came is refused at that tick.
 class NativeServerGreetFirstLooks : public InProcessServer {
  protected:
-  void SetUp() override {
+  void SetUp() override { begin("600"); }
+  void begin(const char* pause) {
     policy::Rule r;
-    r.attrs.set("greet_pause", "600");
+    r.attrs.set("greet_pause", pause);
     engine_.set_policy(policy::Policy::build({r}));
     NativeOptions o;
     o.threads = 1;
@@ -501,6 +502,28 @@ TEST_F(NativeServerGreetFirstLooks, ASessionTheScanDoesNotShowGetsAnExactLook) {
   EXPECT_FALSE(refused_["192.0.2.72"]);
   EXPECT_GE(waited_["192.0.2.72"], 600ms);
   EXPECT_EQ(probe_.exact_looks("192.0.2.72"), 1);  // after the scan missed it; then degraded
+}
+
+// Shutdown ends every greet pause now (proceed), those still waiting in the
+// hub's intake for a tick included.
+class NativeServerGreetStop : public NativeServerGreetFirstLooks {
+ protected:
+  void SetUp() override { begin("30000"); }
+};
+
+TEST_F(NativeServerGreetStop, StopEndsEveryPauseWithThoseWaitingForATick) {
+  for (const char* a : {"192.0.2.80", "192.0.2.81", "192.0.2.82"}) probe_.add(a);
+  start("192.0.2.80");  // the ticks start
+  ASSERT_TRUE(eventually([&] { return probe_.exact_looks("192.0.2.80") == 1; }));
+  start("192.0.2.81");  // these two wait in the intake for the next tick
+  start("192.0.2.82");
+  ASSERT_TRUE(eventually([&] { return metrics_.get(Metric::greet_pauses_total) == 3; }));
+  server_->stop(5s);
+  join();
+  for (const char* a : {"192.0.2.80", "192.0.2.81", "192.0.2.82"}) {
+    EXPECT_FALSE(refused_[a]) << a;
+    EXPECT_LT(waited_[a], 10s) << a << ": held for its pause (30 s) despite the stop";
+  }
 }
 
 }  // namespace
