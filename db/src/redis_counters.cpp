@@ -900,9 +900,6 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using Socket = asio::basic_stream_socket<asio::generic::stream_protocol>;
 
-// More commands waiting for their replies than this: a new call fails.
-constexpr std::size_t kMaxPending = 100'000;
-
 struct ReaderFree {
   void operator()(redisReader* r) const noexcept { redisReaderFree(r); }
 };
@@ -1003,7 +1000,7 @@ struct RedisChannel::Impl : std::enable_shared_from_this<Impl> {
   // If not, `done` gets the error from a later handler.
   template <class F>
   bool ready(F& done) {
-    if (fifo.size() >= kMaxPending) {
+    if (fifo.size() >= RedisChannel::kMaxPending) {
       post_error(std::move(done), "redis: too many commands pending");
       return false;
     }

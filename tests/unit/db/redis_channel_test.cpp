@@ -284,6 +284,43 @@ TEST_F(RedisChannelTest, HungServerTimesOut) {
   EXPECT_GE(add_msg(ch, key), 2u);  // reconnected (the 20 may have been counted)
 }
 
+// A hung Redis cannot make the queue grow without bound: past kMaxPending
+// commands waiting for replies, a new call fails (from a later handler) and
+// the others are not touched by it.
+TEST_F(RedisChannelTest, PastThePendingCapANewCallFails) {
+  auto o = options_for(redis_);
+  o.command_timeout = 3s;
+  RedisChannel ch(std::make_shared<RedisCounters>(o), io_);
+  const auto key = net("192.0.2.7");
+  add_msg(ch, key);
+  ASSERT_EQ(::kill(redis_.pid(), SIGSTOP), 0);
+  std::size_t done = 0;
+  std::size_t over_cap = 0;
+  const std::string kTooMany = "redis: too many commands pending";
+  for (std::size_t i = 0; i < RedisChannel::kMaxPending; ++i)
+    ch.add_msg(key, now_, Rate{1'000'000, 60s}, [&](const std::exception* e, std::uint32_t) {
+      ++done;
+      if (e != nullptr && e->what() == kTooMany) ++over_cap;
+    });
+  EXPECT_EQ(ch.pending(), RedisChannel::kMaxPending);
+  Count last;
+  ch.add_msg(key, now_, Rate{1'000'000, 60s}, last.callback());
+  EXPECT_FALSE(last.done);                             // never from inside the call
+  EXPECT_EQ(ch.pending(), RedisChannel::kMaxPending);  // it did not join them
+  const bool failed = run_until(
+      io_, [&] { return last.done; }, 10s);
+  // The others time out while the server is stopped.
+  const bool all = run_until(
+      io_, [&] { return done == RedisChannel::kMaxPending; }, 30s);
+  ::kill(redis_.pid(), SIGCONT);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(last.error, kTooMany);
+  ASSERT_TRUE(all) << done;
+  EXPECT_EQ(over_cap, 0u);
+  EXPECT_EQ(ch.pending(), 0u);
+  EXPECT_GE(add_msg(ch, key), 1u);  // and the channel works again
+}
+
 // A call on a channel whose Redis is down gets its error from a later
 // handler, never from inside the call.
 TEST_F(RedisChannelTest, ErrorWhileDownComesFromALaterHandler) {

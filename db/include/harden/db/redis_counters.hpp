@@ -300,6 +300,10 @@ class RedisChannel {
 
   // Commands sent and not yet answered (tests).
   std::size_t pending() const;
+  // At most this many commands wait for their replies: past it, a call
+  // fails (from a later handler) with "redis: too many commands pending",
+  // so that a hung Redis cannot make the queue grow without bound.
+  static constexpr std::size_t kMaxPending = 100'000;
 
  private:
   struct Impl;
