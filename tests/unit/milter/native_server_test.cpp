@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
@@ -365,70 +366,10 @@ class PortTableProbe final : public Probe {
   mutable int scans_ = 0;
 };
 
-// The greet pause's ticks: every client silent. A pause that ends before
-// the next tick is not scanned (its last look comes first), so a tick among
-// the ends of a flood's pauses costs nothing; a longer one is watched by the
-// ticks.
-class NativeServerGreetTicks : public InProcessServer {
+// A NativeServer whose default rule holds a greet pause, ticks every 100 ms,
+// over a PortTableProbe; sessions started on threads of their own.
+class GreetServer : public InProcessServer {
  protected:
-  // Two sessions at once in a greet pause of `pause`, ticks every 100 ms;
-  // returns when both are answered.
-  void two_sessions_paused(const char* pause) {
-    policy::Rule r;
-    r.attrs.set("greet_pause", pause);
-    engine_.set_policy(policy::Policy::build({r}));
-    NativeOptions o;
-    o.threads = 1;
-    o.probe_interval = 100ms;
-    for (const char* address : {"192.0.2.40", "192.0.2.41"}) probe_.add(address);
-    serve(engine_, o, &probe_);
-    std::vector<std::thread> sessions;
-    std::mutex mu;
-    for (const char* address : {"192.0.2.40", "192.0.2.41"})
-      sessions.emplace_back([&, address] {
-        const auto sent = Clock::now();
-        testing::Session s =
-            testing::Session::start(socket_, testing::peer_at(address, "mail.example.org"), 10s);
-        std::lock_guard lock(mu);
-        waited_.push_back(Clock::now() - sent);
-        refused_.push_back(s.connect_reply().refuses());
-      });
-    for (auto& t : sessions) t.join();
-  }
-
-  Engine engine_{EngineOptions{}, std::make_shared<db::LocalCounters>(db::LocalCountersOptions{}),
-                 clock_};
-  PortTableProbe probe_;
-  std::vector<Clock::duration> waited_;
-  std::vector<bool> refused_;
-};
-
-TEST_F(NativeServerGreetTicks, APauseEndingBeforeTheNextTickIsNotScanned) {
-  two_sessions_paused("150");  // the first tick comes at ~100 ms, the next at ~200
-  ASSERT_EQ(waited_.size(), 2u);
-  for (std::size_t i = 0; i < 2; ++i) {
-    EXPECT_FALSE(refused_[i]);
-    EXPECT_GE(waited_[i], 150ms);
-  }
-  EXPECT_EQ(probe_.scans(), 0);
-}
-
-TEST_F(NativeServerGreetTicks, ALongerPauseIsWatchedByTheTicks) {
-  two_sessions_paused("450");
-  ASSERT_EQ(waited_.size(), 2u);
-  for (std::size_t i = 0; i < 2; ++i) {
-    EXPECT_FALSE(refused_[i]);
-    EXPECT_GE(waited_[i], 450ms);
-  }
-  EXPECT_GE(probe_.scans(), 1);
-}
-
-// Pauses that start while the ticks run get their first look from the next
-// tick's scan, not an exact look each (a flood's CONNECTs cost less); a
-// client that talked before its CONNECT came is refused at that tick.
-class NativeServerGreetFirstLooks : public InProcessServer {
- protected:
-  void SetUp() override { begin("600"); }
   void begin(const char* pause) {
     policy::Rule r;
     r.attrs.set("greet_pause", pause);
@@ -460,6 +401,51 @@ class NativeServerGreetFirstLooks : public InProcessServer {
   std::mutex mu_;
   std::map<std::string, Clock::duration> waited_;
   std::map<std::string, bool> refused_;
+};
+
+// The greet pause's ticks: every client silent. A pause that ends before
+// the next tick is not scanned (its last look comes first), so a tick among
+// the ends of a flood's pauses costs nothing; a longer one is watched by the
+// ticks.
+class NativeServerGreetTicks : public GreetServer {
+ protected:
+  // Two sessions at once in a greet pause of `pause`; returns when both are
+  // answered.
+  void two_sessions_paused(const char* pause) {
+    begin(pause);
+    for (const char* a : kClients) probe_.add(a);
+    for (const char* a : kClients) start(a);
+    join();
+  }
+  static constexpr std::array<const char*, 2> kClients{"192.0.2.40", "192.0.2.41"};
+};
+
+TEST_F(NativeServerGreetTicks, APauseEndingBeforeTheNextTickIsNotScanned) {
+  two_sessions_paused("150");  // the first tick comes at ~100 ms, the next at ~200
+  ASSERT_EQ(waited_.size(), 2u);
+  for (const char* a : kClients) {
+    EXPECT_FALSE(refused_[a]) << a;
+    EXPECT_GE(waited_[a], 150ms) << a;
+  }
+  EXPECT_EQ(probe_.scans(), 0);
+}
+
+TEST_F(NativeServerGreetTicks, ALongerPauseIsWatchedByTheTicks) {
+  two_sessions_paused("450");
+  ASSERT_EQ(waited_.size(), 2u);
+  for (const char* a : kClients) {
+    EXPECT_FALSE(refused_[a]) << a;
+    EXPECT_GE(waited_[a], 450ms) << a;
+  }
+  EXPECT_GE(probe_.scans(), 1);
+}
+
+// Pauses that start while the ticks run get their first look from the next
+// tick's scan, not an exact look each (a flood's CONNECTs cost less); a
+// client that talked before its CONNECT came is refused at that tick.
+class NativeServerGreetFirstLooks : public GreetServer {
+ protected:
+  void SetUp() override { begin("600"); }
 };
 
 TEST_F(NativeServerGreetFirstLooks, PausesStartedWhileTheTicksRunAreLookedAtByTheScan) {
@@ -506,7 +492,7 @@ TEST_F(NativeServerGreetFirstLooks, ASessionTheScanDoesNotShowGetsAnExactLook) {
 
 // Shutdown ends every greet pause now (proceed), those still waiting in the
 // hub's intake for a tick included.
-class NativeServerGreetStop : public NativeServerGreetFirstLooks {
+class NativeServerGreetStop : public GreetServer {
  protected:
   void SetUp() override { begin("30000"); }
 };
